@@ -1,0 +1,71 @@
+"""The real entry points, as a person runs them: one clear line and a non-zero exit on bad input."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def test_invoke_and_vam_list_the_same_tasks(vam_cli):
+    vam = vam_cli("--list")
+    inv = subprocess.run(
+        [sys.executable, "-m", "invoke", "--list"], cwd=REPO, capture_output=True, text=True
+    )
+    assert vam.returncode == 0 and inv.returncode == 0
+    assert "doctor" in vam.stdout
+    assert vam.stdout == inv.stdout
+
+
+def one_line_error(result, *needles):
+    assert result.returncode != 0, result.stdout
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def env(sample):
+    return {"VAM_SETTINGS": str(sample.write_settings("david"))}
+
+
+def test_unknown_brand_suggests(vam_cli, env):
+    one_line_error(vam_cli("doctor", "--brand", "apydave", "--offline", env=env),
+                   "unknown brand 'apydave'", "did you mean appydave")
+
+
+def test_malformed_brands_toml_names_file_and_line(vam_cli, sample, env):
+    sample.brands_file.write_text('[storage]\nbucket = "video-projects\n')
+    one_line_error(vam_cli("doctor", "--offline", env=env), str(sample.brands_file), "line 2")
+
+
+def test_unknown_key_in_settings(vam_cli, sample):
+    path = sample.write_settings("david", colour="blue")
+    one_line_error(vam_cli("doctor", env={"VAM_SETTINGS": str(path)}), str(path), "unknown key 'colour'")
+
+
+def test_missing_settings_file_when_required(vam_cli, tmp_path):
+    missing = tmp_path / "nope.toml"
+    one_line_error(vam_cli("doctor", env={"VAM_SETTINGS": str(missing)}),
+                   "settings file not found", str(missing))
+
+
+def test_doctor_offline_on_a_sample_root(vam_cli, env):
+    result = vam_cli("doctor", "--brand", "ad", "--offline", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "✓ brand repo appydave" in result.stdout
+    assert "✓ SSD for appydave" in result.stdout
+    assert "all 5 checks passed" in result.stdout
+
+
+def test_doctor_reports_an_unplugged_ssd(vam_cli, sample, env):
+    import shutil
+
+    shutil.rmtree(sample.ssd_root)
+    result = vam_cli("doctor", "--brand", "ad", "--offline", env=env)
+    assert result.returncode == 1
+    assert "✗ SSD for appydave" in result.stdout and "plug in and mount the SSD" in result.stdout

@@ -1,0 +1,151 @@
+"""brands.toml and user settings: valid files load, every mistake names the file, key and fix."""
+
+from pathlib import Path
+
+import pytest
+
+from vam.config import (
+    CHECKOUT,
+    find_brands_file,
+    load_config,
+    load_settings,
+    parse_team,
+    read_legacy_env,
+    with_legacy_fallback,
+)
+from vam.errors import ConfigError
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_teams_brands_toml_has_six_brands_and_two_users():
+    team = parse_team(CHECKOUT / "brands.toml")
+    assert [b.key for b in team.brands] == [
+        "appydave", "voz", "aitldr", "kiros", "beauty-and-joy", "supportsignal"
+    ]
+    ad = team.brands[0]
+    assert (ad.shortcut, ad.repo, ad.workflow) == ("ad", "v-appydave", "flivideo")
+    assert team.brands[-1].projects_dir == "projects"
+    assert team.storage.bucket == "video-projects" and team.storage.region == "us-east-1"
+    assert team.storage.prefix_for("voz") == "staging/v-voz/"
+    assert team.storage.staging_days == 90
+    assert {u.name: u.role for u in team.users} == {"david": "owner", "jan": "editor"}
+    assert ad.is_valid_id("b65-guy-monroe-marketing-plan") and ad.is_valid_id("006-ac-carnivore-90")
+    assert not ad.is_valid_id("Misc Stuff")
+
+
+def test_malformed_toml_names_file_and_line(tmp_path):
+    path = write(tmp_path / "brands.toml", '[storage]\nbucket = "x\nregion = "us-east-1"\n')
+    with pytest.raises(ConfigError) as err:
+        parse_team(path)
+    assert str(path) in str(err.value) and "line 2" in str(err.value)
+
+
+def test_unknown_key_names_file_line_and_suggests(tmp_path):
+    path = write(
+        tmp_path / "brands.toml",
+        '[storage]\nbucket = "video-projects"\nregion = "us-east-1"\n\n'
+        '[brands.appydave]\nrepo = "v-appydave"\nshortcutt = "ad"\n',
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_team(path)
+    msg = str(err.value)
+    assert f"{path}:7" in msg and "brands.appydave.shortcutt" in msg and "'shortcut'" in msg
+
+
+def test_missing_required_key(tmp_path):
+    path = write(tmp_path / "brands.toml", '[storage]\nregion = "us-east-1"\n[brands.a]\n')
+    with pytest.raises(ConfigError, match="missing key 'storage.bucket'"):
+        parse_team(path)
+
+
+def test_wrong_type_and_bad_workflow(tmp_path):
+    base = '[storage]\nbucket = "video-projects"\nregion = "us-east-1"\n'
+    path = write(tmp_path / "b1.toml", base + "staging_days = \"ninety\"\n[brands.a]\n")
+    with pytest.raises(ConfigError, match="'storage.staging_days' must be a int"):
+        parse_team(path)
+    path = write(tmp_path / "b2.toml", base + '[brands.a]\nworkflow = "vlog"\n')
+    with pytest.raises(ConfigError, match="use one of flivideo, storyline"):
+        parse_team(path)
+
+
+def test_user_scoped_to_an_unknown_brand(tmp_path):
+    path = write(
+        tmp_path / "brands.toml",
+        '[storage]\nbucket = "video-projects"\nregion = "us-east-1"\n[brands.voz]\n'
+        '[users.client]\nbrands = ["vox"]\n',
+    )
+    with pytest.raises(ConfigError, match="unknown brand 'vox'; did you mean 'voz'"):
+        parse_team(path)
+
+
+def test_settings_file_and_env_overrides(tmp_path):
+    path = write(
+        tmp_path / "settings.toml",
+        'user = "jan"\nprojects_root = "D:/video-projects"\nmax_rate = "20Mbit"\n'
+        '[ssd]\nvoz = "/Volumes/T7/voz"\n',
+    )
+    s = load_settings({"VAM_SETTINGS": str(path)})
+    assert s.user == "jan" and s.max_rate == 2_500_000 and s.ssd_brands["voz"] == Path("/Volumes/T7/voz")
+    s = load_settings({"VAM_SETTINGS": str(path), "VAM_USER": "david", "AWS_PROFILE": "p"})
+    assert s.user == "david" and s.aws_profile == "p" and s.sources["user"] == "$VAM_USER"
+
+
+def test_unknown_key_in_settings(tmp_path):
+    path = write(tmp_path / "settings.toml", 'user = "jan"\nprojects_rot = "/x"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings({"VAM_SETTINGS": str(path)})
+    assert f"{path}:2" in str(err.value) and "did you mean 'projects_root'" in str(err.value)
+
+
+def test_missing_settings_file_named_by_env(tmp_path):
+    with pytest.raises(ConfigError, match="settings file not found: .*VAM_SETTINGS"):
+        load_settings({"VAM_SETTINGS": str(tmp_path / "nope.toml")})
+
+
+def test_no_settings_file_at_the_default_path_is_fine(tmp_path):
+    s = load_settings({"HOME": str(tmp_path)})
+    assert s.path is None and s.user is None
+
+
+def test_legacy_video_tools_env_is_a_fallback(tmp_path):
+    write(
+        tmp_path / ".video-tools.env",
+        "# old config\nSSD_BASE=/Volumes/T7/youtube-PUBLISHED/appydave\nexport S3_SYNC_USER='david'\n"
+        "AWS_PROFILE=\"old\"\n",
+    )
+    legacy = read_legacy_env(tmp_path)
+    s = with_legacy_fallback(load_settings({"HOME": str(tmp_path)}), legacy, "appydave")
+    assert s.user == "david" and s.aws_profile == "old"
+    assert s.ssd_brands["appydave"] == Path("/Volumes/T7/youtube-PUBLISHED/appydave")
+    # the person's own settings win over the legacy file
+    s2 = with_legacy_fallback(load_settings({"HOME": str(tmp_path), "VAM_USER": "jan"}), legacy, "appydave")
+    assert s2.user == "jan"
+
+
+def test_brands_file_lookup_order(tmp_path):
+    root = tmp_path / "video-projects"
+    nearest = write(root / "brands.toml", (CHECKOUT / "brands.toml").read_text())
+    other = write(tmp_path / "other.toml", (CHECKOUT / "brands.toml").read_text())
+    deep = root / "v-appydave" / "b65-x"
+    deep.mkdir(parents=True)
+    settings = load_settings({"HOME": str(tmp_path)})
+    assert find_brands_file(settings, deep, {})[0] == nearest
+    assert find_brands_file(settings, deep, {"VAM_BRANDS": str(other)})[0] == other
+    with pytest.raises(ConfigError, match="VAM_BRANDS"):
+        find_brands_file(settings, deep, {"VAM_BRANDS": str(tmp_path / "missing.toml")})
+    # beside the checkout: video-projects/vam/brands.toml seen from a brand repo
+    sib_root = tmp_path / "vp2"
+    sib = write(sib_root / "vam" / "brands.toml", (CHECKOUT / "brands.toml").read_text())
+    (sib_root / "v-voz").mkdir()
+    assert find_brands_file(settings, sib_root / "v-voz", {})[0] == sib
+
+
+def test_load_config_from_a_sample_root(sample, monkeypatch):
+    monkeypatch.setenv("VAM_SETTINGS", str(sample.write_settings("david")))
+    config = load_config(cwd=sample.root)
+    assert config.team.path == sample.brands_file and config.settings.user == "david"

@@ -1,0 +1,3 @@
+from vam.cli import main
+
+main()

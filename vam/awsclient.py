@@ -1,0 +1,128 @@
+"""boto3 sessions and clients from the standard AWS chain, and AWS failures in one clear line.
+
+The same code path serves real AWS, any S3-compatible endpoint and the local demo server: only
+the endpoint and credentials differ. Endpoint order: $AWS_ENDPOINT_URL_S3 / $AWS_ENDPOINT_URL
+(botocore reads them itself), then `endpoint_url` in brands.toml.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import botocore.exceptions as bce
+from botocore.config import Config as BotoConfig
+
+from vam.config import Settings, Storage
+from vam.errors import AwsError, VamError
+
+
+@dataclass(frozen=True)
+class Aws:
+    """A session plus where it points; clients are made on demand."""
+
+    session: boto3.Session
+    storage: Storage
+    profile: str | None
+
+    def endpoint(self, service: str = "s3") -> str | None:
+        if service == "s3" and not (
+            os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        ):
+            return self.storage.endpoint_url
+        return None  # botocore applies AWS_ENDPOINT_URL[_SERVICE] itself
+
+    def client(self, service: str = "s3", *, max_pool: int = 16, **kwargs: Any):
+        config = BotoConfig(
+            region_name=self.storage.region,
+            retries={"max_attempts": 8, "mode": "adaptive"},
+            max_pool_connections=max_pool,
+            connect_timeout=20,
+            read_timeout=120,
+            # never send a checksum S3 didn't ask for on plain requests; we set our own on uploads
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            s3={"addressing_style": "path"} if self.endpoint(service) else None,
+        )
+        return self.session.client(
+            service, endpoint_url=self.endpoint(service), config=config, **kwargs
+        )
+
+
+def connect(
+    settings: Settings, storage: Storage, profile: str | None = None, team_default: str | None = None
+) -> Aws:
+    """A session for `profile`, else the person's settings/AWS_PROFILE, else the team's default
+    profile for this user (brands.toml) when this machine has it, else the default chain."""
+    chosen = profile or settings.aws_profile
+    if not chosen and team_default and team_default in boto3.Session().available_profiles:
+        chosen = team_default
+    try:
+        session = boto3.Session(profile_name=chosen, region_name=storage.region)
+    except bce.ProfileNotFound:
+        raise AwsError(
+            f"AWS profile {chosen!r} not found in ~/.aws/config or ~/.aws/credentials; "
+            f"create it (`aws configure --profile {chosen}`) or import your key with "
+            "`vam aws.import-key`"
+        ) from None
+    return Aws(session=session, storage=storage, profile=chosen)
+
+
+def explain(exc: BaseException, *, action: str = "", key: str = "", profile: str | None = None) -> VamError | None:
+    """A botocore/boto3 exception as one line saying what failed and what to do, or None."""
+    who = f"profile {profile!r}" if profile else "the default AWS credentials"
+    target = f" on {key}" if key else ""
+    if isinstance(exc, bce.NoCredentialsError):
+        return AwsError(
+            f"no AWS credentials found ({who}); set aws_profile in your vam settings, "
+            "run `aws configure`, or `aws sso login`"
+        )
+    if isinstance(exc, (bce.SSOTokenLoadError, bce.UnauthorizedSSOTokenError, bce.TokenRetrievalError)):
+        return AwsError(
+            f"the AWS SSO session for {who} has expired; run `aws sso login"
+            + (f" --profile {profile}`" if profile else "`")
+        )
+    if isinstance(exc, bce.ProfileNotFound):
+        return AwsError(f"{exc}; check aws_profile in your vam settings or AWS_PROFILE")
+    if isinstance(exc, (bce.EndpointConnectionError, bce.ConnectTimeoutError)):
+        return AwsError(
+            f"cannot reach S3 ({getattr(exc, 'kwargs', {}).get('endpoint_url', 'endpoint')}); "
+            "check the network or endpoint_url in brands.toml, then run the same command again"
+        )
+    if isinstance(exc, bce.ReadTimeoutError):
+        return AwsError("S3 stopped answering (read timeout); run the same command again to resume")
+    if isinstance(exc, bce.ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        op = action or exc.operation_name
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        bucket = exc.response.get("Error", {}).get("BucketName", "")
+        if code in ("NoSuchBucket",) or (code in ("404", "NotFound") and op in ("HeadBucket",)):
+            return AwsError(
+                f"bucket {bucket or 'in brands.toml'} does not exist; create it with "
+                "`vam aws.setup-bucket` (or fix storage.bucket in brands.toml)"
+            )
+        if code in ("AccessDenied", "AccessDeniedException", "403", "Forbidden", "AllAccessDisabled") or status == 403:
+            return AwsError(
+                f"access denied: {op}{target} with {who}; ask the bucket owner to grant it "
+                "(`vam aws.setup-policy`) or use another profile"
+            )
+        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidClientTokenId", "UnrecognizedClientException"):
+            return AwsError(
+                f"AWS rejected the access key of {who} ({code}); it may be deleted or mistyped: "
+                "re-import it with `vam aws.import-key` or fix ~/.aws/credentials"
+            )
+        if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
+            return AwsError(
+                f"the AWS session token of {who} has expired; run `aws sso login"
+                + (f" --profile {profile}`" if profile else "`") + " or refresh your credentials"
+            )
+        if code in ("SlowDown", "ServiceUnavailable", "InternalError", "503", "500"):
+            return AwsError(f"S3 is busy ({code}) during {op}{target}; run the same command again")
+        message = err.get("Message") or code
+        return AwsError(f"S3 refused {op}{target}: {message} ({code})")
+    if isinstance(exc, bce.BotoCoreError):
+        return AwsError(f"AWS client error: {exc}")
+    return None

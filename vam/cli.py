@@ -1,0 +1,23 @@
+"""The `vam` console script: the same task namespace as `invoke` run from the checkout."""
+
+from invoke import Program
+
+from vam import __version__
+from vam.tasks import ns
+
+
+class VamProgram(Program):
+    def task_list_opener(self, extra: str = "") -> str:
+        # invoke titles a bundled namespace "Subcommands"; say "Available tasks" like `invoke --list`
+        bundled, self.namespace = self.namespace, None
+        try:
+            return super().task_list_opener(extra)
+        finally:
+            self.namespace = bundled
+
+
+program = VamProgram(namespace=ns, name="vam", binary="vam", version=__version__)
+
+
+def main() -> None:
+    program.run()

@@ -1,0 +1,117 @@
+"""`doctor`: the settings in effect and one ✓/✗ line per thing vam needs, each ✗ with its fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from vam.awsclient import connect, explain
+from vam.config import Config
+from vam.errors import VamError
+from vam.projects import (
+    Brand,
+    brand_repo,
+    projects_root,
+    settings_for_brand,
+    ssd_mounted,
+    ssd_path,
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    label: str
+    detail: str = ""
+    fix: str = ""
+
+    def line(self) -> str:
+        mark = "✓" if self.ok else "✗"
+        text = f"{mark} {self.label}"
+        if self.detail:
+            text += f": {self.detail}"
+        if not self.ok and self.fix:
+            text += f" — fix: {self.fix}"
+        return text
+
+
+def settings_lines(config: Config, brand: Brand | None) -> list[str]:
+    """The settings in effect, never a secret."""
+    s = config.settings
+    lines = [
+        f"brands.toml    {config.team.path}  ({config.brands_source})",
+        f"settings file  {s.path or 'none (defaults and env only)'}",
+        f"user           {s.user or '-'}",
+        f"projects root  {s.projects_root or '(inferred)'}",
+        f"AWS profile    {s.aws_profile or '(default chain)'}",
+        f"bucket         {config.storage.bucket} in {config.storage.region}"
+        + (f" at {config.storage.endpoint_url}" if config.storage.endpoint_url else ""),
+        f"max rate       {f'{s.max_rate} B/s' if s.max_rate else 'no cap'}",
+        f"webhook        {'set' if s.webhook_url else 'none'}",
+    ]
+    if brand is not None:
+        lines.append(f"brand          {brand.key} ({brand.name}), staging {config.storage.prefix_for(brand.key)}")
+    return lines
+
+
+def run_checks(config: Config, brands: list[Brand], *, cwd: Path | None = None, network: bool = True) -> list[Check]:
+    checks = [Check(True, "brands.toml valid", f"{config.team.path} ({len(config.team.brands)} brands)")]
+    user = config.settings.user
+    checks.append(
+        Check(bool(user), "user known", user or "not set",
+              "set user = \"yourname\" in your settings file or VAM_USER")
+    )
+    try:
+        root = projects_root(config, cwd)
+        checks.append(Check(True, "projects root", str(root)))
+    except VamError as exc:
+        checks.append(Check(False, "projects root", str(exc), "set projects_root in your settings"))
+        root = None
+    settings = config.settings
+    for brand in brands:
+        if root is not None:
+            repo = brand_repo(root, brand)
+            checks.append(
+                Check(repo.is_dir(), f"brand repo {brand.key}", str(repo),
+                      f"clone the brand repo into {repo}")
+            )
+            settings = settings_for_brand(config, root, brand)
+        ssd = ssd_path(settings, brand)
+        if ssd is None:
+            checks.append(Check(False, f"SSD for {brand.key}", "no SSD configured",
+                                "set ssd_root in your settings (e.g. /Volumes/T7/youtube-PUBLISHED)"))
+        else:
+            checks.append(Check(ssd_mounted(settings, brand), f"SSD for {brand.key}", str(ssd),
+                                "plug in and mount the SSD, or fix ssd_root in your settings"))
+    if network:
+        checks.extend(aws_checks(config, settings))
+    return checks
+
+
+def aws_checks(config: Config, settings) -> list[Check]:
+    storage = config.storage
+    team_user = config.team.user(settings.user or "")
+    try:
+        aws = connect(settings, storage, team_default=team_user.aws_profile if team_user else None)
+    except VamError as exc:
+        return [Check(False, "AWS credentials", str(exc))]
+    profile = aws.profile or "default chain"
+    creds = aws.session.get_credentials()
+    if creds is None:
+        return [Check(False, "AWS credentials", f"none found ({profile})",
+                      "set aws_profile in your settings, run `aws configure` or `aws sso login`")]
+    checks = []
+    try:
+        ident = aws.client("sts").get_caller_identity()
+        checks.append(Check(True, "AWS credentials", f"{profile}, account {ident.get('Account')}"))
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line
+        err = explain(exc, profile=aws.profile)
+        checks.append(Check(False, "AWS credentials", f"{profile}: {err or exc}"))
+        return checks
+    try:
+        aws.client("s3").head_bucket(Bucket=storage.bucket)
+        checks.append(Check(True, "bucket reachable", storage.bucket))
+    except Exception as exc:  # noqa: BLE001
+        err = explain(exc, action="HeadBucket", key=storage.bucket, profile=aws.profile)
+        checks.append(Check(False, "bucket reachable", str(err or exc)))
+    return checks

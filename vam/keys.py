@@ -1,0 +1,58 @@
+"""S3 keys <-> local relative paths, refusing anything that would land outside a project folder.
+
+A key suffix becomes a local path only if it is relative, has no '.'/'..' parts, no drive letter,
+no backslash, and every part is a valid file name on Windows too (Jan is on Windows).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from vam.errors import SafetyError
+
+_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
+_WINDOWS_BAD_CHARS = re.compile(r'[<>:"|?*\\\x00-\x1f]')
+
+
+def unsafe_reason(rel: str) -> str | None:
+    """Why a relative path (from a remote key) must not be written locally, or None if it is fine."""
+    if not rel:
+        return "empty name"
+    if rel.startswith("/") or rel.startswith("\\"):
+        return "absolute path"
+    if re.match(r"^[A-Za-z]:", rel):
+        return "drive letter"
+    if "\\" in rel:
+        return "backslash in name"
+    parts = rel.split("/")
+    for part in parts:
+        if part in ("", ".", ".."):
+            return "'..' or empty path part" if part == ".." else "empty or '.' path part"
+        if _WINDOWS_BAD_CHARS.search(part):
+            return f"character not allowed on Windows in {part!r}"
+        if _WINDOWS_RESERVED.match(part):
+            return f"{part!r} is a reserved name on Windows"
+        if part.endswith((" ", ".")):
+            return f"{part!r} ends with a space or dot (invalid on Windows)"
+    return None
+
+
+def check_relative(rel: str, key: str | None = None) -> PurePosixPath:
+    """The relative path, or SafetyError naming the key and why it was refused."""
+    reason = unsafe_reason(rel)
+    if reason:
+        raise SafetyError(
+            f"refused remote key {key or rel!r}: {reason}; it would land outside the project "
+            "folder or is invalid on Windows. Rename or delete it in S3"
+        )
+    return PurePosixPath(rel)
+
+
+def project_prefix(staging_prefix: str, project_id: str) -> str:
+    return f"{staging_prefix}{project_id}/"
+
+
+def key_for(staging_prefix: str, project_id: str, rel: str) -> str:
+    """S3 key of a file at `rel` (POSIX) inside a project's s3-staging folder."""
+    return f"{project_prefix(staging_prefix, project_id)}{rel}"

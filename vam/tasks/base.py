@@ -1,0 +1,64 @@
+"""What every task shares: turning library errors into one line and an exit code, and loading the
+configuration. The only place besides the collection modules that imports invoke."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from invoke import Exit, task
+
+from vam.awsclient import explain
+from vam.errors import VamError
+
+
+def debug_enabled() -> bool:
+    return bool(os.environ.get("VAM_DEBUG")) or any(a in ("--debug", "-d") for a in sys.argv[1:])
+
+
+def one_line(exc: BaseException) -> tuple[str, int]:
+    """Any exception as (message, exit code), never a traceback."""
+    if isinstance(exc, VamError):
+        return str(exc), exc.exit_code
+    aws = explain(exc)
+    if aws is not None:
+        return str(aws), aws.exit_code
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        if exc.errno == 28:  # ENOSPC
+            return f"disk full{where}; free some space and run the same command again", 1
+        return f"{exc.strerror or exc}{where}; check the path and its permissions", 1
+    return (
+        f"unexpected error: {type(exc).__name__}: {exc} (run again with VAM_DEBUG=1 for details)",
+        1,
+    )
+
+
+def vam_task(*args: Any, **kwargs: Any) -> Callable:
+    """`@task`, plus: a VamError or AWS failure exits with one clear line instead of a traceback."""
+
+    def decorate(fn: Callable) -> Any:
+        @functools.wraps(fn)
+        def body(c, *a, **kw):
+            try:
+                return fn(c, *a, **kw)
+            except Exit:
+                raise
+            except KeyboardInterrupt:
+                raise Exit("vam: interrupted; run the same command again to continue", code=130) from None
+            except Exception as exc:
+                if debug_enabled():
+                    raise
+                message, code = one_line(exc)
+                raise Exit(f"vam: {message}", code=code) from None
+
+        return task(*args, **kwargs)(body)
+
+    return decorate
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)

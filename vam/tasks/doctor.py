@@ -1,0 +1,35 @@
+"""Check this machine's vam setup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke import Exit
+
+from vam.config import load_config
+from vam.doctor import run_checks, settings_lines
+from vam.projects import find_brand, infer_location
+from vam.tasks.base import say, vam_task
+
+
+@vam_task(
+    help={
+        "brand": "brand to check (key, shortcut or repo name); default: from the current folder, else all",
+        "offline": "skip the AWS checks (no network)",
+    }
+)
+def doctor(c, brand=None, offline=False):
+    """Show the settings in effect and check brands.toml, folders, SSD, AWS credentials, bucket."""
+    config = load_config()
+    chosen = find_brand(config, brand) if brand else infer_location(config, Path.cwd()).brand
+    for line in settings_lines(config, chosen):
+        say(line)
+    say()
+    brands = [chosen] if chosen else list(config.team.brands)
+    checks = run_checks(config, brands, network=not offline)
+    for check in checks:
+        say(check.line())
+    failed = [ch for ch in checks if not ch.ok]
+    if failed:
+        raise Exit(f"vam: {len(failed)} of {len(checks)} checks failed", code=1)
+    say(f"all {len(checks)} checks passed")

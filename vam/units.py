@@ -1,0 +1,78 @@
+"""Sizes, rates and durations as people write and read them."""
+
+from __future__ import annotations
+
+import re
+
+from vam.errors import ConfigError
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 1024**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "tib": 1024**4,
+}
+_BIT_UNITS = {"bit": 1, "kbit": 1000, "mbit": 1000**2, "gbit": 1000**3}
+
+
+def parse_size(text: str | int, *, where: str = "size") -> int:
+    """'100MB', '1.5 GiB', '4096' -> bytes."""
+    if isinstance(text, int):
+        return text
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
+    unit = m.group(2).lower() if m else None
+    if not m or unit not in _SIZE_UNITS:
+        raise ConfigError(f"{where}: cannot read {text!r} as a size; write e.g. 500MB, 2GiB or 1048576")
+    return int(float(m.group(1)) * _SIZE_UNITS[unit])
+
+
+def parse_rate(text: str | int | None, *, where: str = "max_rate") -> int | None:
+    """'5MB/s', '20Mbit', '800k', 0/'' (no cap) -> bytes per second or None."""
+    if text is None or text == "" or text == 0 or str(text).strip().lower() in {"0", "none", "off"}:
+        return None
+    if isinstance(text, int):
+        return text
+    raw = str(text).strip().lower().removesuffix("/s").removesuffix("ps").strip()
+    m = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*([a-z]*)", raw)
+    if m and m.group(2) in _BIT_UNITS:
+        return max(1, int(float(m.group(1)) * _BIT_UNITS[m.group(2)] / 8))
+    try:
+        value = parse_size(raw, where=where)
+    except ConfigError:
+        raise ConfigError(
+            f"{where}: cannot read {text!r} as a rate; write e.g. 5MB/s, 20Mbit or 0 for no cap"
+        ) from None
+    return value or None
+
+
+def format_size(n: int | float | None) -> str:
+    """Bytes for people: 1.2 GB, 340 MB, 12 KB, 512 B (decimal units, like Finder and Explorer)."""
+    if n is None:
+        return "-"
+    n = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{int(n)} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
