@@ -76,8 +76,9 @@
     return node;
   }
 
-  function defList(pairs) {
-    return el("dl", { class: "facts" }, pairs.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  function defList(pairs, inline) {
+    return el("dl", { class: inline ? "facts inline" : "facts" },
+      pairs.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
   }
 
   // ------------------------------------------------------------------ the data, flattened
@@ -485,12 +486,16 @@
     const s = p.s3;
     if (!s) return el("p", { class: "bad" }, "S3 could not be read when the registry was made.");
     const days = s.expires ? daysUntil(s.expires) : null;
+    const soon = days !== null && days <= page.expiry_warning_days;
     const facts = defList([
       ["State", s.state || "–"],
-      ["Files", String(Number(s.files) || 0) + " · " + formatSize(s.bytes)],
+      ["Files", plural(Number(s.files) || 0, "file") + " · " + formatSize(s.bytes)],
       ["Last upload", formatTime(s.last_modified)],
-      ["Expires", s.expires ? s.expires + (days === null ? "" : " (" + plural(days, "day") + ")") : "–"],
-    ]);
+      ["Expires", s.expires
+        ? el("span", { class: soon ? "bad" : null },
+          s.expires + (days === null ? "" : " (" + plural(days, "day") + ")"))
+        : "–"],
+    ], true);
     const objects = s.objects || [];
     if (!objects.length) return [facts, el("p", {}, "Nothing staged.")];
     return [facts, el("table", { class: "objects" },
@@ -512,18 +517,20 @@
     document.getElementById("detail-title").textContent = p.id;
     const raw = p.raw;
     const warned = p.warnings;
+    // S3 first: it is what the team shares and what expires; then the two local copies side by side
     document.getElementById("detail-body").replaceChildren(
       defList([
         ["Brand", p.brand.name],
         ["Type", raw.type || "–"],
-        ["Valid id", yesNo(raw.valid_id)],
         ["Range", raw.range || "–"],
-      ]),
+        ["Valid id", raw.valid_id === false ? el("span", { class: "bad" }, "no") : yesNo(raw.valid_id)],
+      ], true),
       warned.length ? el("section", { class: "detail-warnings" },
         el("h3", {}, "Warnings"), el("ul", {}, warned.map((w) => el("li", {}, w)))) : null,
-      el("section", {}, el("h3", {}, "This computer"), localSection(p)),
-      el("section", {}, el("h3", {}, "SSD"), ssdSection(p)),
-      el("section", { class: "s3" }, el("h3", {}, "S3 staging"), s3Section(p)));
+      el("section", { class: "s3" }, el("h3", {}, "S3 staging"), s3Section(p)),
+      el("div", { class: "detail-cols" },
+        el("section", {}, el("h3", {}, "This computer"), localSection(p)),
+        el("section", {}, el("h3", {}, "SSD"), ssdSection(p))));
     if (!dialog.open) dialog.showModal();
     document.getElementById("detail-close").focus();
   }
