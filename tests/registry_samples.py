@@ -425,3 +425,14 @@ def without_totals(reg: dict) -> dict:
     for b in out["brands"]:
         b.pop("totals", None)
     return out
+
+
+def without_warnings(reg: dict) -> dict:
+    """The same registry as a manifest that judged nothing: no warnings anywhere."""
+    out = copy.deepcopy(reg)
+    for b in out["brands"]:
+        b["warnings"] = []
+        for p in b["projects"]:
+            p["warnings"] = []
+    out["totals"]["warnings"] = 0
+    return out

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import json
 import re
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -166,3 +167,15 @@ def test_dashboard_output_into_a_missing_folder_is_one_line(vam_cli, sample, env
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "does not exist" in lines[0], result.stderr
+
+
+def test_dashboard_open_hands_the_file_url_to_the_browser(vam_cli, sample, env, tmp_path):
+    (sample.root / REGISTRY_NAME).write_text(json.dumps(team_registry()), encoding="utf-8")
+    opened = tmp_path / "opened.txt"
+    # webbrowser runs $BROWSER with %s replaced by the URL: a stand-in browser that notes it
+    browser = (
+        f"{sys.executable} -c \"import sys; open({str(opened)!r}, 'w').write(sys.argv[1])\" %s"
+    )
+    result = vam_cli("dashboard", "--open", env={**env, "BROWSER": browser})
+    assert result.returncode == 0, result.stderr
+    assert opened.read_text() == (sample.root / DASHBOARD_NAME).resolve().as_uri()

@@ -5,12 +5,19 @@ its S3 files, the keyboard alone gets there, and the console stays clean."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
-from tests.registry_samples import HOSTILE_ID, empty_registry, team_registry, without_totals
+from tests.registry_samples import (
+    HOSTILE_ID,
+    empty_registry,
+    team_registry,
+    without_totals,
+    without_warnings,
+)
 from vam.dashboard import write_dashboard
 from vam.units import format_size
 
@@ -57,6 +64,7 @@ def pages(tmp_path_factory) -> dict[str, Path]:
         ("team", team_registry()),
         ("empty", empty_registry()),
         ("no-totals", without_totals(team_registry())),
+        ("no-warnings", without_warnings(team_registry())),
     ]:
         out[name] = write_dashboard(registry, folder / f"{name}.html")
     return out
@@ -197,6 +205,38 @@ def test_a_hostile_project_name_is_shown_as_text(open_page):
     cell = view.page.locator("#projects tbody tr", has_text="onerror").locator(".id")
     assert HOSTILE_ID in cell.inner_text()
     assert view.page.locator("img").count() == 0
+
+
+def test_the_page_sees_warnings_the_manifest_left_out(open_page):
+    """S3 not read, SSD unplugged, heavy files in archived/ and staging within 14 days show even
+    when the manifest said nothing; "not backed up" and conflicts stay the manifest's call."""
+    reg = without_warnings(team_registry())
+    generated = datetime.fromisoformat(reg["generated_at"].replace("Z", "+00:00")).date()
+    expected: dict[str, int] = {}
+
+    def add(kind: str) -> None:
+        expected[kind] = expected.get(kind, 0) + 1
+
+    for b in reg["brands"]:
+        if b.get("s3") is None or b["s3"].get("available") is False:
+            add("s3_unavailable")
+        if b.get("ssd") and b["ssd"]["mounted"] is False:
+            add("ssd_unmounted")
+        for p in b["projects"]:
+            local, staged = p["storage"]["local"], p["storage"].get("s3") or {}
+            if local["exists"] and local["structure"] == "archived" and local["has_heavy_files"]:
+                add("heavy_in_archived")
+            if staged.get("files") and staged.get("expires"):
+                if (date.fromisoformat(staged["expires"]) - generated).days <= 14:
+                    add("staging_expiring")
+    view = open_page("no-warnings")
+    groups = view.page.locator("#warnings details")
+    shown = {
+        groups.nth(i).get_attribute("data-kind"): groups.nth(i).locator("li").count()
+        for i in range(groups.count())
+    }
+    assert shown == expected
+    assert view.total("warnings") == str(sum(expected.values()))
 
 
 def test_an_empty_registry_says_what_to_do(open_page):

@@ -149,7 +149,8 @@
   }
 
   // Warnings: the manifest's, plus the ones the page can see for itself if the manifest did not
-  // say them (S3 not read, SSD unplugged, staging about to expire).
+  // say them (S3 not read, SSD unplugged, heavy files in an archived folder, staging about to
+  // expire). "Not backed up" and conflicts need the manifest's judgement, so only it says them.
   const warnings = [];
   for (const brand of brands) {
     const own = (brand.raw.warnings || []).map((w) => ({
@@ -168,6 +169,12 @@
     if (ssdInfo && ssdInfo.mounted === false && !hasKind(own, "ssd_unmounted")) {
       own.push({ brand, kind: "ssd_unmounted", project: null, seen: true,
                  message: "SSD not plugged in (" + (ssdInfo.path || "no path") + "); SSD copies unknown" });
+    }
+    for (const p of projects.filter((x) => x.brand === brand && x.archived && x.local.has_heavy_files)) {
+      if (!hasKind(own, "heavy_in_archived", p.id)) {
+        own.push({ brand, kind: "heavy_in_archived", project: p.id, seen: true,
+                   message: formatSize(p.local.heavy_bytes) + " of heavy files in an archived folder" });
+      }
     }
     for (const p of projects.filter((x) => x.brand === brand && x.inS3 && x.s3.expires)) {
       const days = daysUntil(p.s3.expires);

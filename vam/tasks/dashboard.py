@@ -30,7 +30,9 @@ def dashboard(c, output=None, open_=False):
         f"dashboard written: {path} ({len(brands)} brands, {projects} projects, "
         f"{warnings} warnings; registry of {registry.get('generated_at', 'unknown time')})"
     )
-    if open_:
-        webbrowser.open(path.resolve().as_uri())
-    else:
-        say(f"open it: {path.resolve().as_uri()}")
+    url = path.resolve().as_uri()
+    if not open_:
+        say(f"open it: {url}")
+    elif not webbrowser.open(url):
+        # no browser is not a failure: the page is written, the person can open it by hand
+        say(f"no web browser found to open it; open {url} yourself")
