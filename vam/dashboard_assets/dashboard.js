@@ -375,7 +375,7 @@
     document.getElementById("warnings-count").textContent = "(" + list.length + ")";
     const box = document.getElementById("warnings");
     if (!list.length) {
-      box.replaceChildren(el("p", { class: "ok" }, "No warnings. Everything is backed up and in order."));
+      box.replaceChildren(el("p", { class: "ok" }, "No warnings."));
       return;
     }
     const known = WARNING_KINDS.map(([k]) => k);
