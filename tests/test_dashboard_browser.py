@@ -307,7 +307,14 @@ def test_a_projects_detail_shows_its_s3_files(open_page):
     view = open_page()
     reg = team_registry()
     b65 = next(p for _, p in all_projects(reg) if p["id"].startswith("b65-"))
-    view.page.click(f'#projects tr[data-id="{b65["id"]}"]')
+    expires = b65["storage"]["s3"]["expires"]
+    generated = datetime.fromisoformat(reg["generated_at"].replace("Z", "+00:00")).date()
+    days = (date.fromisoformat(expires) - generated).days
+    assert 0 < days <= 14  # the fixture's point: this one expires soon
+    row = view.page.locator(f'#projects tr[data-id="{b65["id"]}"]')
+    assert row.locator(".expires").inner_text() == f"{expires} (in {days} days)"
+    assert row.locator(".expires .bad").count() == 1  # and it is marked
+    row.click()
     dialog = view.page.locator("#detail")
     assert dialog.is_visible()
     assert view.page.locator("#detail-title").inner_text() == b65["id"]

@@ -50,6 +50,11 @@
     return Number.isNaN(when) ? null : Math.ceil((when - reference) / DAY_MS);
   }
 
+  function relativeDays(days) {
+    if (days === 0) return "today";
+    return days > 0 ? "in " + plural(days, "day") : plural(-days, "day") + " ago";
+  }
+
   function plural(n, word) {
     return n + " " + word + (n === 1 ? "" : "s");
   }
@@ -180,7 +185,7 @@
       const days = daysUntil(p.s3.expires);
       if (days !== null && days <= page.expiry_warning_days && !hasKind(own, "staging_expiring", p.id)) {
         own.push({ brand, kind: "staging_expiring", project: p.id, seen: true,
-                   message: "S3 staging expires " + p.s3.expires + " (" + plural(days, "day") + ")" });
+                   message: "S3 staging expires " + p.s3.expires + " (" + relativeDays(days) + ")" });
       }
     }
     warnings.push(...own);
@@ -417,7 +422,7 @@
     const days = daysUntil(p.s3.expires);
     const soon = days !== null && days <= page.expiry_warning_days;
     return el("span", { class: soon ? "bad" : null },
-      p.s3.expires + (days === null ? "" : " (" + plural(days, "day") + ")"));
+      p.s3.expires + (days === null ? "" : " (" + relativeDays(days) + ")"));
   }
 
   function renderProjects() {
@@ -500,7 +505,7 @@
       ["Last upload", formatTime(s.last_modified)],
       ["Expires", s.expires
         ? el("span", { class: soon ? "bad" : null },
-          s.expires + (days === null ? "" : " (" + plural(days, "day") + ")"))
+          s.expires + (days === null ? "" : " (" + relativeDays(days) + ")"))
         : "–"],
     ], true);
     const objects = s.objects || [];
