@@ -291,6 +291,23 @@ def test_the_brand_filter_shows_one_brand(open_page):
     assert len(view.project_ids()) == len(appydave["projects"])
 
 
+def test_columns_sort_largest_first_then_reverse(open_page):
+    view = open_page()
+    rows = all_projects(team_registry())
+
+    def local_size(p: dict) -> int:
+        return p["storage"]["local"]["bytes"] if p["storage"]["local"]["exists"] else -1
+
+    by_size = [p["id"] for _, p in sorted(rows, key=lambda r: -local_size(r[1]))]
+    header = view.page.locator('#projects th[data-sort="local"]')
+    header.locator("button").click()
+    assert view.project_ids() == by_size
+    assert header.get_attribute("aria-sort") == "descending"
+    header.locator("button").click()
+    assert view.project_ids() == [p["id"] for _, p in sorted(rows, key=lambda r: local_size(r[1]))]
+    assert header.get_attribute("aria-sort") == "ascending"
+
+
 def test_the_state_cards_filter_the_list(open_page):
     view = open_page()
     view.page.click('.state[data-state="s3"]')
@@ -348,7 +365,7 @@ def test_a_projects_detail_shows_its_s3_files(open_page):
 def test_the_keyboard_alone_opens_a_detail_and_returns(open_page):
     view = open_page()
     ids = view.project_ids()
-    view.page.focus("#clear-filters")
+    view.page.focus('#projects th[data-sort="warnings"] button')  # the last column header
     view.page.keyboard.press("Tab")
     focused = "document.activeElement.dataset.id"
     assert view.page.evaluate(focused) == ids[0]

@@ -320,11 +320,50 @@
     return !brandSelect.value || p.brand.key === brandSelect.value;
   }
 
+  // Column sorting: [key of a row, first direction]; sizes and counts start with the largest.
+  const SORTS = {
+    brand: [(p) => p.brand.index, 1],
+    id: [(p) => p.id, 1],
+    local: [(p) => (p.local.exists ? Number(p.local.bytes) || 0 : -1), -1],
+    range: [(p) => (p.onSsd ? p.raw.range || "" : "~"), 1],
+    s3: [(p) => (p.inS3 ? Number(p.s3.bytes) || 0 : -1), -1],
+    expires: [(p) => (p.inS3 && p.s3.expires ? p.s3.expires : "9999"), 1],
+    warnings: [(p) => p.warnings.length, -1],
+  };
+  let sorting = null; // { key, direction } or null for the registry's order
+
+  function compare(a, b) {
+    if (typeof a === "number" && typeof b === "number") return a - b;
+    return String(a).localeCompare(String(b), "en", { numeric: true, sensitivity: "base" });
+  }
+
   function visibleProjects() {
     const words = fold(searchBox.value).split(/\s+/).filter(Boolean);
     const state = STATE_TESTS[stateSelect.value];
-    return projects.filter((p) =>
+    const shown = projects.filter((p) =>
       inBrand(p) && (!state || state(p)) && words.every((w) => p.search.includes(w)));
+    if (sorting) {
+      const pick = SORTS[sorting.key][0];
+      shown.sort((a, b) => sorting.direction * compare(pick(a), pick(b))); // stable
+    }
+    return shown;
+  }
+
+  function sortBy(key) {
+    const first = SORTS[key][1];
+    sorting = sorting && sorting.key === key
+      ? { key, direction: -sorting.direction }
+      : { key, direction: first };
+    for (const th of document.querySelectorAll("#projects th[data-sort]")) {
+      const on = th.dataset.sort === sorting.key;
+      if (on) th.setAttribute("aria-sort", sorting.direction > 0 ? "ascending" : "descending");
+      else th.removeAttribute("aria-sort");
+    }
+    renderProjects();
+  }
+
+  for (const th of document.querySelectorAll("#projects th[data-sort]")) {
+    th.querySelector("button").addEventListener("click", () => sortBy(th.dataset.sort));
   }
 
   function setFilters(values) {
