@@ -1,5 +1,18 @@
 // vam dashboard: renders the embedded registry (docs/manifest-format.md). Plain DOM, no framework.
 // Every piece of data goes in through textContent, never innerHTML, so names stay text.
+//
+// Registry fields read (all optional; a missing one shows as "–" or is computed from projects):
+//   generated_at, projects_root, totals.{brands, projects, local_bytes, ssd_bytes, s3_bytes, s3_files}
+//   brands[].brand.{key, name}; .ssd.{path, mounted, free_bytes, total_bytes}
+//   brands[].s3.{available, error} (no "s3" key = S3 not read); .disk.{free_bytes, total_bytes}
+//   brands[].totals.{projects, active, archived, on_ssd, in_s3, active_bytes, archived_bytes,
+//                    ssd_bytes, s3_bytes, s3_files, local_bytes}
+//   brands[].warnings[].{project, kind, message}
+//   brands[].projects[].{id, type, valid_id, range, warnings[]} and .storage:
+//     local.{exists, structure, path, bytes, heavy_bytes, files, has_heavy_files,
+//            has_light_files, last_modified}; ssd.{exists, path, bytes};
+//     s3.{files, bytes, last_modified, state, expires,
+//         objects[].{path, bytes, last_modified, uploaded_by, state, expires?}}
 "use strict";
 
 (function () {
