@@ -298,8 +298,8 @@ def _remove_partials(folder: Path) -> None:
 
 def staging_state(config: Config, root: Path, project: Project) -> StagingRead:
     settings = settings_for_brand(config, root, project.brand)
-    prefix = config.storage.prefix_for(project.brand.key) + project.id + "/"
-    return read_staging(config, settings, prefix)
+    prefix = config.storage.prefix_for(project.brand.key)
+    return read_staging(config, settings, prefix, project=project.id)
 
 
 def _crc_value(value) -> int | None:

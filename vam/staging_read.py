@@ -17,7 +17,7 @@ from botocore.config import Config as BotoConfig
 from vam.awsclient import connect, explain
 from vam.config import STATE_DIR, Config, Settings
 from vam.errors import VamError
-from vam.remote import RemoteObject, list_staging
+from vam.remote import RemoteObject, iter_objects, list_staging
 
 INDEX_NAME = "index.json"
 
@@ -60,14 +60,38 @@ def quick_s3_client(config: Config, settings: Settings, *, connect_timeout: floa
     return aws.session.client("s3", endpoint_url=aws.endpoint("s3"), config=boto_config)
 
 
+def _list_project(s3, bucket: str, prefix: str, project: str) -> dict[str, list[RemoteObject]]:
+    objects = [
+        RemoteObject(
+            key=item["Key"],
+            project=project,
+            rel=item["Key"][len(prefix) + len(project) + 1 :],
+            size=int(item["Size"]),
+            etag=str(item.get("ETag", "")).strip('"'),
+            last_modified=item["LastModified"],
+        )
+        for item in iter_objects(s3, bucket, f"{prefix}{project}/")
+    ]
+    return {project: objects} if objects else {}
+
+
 def read_staging(
-    config: Config, settings: Settings, prefix: str, *, s3=None, with_index: bool = True
+    config: Config,
+    settings: Settings,
+    prefix: str,
+    *,
+    project: str | None = None,
+    s3=None,
+    with_index: bool = True,
 ) -> StagingRead:
-    """One paginated listing under `prefix` (a brand prefix or a project's), never raising."""
+    """One paginated listing under a brand `prefix` (or only its `project`), never raising."""
     bucket = config.storage.bucket
     try:
         client = s3 if s3 is not None else quick_s3_client(config, settings)
-        listing = list_staging(client, bucket, prefix)
+        if project is None:
+            listing = list_staging(client, bucket, prefix)
+        else:
+            listing = _list_project(client, bucket, prefix, project)
     except VamError as exc:
         return StagingRead(prefix, error=str(exc))
     except Exception as exc:  # botocore errors of every kind: report, never a traceback
