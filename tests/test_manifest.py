@@ -194,3 +194,39 @@ def test_cli_generate_all_prints_a_summary(vam_cli, sample):
 def test_cli_unknown_brand(vam_cli, sample):
     env = {"VAM_SETTINGS": str(sample.write_settings("david"))}
     one_line_error(vam_cli("manifest.generate", "--brand", "apydave", env=env), "unknown brand")
+
+
+def test_scan_reads_no_file_contents(config, sample, monkeypatch):
+    import builtins
+    import io
+
+    real_open = io.open
+    opened = []
+
+    def guarded(file, *args, **kwargs):
+        name = str(file)
+        if "/v-" in name and not name.endswith((MANIFEST_NAME, ".tmp", ".env")):
+            opened.append(name)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", guarded)
+    monkeypatch.setattr(io, "open", guarded)
+    run(config, use_s3=False)
+    assert opened == []
+
+
+def test_fast_matcher_agrees_with_classify():
+    from vam.config import FileRules
+    from vam.files import classify, is_excluded
+    from vam.manifest import _Matcher
+
+    rules = FileRules()
+    m = _Matcher(rules)
+    names = ["a.mp4", "B.MOV", "x.srt", "notes.md", "cut.prproj", "big.bin", ".DS_Store",
+             "clip.mov:Zone.Identifier", "raw.mp4.vam-part", ".vam", "Thumbs.db", "noext",
+             "archive.tar.gz", "thumb.PNG"]  # fmt: skip
+    for name in names:
+        for size in (10, rules.heavy_min_bytes):
+            assert m.excluded(name) == is_excluded(name, rules), name
+            if not m.excluded(name):
+                assert m.kind(name, size) == classify(name, size, rules), (name, size)

@@ -8,8 +8,10 @@ The SSD being unplugged or S3 being unreachable is a warning, never a failure.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from vam.config import Brand, Config, FileRules
-from vam.files import Kind, classify, is_excluded
+from vam.files import Kind
 from vam.projects import (
     ARCHIVED,
     brand_repo,
@@ -53,30 +55,55 @@ class TreeStats:
     newest_mtime: float | None = None
 
 
+class _Matcher:
+    """FileRules compiled once per scan: exact excluded names, one regex for the glob patterns,
+    extension sets. Same answers as vam.files.classify, without re-checking every path part."""
+
+    def __init__(self, rules: FileRules):
+        exact = [p for p in rules.exclude if not any(ch in p for ch in "*?[")]
+        globs = [fnmatch.translate(p) for p in rules.exclude if p not in exact]
+        self.exact = frozenset(exact)
+        self.glob = re.compile("|".join(globs)) if globs else None
+        self.heavy = frozenset(rules.heavy_extensions)
+        self.light = frozenset(rules.light_extensions)
+        self.heavy_min = rules.heavy_min_bytes
+
+    def excluded(self, name: str) -> bool:
+        return name in self.exact or (self.glob is not None and self.glob.match(name) is not None)
+
+    def kind(self, name: str, size: int) -> Kind:
+        ext = name.rpartition(".")[2].lower() if "." in name else ""
+        if ext in self.heavy or size >= self.heavy_min:
+            return Kind.HEAVY
+        return Kind.LIGHT if ext in self.light else Kind.OTHER
+
+
 def tree_stats(root: Path, rules: FileRules) -> TreeStats:
     """Recursive counts of a folder from directory entries only (symlinks are not followed)."""
+    match = _Matcher(rules)
     files = size = heavy = heavy_bytes = light = 0
     newest: float | None = None
-    stack = [(str(root), "")]
+    stack = [str(root)]
     while stack:
-        folder, prefix = stack.pop()
+        folder = stack.pop()
         try:
-            entries = list(os.scandir(folder))
+            with os.scandir(folder) as it:
+                entries = list(it)
         except OSError:
             continue
         for entry in entries:
-            if is_excluded(entry.name, rules):
+            if match.excluded(entry.name):
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append((entry.path, f"{prefix}{entry.name}/"))
+                    stack.append(entry.path)
                     continue
                 if not entry.is_file(follow_symlinks=False):
                     continue
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
-            kind = classify(f"{prefix}{entry.name}", st.st_size, rules)
+            kind = match.kind(entry.name, st.st_size)
             files += 1
             size += st.st_size
             if kind is Kind.HEAVY:
@@ -84,7 +111,8 @@ def tree_stats(root: Path, rules: FileRules) -> TreeStats:
                 heavy_bytes += st.st_size
             elif kind is Kind.LIGHT:
                 light += 1
-            newest = st.st_mtime if newest is None else max(newest, st.st_mtime)
+            if newest is None or st.st_mtime > newest:
+                newest = st.st_mtime
     return TreeStats(files, size, heavy, heavy_bytes, light, newest)
 
 
