@@ -253,7 +253,10 @@ def test_cleanup_s3_deletes_only_what_the_ssd_copy_has(config, ad, sample, s3):
     assert decisions["raw.mp4"].delete and "MD5 matches" in decisions["raw.mp4"].reason
     assert decisions[cafe].delete and "CRC32 matches" in decisions[cafe].reason
     assert not decisions["brief.md"].delete  # same name, other content
-    assert not decisions["jan-edit.mov"].delete and "not on the SSD" in decisions["jan-edit.mov"].reason
+    assert (
+        not decisions["jan-edit.mov"].delete
+        and "not on the SSD" in decisions["jan-edit.mov"].reason
+    )
     deleted = execute_cleanup(config, sample.root, plan, list(decisions.values()), staging)
     assert sorted(deleted) == sorted([prefix + "raw.mp4", prefix + cafe])
     left = {o["Key"] for o in s3c.list_objects_v2(Bucket="video-projects")["Contents"]}

@@ -57,9 +57,7 @@ def test_fix_appends_and_never_removes(repo):
 
 
 def test_other_ways_of_writing_rules_count(repo):
-    (repo / ".gitignore").write_text(
-        "projects.json\n**/*.[mM][pP]4\n**/s3-staging/**\n.vam\n"
-    )
+    (repo / ".gitignore").write_text("projects.json\n**/*.[mM][pP]4\n**/s3-staging/**\n.vam\n")
     missing = {r.pattern for r in check_repo(repo, FileRules()).missing}
     assert not missing & {"*.mp4", "*.MP4", "s3-staging/", ".vam/"}
 
@@ -80,4 +78,6 @@ def test_cli_check_fix_and_not_a_repo(repo, sample, vam_cli):
     git(repo, "commit", "-qm", "untrack videos")
     assert vam_cli("repo.check", "--brand", "ad", env=env).returncode == 0
     one_line_error(vam_cli("repo.check", "--brand", "voz", env=env), "found 1 problem")
-    assert "v-voz is not a git repository" in vam_cli("repo.check", "--brand", "voz", env=env).stdout
+    assert (
+        "v-voz is not a git repository" in vam_cli("repo.check", "--brand", "voz", env=env).stdout
+    )

@@ -1,5 +1,5 @@
-"""Archiving a finished project to the SSD (SPEC §7): plan -> copy -> verify -> remove -> light files
-back under `archived/{range}/{id}/`.
+"""Archiving a finished project to the SSD (SPEC §7): plan -> copy -> verify -> remove -> light
+files back under `archived/{range}/{id}/`.
 
 Nothing local is deleted unless every file of the project is on the SSD with the same size and
 CRC32, re-read from the SSD after the copy. Copies go through temporary names (vam.filecopy), so an
@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,7 +91,7 @@ def choose_range(project_id: str, ssd_ranges: list[str], local_ranges: list[str]
 def plan_archive(
     config: Config, root: Path, project: Project, *, reserve: int = DEFAULT_RESERVE
 ) -> ArchivePlan:
-    """What archiving `project` would do. Reads the SSD copy's files only where one already exists."""
+    """What archiving `project` would do; reads SSD files only where a copy already exists."""
     if project.structure != "flat":
         raise SafetyError(f"{project.id} is already archived ({project.path}); nothing to archive")
     brand = project.brand

@@ -1,6 +1,6 @@
-"""Copying one file safely: to a temporary name in the target folder, checksummed on the way, flushed
-to disk, mtime preserved, then renamed. A copy killed half-way leaves only a `*.vam-part` file, never
-a partial file under the real name, and the next run simply starts that file again."""
+"""Copying one file safely: to a temporary name in the target folder, checksummed on the way,
+flushed to disk, mtime preserved, then renamed. A copy killed half-way leaves only a `*.vam-part`
+file, never a partial file under the real name, and the next run simply starts that file again."""
 
 from __future__ import annotations
 
@@ -38,6 +38,9 @@ def copy_file_atomic(
                 on_bytes(len(block))
         fout.flush()
         os.fsync(fout.fileno())
+        if hasattr(os, "posix_fadvise"):
+            # drop the cached pages so the verify pass re-reads what reached the disk
+            os.posix_fadvise(fout.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
     os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
     os.replace(tmp, dst)
     return crc

@@ -237,10 +237,12 @@ def brand_manifest(
     )  # fmt: skip
 
     if ssd_folder is None or not mounted:
-        where = f" ({ssd_folder.parent})" if ssd_folder else ""
-        warnings.append({"project": None, "kind": "ssd_unmounted",
-                         "message": f"SSD not mounted{where}: SSD fields are null"
-                         if ssd_folder else "no SSD configured (ssd_root in settings)"})  # fmt: skip
+        message = (
+            f"SSD not mounted ({ssd_folder.parent}): SSD fields are null"
+            if ssd_folder
+            else "no SSD configured (ssd_root in settings)"
+        )
+        warnings.append({"project": None, "kind": "ssd_unmounted", "message": message})
     if staging is not None and not staging.available:
         warnings.append({"project": None, "kind": "s3_unavailable",
                          "message": f"S3 not read: {staging.error}"})  # fmt: skip

@@ -90,7 +90,13 @@ def is_git_repo(repo: Path) -> bool:
 
 def missing_rules(repo: Path, rules: FileRules) -> list[Rule]:
     wanted = required_rules(rules)
-    res = _git(repo, "check-ignore", "--no-index", "--stdin", stdin="\n".join(r.probe for r in wanted) + "\n")
+    res = _git(
+        repo,
+        "check-ignore",
+        "--no-index",
+        "--stdin",
+        stdin="\n".join(r.probe for r in wanted) + "\n",
+    )
     if res.returncode not in (0, 1):  # 1 = nothing ignored
         raise OSError(f"git check-ignore failed in {repo}: {res.stderr.strip()}")
     ignored = set(res.stdout.splitlines())
@@ -115,7 +121,9 @@ def tracked_heavy(repo: Path, rules: FileRules) -> list[TrackedHeavy]:
 def check_repo(repo: Path, rules: FileRules) -> RepoReport:
     if not is_git_repo(repo):
         return RepoReport(repo, False)
-    return RepoReport(repo, True, tuple(missing_rules(repo, rules)), tuple(tracked_heavy(repo, rules)))
+    return RepoReport(
+        repo, True, tuple(missing_rules(repo, rules)), tuple(tracked_heavy(repo, rules))
+    )
 
 
 def fix_gitignore(repo: Path, missing: list[Rule] | tuple[Rule, ...]) -> list[str]:

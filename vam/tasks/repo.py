@@ -50,9 +50,9 @@ def check(c, brand=None, fix=False, dry_run=False):
             say(f"{b.key}: ok ({repo})")
             continue
         if missing and not (fix and dry_run):
+            hint = "" if fix else f" (fix with `vam repo.check --brand {b.key} --fix`)"
             say(f"{b.key}: .gitignore in {repo} does not cover: "
-                + ", ".join(r.pattern for r in missing)
-                + ("" if fix else " (fix with `vam repo.check --brand " + b.key + " --fix`)"))  # fmt: skip
+                + ", ".join(r.pattern for r in missing) + hint)  # fmt: skip
             problems += 1
         elif missing:
             problems += 1

@@ -91,7 +91,8 @@ def archive(
             say(f"  S3 staging: unknown ({staging.error})")
         elif objects:
             size = sum(o.size for o in objects)
-            say(f"  S3 staging: {len(objects)} file(s), {format_size(size)} under {staging.prefix}{proj.id}/")
+            where = f"{staging.prefix}{proj.id}/"
+            say(f"  S3 staging: {len(objects)} file(s), {format_size(size)} under {where}")
         else:
             say("  S3 staging: nothing staged")
         if plan.differs:
