@@ -261,3 +261,28 @@ def test_cleanup_s3_deletes_only_what_the_ssd_copy_has(config, ad, sample, s3):
     assert sorted(deleted) == sorted([prefix + "raw.mp4", prefix + cafe])
     left = {o["Key"] for o in s3c.list_objects_v2(Bucket="video-projects")["Contents"]}
     assert left == {prefix + "brief.md", prefix + "jan-edit.mov", prefix + ".vam/index.json"}
+
+
+def test_cli_archive_with_cleanup_s3(sample, s3, vam_cli):
+    s3c = boto3.client("s3")
+    s3c.create_bucket(Bucket="video-projects")
+    prefix = f"staging/v-appydave/{B65}/"
+    staged = sample.root / "v-appydave" / B65 / "s3-staging"
+    s3c.put_object(Bucket="video-projects", Key=prefix + "raw.mp4",
+                   Body=(staged / "raw.mp4").read_bytes())  # fmt: skip
+    s3c.put_object(Bucket="video-projects", Key=prefix + "brief.md",
+                   Body=(staged / "brief.md").read_bytes())  # fmt: skip
+    env = {"VAM_SETTINGS": str(sample.write_settings("david"))}
+
+    dry = vam_cli("ssd.archive", "--brand", "ad", "--project", "b65", "--dry-run",
+                  "--cleanup-s3", env=env)  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    assert f"S3 staging: 2 file(s), 131.1 KB under {prefix}" in dry.stdout
+    assert len(s3c.list_objects_v2(Bucket="video-projects")["Contents"]) == 2
+
+    result = vam_cli("ssd.archive", "--brand", "ad", "--project", "b65", "--cleanup-s3", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "delete raw.mp4: MD5 matches the SSD copy" in result.stdout
+    assert "S3 staging: deleted 2 object(s)" in result.stdout
+    assert s3c.list_objects_v2(Bucket="video-projects").get("KeyCount") == 0
+    assert not (sample.root / "v-appydave" / B65).exists()
