@@ -286,3 +286,20 @@ def test_cli_archive_with_cleanup_s3(sample, s3, vam_cli):
     assert "S3 staging: deleted 2 object(s)" in result.stdout
     assert s3c.list_objects_v2(Bucket="video-projects").get("KeyCount") == 0
     assert not (sample.root / "v-appydave" / B65).exists()
+
+
+def test_what_the_archive_skips_is_left_in_place_not_deleted(config, ad, sample):
+    b66 = project(config, ad, "b66-context-engineering")
+    from vam.sample import write_text
+
+    write_text(b66.path / ".DS_Store", "clutter")
+    write_text(b66.path / ".vam" / "sync.json", "{}")
+    write_text(b66.path / "tools" / "node_modules" / "x.js", "code")
+    write_text(b66.path / ".git" / "HEAD", "ref: refs/heads/main\n")
+    result = execute_archive(plan_archive(config, sample.root, b66), config)
+    assert result.removed_local
+    assert sorted(str(p.relative_to(b66.path)) for p in b66.path.rglob("*") if p.is_file()) == [
+        ".git/HEAD", "tools/node_modules/x.js",
+    ]  # fmt: skip
+    assert any(".git/HEAD" in note for note in result.notes)
+    assert not (b66.path / "recordings").exists()  # archived files are gone

@@ -11,13 +11,16 @@ project stops everything with a per-file report.
 from __future__ import annotations
 
 import base64
+import contextlib
+import fnmatch
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vam.checksum import file_crc32
-from vam.config import PARTIAL_SUFFIX, Config
+from vam.config import PARTIAL_SUFFIX, STATE_DIR, Config
 from vam.errors import NotFoundError, SafetyError
 from vam.filecopy import copy_file_atomic
 from vam.files import LocalFile, Skipped, walk
@@ -193,7 +196,7 @@ class ArchiveResult:
     plan: ArchivePlan
     copied: tuple[str, ...]
     verified: int
-    removed_local: bool
+    removed_local: bool  # the verified files were deleted locally (see notes for leftovers)
     light_restored: tuple[str, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -254,7 +257,7 @@ def execute_archive(
             "nothing deleted locally — check the SSD and run the same command again"
         )
     _remove_partials(plan.ssd_dir)
-    notes = []
+    notes: list[str] = []
     if keep_local:
         return ArchiveResult(plan, tuple(copied), len(plan.steps), False, (), ("kept local",))
 
@@ -276,14 +279,49 @@ def execute_archive(
             f"{project.id} changed during the archive (new: {', '.join(added[:5])}); the SSD copy "
             "is verified but the local project was kept — run the same command again"
         )
-    shutil.rmtree(project.path)
-    if project.path.exists():
-        raise SafetyError(
-            f"could not remove {project.path} completely; remove what is left by hand"
-        )
+    left = remove_archived(project.path, plan)
+    if left:
+        notes.append(
+            f"left in {project.path} (not archived, not deleted): " + ", ".join(left[:10])
+            + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+        )  # fmt: skip
     return ArchiveResult(
         plan, tuple(copied), len(plan.steps), True, tuple(a.rel for a in restored), tuple(notes)
     )
+
+
+# Never archived and safe to lose: OS clutter, vam's own per-project state, partial downloads.
+# Anything else that the archive skipped (.git, node_modules, symlinks to outside) is left alone.
+_DISPOSABLE = (".DS_Store", "Thumbs.db", "desktop.ini", "*:Zone.Identifier", f"*{PARTIAL_SUFFIX}")
+
+
+def remove_archived(folder: Path, plan: ArchivePlan) -> list[str]:
+    """Delete the verified files, disposable clutter and vam state, then empty folders; returns
+    what is left (relative paths), which stays for the person to look at."""
+    for step in plan.steps:
+        step.src.unlink(missing_ok=True)
+    state = folder / STATE_DIR
+    if state.is_dir() and not state.is_symlink():
+        shutil.rmtree(state)
+    left: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(folder, topdown=False):
+        here = Path(dirpath)
+        for name in filenames:
+            path = here / name
+            if any(fnmatch.fnmatchcase(name, pattern) for pattern in _DISPOSABLE):
+                path.unlink(missing_ok=True)
+            else:
+                left.append(path.relative_to(folder).as_posix())
+        for name in dirnames:
+            sub = here / name
+            if sub.is_symlink():
+                left.append(sub.relative_to(folder).as_posix())
+            else:
+                with contextlib.suppress(OSError):
+                    sub.rmdir()  # only succeeds when empty
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+    return sorted(left)
 
 
 def _remove_partials(folder: Path) -> None:

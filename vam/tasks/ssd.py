@@ -117,6 +117,9 @@ def archive(
                 f"{plan.archived_dir}")  # fmt: skip
         else:
             say(f"  kept the local project {proj.path} (--keep-local)")
+        for note in result.notes:
+            if note != "kept local":
+                say(f"  note: {note}")
         if objects and cleanup_s3:
             decisions = plan_cleanup(plan, staging)
             for d in decisions:
