@@ -283,7 +283,7 @@ def test_cli_archive_with_cleanup_s3(sample, s3, vam_cli):
     result = vam_cli("ssd.archive", "--brand", "ad", "--project", "b65", "--cleanup-s3", env=env)
     assert result.returncode == 0, result.stderr
     assert "delete raw.mp4: MD5 matches the SSD copy" in result.stdout
-    assert "S3 staging: deleted 2 object(s)" in result.stdout
+    assert "S3 staging: deleted 2 file(s)" in result.stdout
     assert s3c.list_objects_v2(Bucket="video-projects").get("KeyCount") == 0
     assert not (sample.root / "v-appydave" / B65).exists()
 

@@ -16,7 +16,7 @@ from vam.archive import (
     plan_lines,
     staging_state,
 )
-from vam.config import load_config
+from vam.config import STATE_DIR, load_config
 from vam.errors import NotFoundError, SafetyError, UsageError
 from vam.projects import find_brand, infer_location, projects_root, select_brand, select_project
 from vam.ssd import apply_light, brand_status, plan_sync, require_ssd
@@ -125,7 +125,9 @@ def archive(
             for d in decisions:
                 say(f"    {'delete' if d.delete else 'keep  '} {d.obj.rel}: {d.reason}")
             deleted = execute_cleanup(config, root, plan, decisions, staging)
-            say(f"  S3 staging: deleted {len(deleted)} object(s)")
+            state = [k for k in deleted if f"/{STATE_DIR}/" in k]
+            say(f"  S3 staging: deleted {len(deleted) - len(state)} file(s)"
+                + (f" and vam's {len(state)} index/handoff object(s)" if state else ""))  # fmt: skip
             kept = [d for d in decisions if not d.delete]
             if kept:
                 raise SafetyError(
