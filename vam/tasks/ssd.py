@@ -126,8 +126,8 @@ def archive(
                 say(f"    {'delete' if d.delete else 'keep  '} {d.obj.rel}: {d.reason}")
             deleted = execute_cleanup(config, root, plan, decisions, staging)
             state = [k for k in deleted if f"/{STATE_DIR}/" in k]
-            say(f"  S3 staging: deleted {len(deleted) - len(state)} file(s)"
-                + (f" and vam's {len(state)} index/handoff object(s)" if state else ""))  # fmt: skip
+            extra = f" and vam's {len(state)} index/handoff object(s)" if state else ""
+            say(f"  S3 staging: deleted {len(deleted) - len(state)} file(s){extra}")
             kept = [d for d in decisions if not d.delete]
             if kept:
                 raise SafetyError(
