@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import botocore.exceptions as bce
 from botocore.config import Config as BotoConfig
@@ -94,6 +95,10 @@ def read_staging(
             listing = _list_project(client, bucket, prefix, project)
     except VamError as exc:
         return StagingRead(prefix, error=str(exc))
+    except (bce.EndpointConnectionError, bce.ConnectTimeoutError) as exc:
+        url = urlsplit(str(getattr(exc, "kwargs", {}).get("endpoint_url", "")))
+        where = f"{url.scheme}://{url.netloc}" if url.netloc else "the endpoint"
+        return StagingRead(prefix, error=f"cannot reach S3 at {where} (network or endpoint_url)")
     except Exception as exc:  # botocore errors of every kind: report, never a traceback
         explained = explain(exc)
         if explained is None and not isinstance(exc, bce.BotoCoreError | bce.ClientError):
