@@ -140,7 +140,7 @@ def env(sample):
 
 
 def test_dashboard_without_a_registry_says_run_the_manifest(vam_cli, sample, env):
-    result = vam_cli("dashboard", env=env)
+    result = vam_cli("dashboard", "--no-refresh", env=env)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
@@ -150,7 +150,7 @@ def test_dashboard_without_a_registry_says_run_the_manifest(vam_cli, sample, env
 
 def test_dashboard_writes_the_page_beside_the_registry(vam_cli, sample, env):
     (sample.root / REGISTRY_NAME).write_text(json.dumps(team_registry()), encoding="utf-8")
-    result = vam_cli("dashboard", env=env)
+    result = vam_cli("dashboard", "--no-refresh", env=env)
     assert result.returncode == 0, result.stderr
     written = sample.root / DASHBOARD_NAME
     assert f"dashboard written: {written}" in result.stdout
@@ -163,7 +163,9 @@ def test_dashboard_writes_the_page_beside_the_registry(vam_cli, sample, env):
 
 def test_dashboard_output_into_a_missing_folder_is_one_line(vam_cli, sample, env, tmp_path):
     (sample.root / REGISTRY_NAME).write_text(json.dumps(team_registry()), encoding="utf-8")
-    result = vam_cli("dashboard", "--output", str(tmp_path / "nope" / "d.html"), env=env)
+    result = vam_cli(
+        "dashboard", "--no-refresh", "--output", str(tmp_path / "nope" / "d.html"), env=env
+    )
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "does not exist" in lines[0], result.stderr
@@ -176,6 +178,17 @@ def test_dashboard_open_hands_the_file_url_to_the_browser(vam_cli, sample, env, 
     browser = (
         f"{sys.executable} -c \"import sys; open({str(opened)!r}, 'w').write(sys.argv[1])\" %s"
     )
-    result = vam_cli("dashboard", "--open", env={**env, "BROWSER": browser})
+    result = vam_cli("dashboard", "--no-refresh", "--open", env={**env, "BROWSER": browser})
     assert result.returncode == 0, result.stderr
     assert opened.read_text() == (sample.root / DASHBOARD_NAME).resolve().as_uri()
+
+
+def test_dashboard_scans_every_brand_first_by_default(vam_cli, sample, env):
+    """No registry yet: the task runs the manifest itself, and the page embeds what it found."""
+    result = vam_cli("dashboard", "--no-s3", env=env)
+    assert result.returncode == 0, result.stderr
+    registry = json.loads((sample.root / REGISTRY_NAME).read_text(encoding="utf-8"))
+    page = (sample.root / DASHBOARD_NAME).read_text(encoding="utf-8")
+    assert extract_embedded(page, "registry-data") == registry
+    ids = {p["id"] for b in registry["brands"] for p in b["projects"]}
+    assert {"b65-guy-monroe-marketing-plan", "boy-baker", "a12-onboarding", "b12-ssd-only"} <= ids

@@ -383,3 +383,29 @@ def test_the_keyboard_alone_opens_a_detail_and_returns(open_page):
     for control in ("#search", "#brand-filter", "#state-filter"):
         labels = view.page.locator(control).evaluate("e => [...e.labels].map(l => l.textContent)")
         assert labels and labels[0].strip(), control
+
+
+def test_a_real_manifest_of_the_sample_root_renders_with_its_numbers(context, sample, as_user):
+    """The manifest's actual output (not a hand-made registry) drives the page without errors."""
+    from vam.config import load_config
+    from vam.manifest import generate
+    from vam.projects import projects_root
+
+    as_user("david")
+    config = load_config(cwd=sample.root)
+    root = projects_root(config)
+    _, registry_path = generate(config, root, list(config.team.brands), use_s3=False)
+    import json
+
+    registry = json.loads(registry_path.read_text(encoding="utf-8"))
+    path = write_dashboard(registry, sample.root / "dashboard.html")
+    view = Opened(context.new_page())
+    try:
+        view.page.goto(path.resolve().as_uri())
+        view.page.wait_for_selector("body[data-ready='true']")
+        assert view.total("brands") == str(len(registry["brands"]))
+        assert sorted(view.project_ids()) == sorted(p["id"] for _, p in all_projects(registry))
+        assert view.total("projects") == str(registry["totals"]["projects"])
+        assert view.errors == []
+    finally:
+        view.page.close()
