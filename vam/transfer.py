@@ -153,8 +153,19 @@ def _retryable(exc: BaseException) -> bool:
     return _error_code(exc) in _RETRYABLE_CODES
 
 
-class _Stopped(Exception):
-    """Another worker failed or the user interrupted: stop sending as soon as possible."""
+class _Stopped(BaseException):
+    """Another worker failed or the user interrupted: stop sending as soon as possible.
+
+    A BaseException on purpose: botocore wraps any Exception raised while the body is being sent
+    into a retryable HTTPClientError and would retry it; this one passes through untouched."""
+
+
+class _BodyFailed(BaseException):
+    """Carries an exception raised by our own code (progress, rate limiter) out of the HTTP stack."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 T = TypeVar("T")
@@ -226,12 +237,15 @@ class _MeteredBody(io.RawIOBase):
             size = step if size is None or size < 0 else min(size, step)
         data = self._raw.read(size)
         if data:
-            if meter.limiter is not None:
-                meter.limiter.acquire(len(data))
-            position = self._raw.tell()
-            if position > self._high:
-                self._call.report(position - self._high)
-                self._high = position
+            try:
+                if meter.limiter is not None:
+                    meter.limiter.acquire(len(data))
+                position = self._raw.tell()
+                if position > self._high:
+                    self._call.report(position - self._high)
+                    self._high = position
+            except Exception as exc:
+                raise _BodyFailed(exc) from exc
         return data
 
     def readinto(self, buffer: Any) -> int:  # pragma: no cover - urllib3 uses read()
@@ -275,6 +289,9 @@ def _metered(meter: _Meter, fn: Callable[..., T], **kwargs: Any) -> T:
     _local.call = call
     try:
         return fn(**kwargs)
+    except _BodyFailed as failed:
+        call.report(-call.reported)
+        raise failed.error from None
     except BaseException:
         call.report(-call.reported)
         raise
@@ -388,7 +405,8 @@ def head_checksum(s3: Any, bucket: str, key: str) -> RemoteDetails:
         if declared.isdigit() and int(declared) > 0:
             part_size = int(declared)
         else:
-            first = s3.head_object(Bucket=bucket, Key=key, PartNumber=1, IfMatch=_quoted(etag))
+            # (no If-Match here: moto compares it with the part's ETag, not the object's)
+            first = s3.head_object(Bucket=bucket, Key=key, PartNumber=1)
             part_size = int(first["ContentLength"])
             parts = int(first.get("PartsCount") or parts)
     mtime = meta.get(META_MTIME, "")
