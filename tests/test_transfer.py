@@ -12,6 +12,7 @@ import os
 import zlib
 from pathlib import Path
 
+import botocore.exceptions
 import moto.s3.models
 import pytest
 
@@ -88,13 +89,19 @@ def meta_for(path: Path, user: str = "david") -> dict[str, str]:
 
 
 def upload(client, path: Path, key: str, **kw):
-    return upload_file(
-        client, BUCKET, key, path, crc32=crc_of(path), metadata=meta_for(path), **kw
-    )
+    return upload_file(client, BUCKET, key, path, crc32=crc_of(path), metadata=meta_for(path), **kw)
 
 
 def remote_bytes(client, key: str) -> bytes:
     return client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def absent(client, key: str) -> bool:
+    try:
+        client.head_object(Bucket=BUCKET, Key=key)
+    except botocore.exceptions.ClientError as exc:
+        return exc.response["Error"]["Code"] in ("404", "NoSuchKey")
+    return False
 
 
 def open_uploads(client) -> list[dict]:
@@ -155,7 +162,10 @@ def test_multipart_etag_and_md5_match_what_s3_computes(client, tmp_path, small_p
         )
         parts.append({"PartNumber": n, "ETag": r["ETag"]})
     done = client.complete_multipart_upload(
-        Bucket=BUCKET, Key="k/foreign.mov", UploadId=up["UploadId"], MultipartUpload={"Parts": parts}
+        Bucket=BUCKET,
+        Key="k/foreign.mov",
+        UploadId=up["UploadId"],
+        MultipartUpload={"Parts": parts},
     )
     assert multipart_etag(path, 2 * PART) == done["ETag"].strip('"')
     assert multipart_etag(path, PART) != done["ETag"].strip('"')
@@ -222,8 +232,7 @@ def test_interrupted_upload_resumes_sending_only_missing_parts(
     assert len(records(state, "uploads")) == 1  # kept for the next run
     on_server = parts_on_server(client, "p/raw.mp4")
     assert [p["PartNumber"] for p in on_server] == [1, 2, 3]
-    with pytest.raises(Exception):
-        client.head_object(Bucket=BUCKET, Key="p/raw.mp4")  # nothing published
+    assert absent(client, "p/raw.mp4")  # nothing published
 
     wire.reset()
     result = upload(client, path, "p/raw.mp4", state_dir=state)
@@ -308,8 +317,7 @@ def test_file_modified_during_upload_is_not_published(client, tmp_path, small_pa
             progress=StopAfter(PART // 2, action=editor_saves),
             state_dir=state,
         )
-    with pytest.raises(Exception):
-        client.head_object(Bucket=BUCKET, Key="p/raw.mp4")
+    assert absent(client, "p/raw.mp4")
     assert open_uploads(client) == []  # aborted, not left to resume stale parts
     assert records(state, "uploads") == []
 
@@ -318,8 +326,7 @@ def test_single_put_of_file_that_no_longer_matches_its_checksum_is_refused(clien
     path = media(tmp_path / "brief.md", 1000)
     with pytest.raises(ChangedDuringUpload):
         upload_file(client, BUCKET, "p/brief.md", path, crc32=crc_of(path) ^ 1, metadata={})
-    with pytest.raises(Exception):
-        client.head_object(Bucket=BUCKET, Key="p/brief.md")
+    assert absent(client, "p/brief.md")
 
 
 @pytest.mark.parametrize("size_parts", [1, 5], ids=["single-put", "multipart"])
@@ -415,7 +422,9 @@ def test_interrupted_download_resumes_from_bytes_on_disk(
     assert len(records(state, "downloads")) == 1
 
     wire.reset()
-    got = download_file(client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag, state_dir=state)
+    got = download_file(
+        client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag, state_dir=state
+    )
     assert dest.read_bytes() == data and got.crc32 == zlib.crc32(data)
     assert wire.received <= len(data) - 4 * PART  # at most the last checkpoint is fetched again
     assert not dest.with_name("raw.mp4.vam-part").exists() and records(state, "downloads") == []
@@ -462,7 +471,9 @@ def test_download_resume_restarts_when_the_remote_version_changed(
     with pytest.raises(RemoteChanged):  # the caller still asks for the old version
         download_file(client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag, state_dir=state)
     assert not dest.exists() and not dest.with_name("raw.mp4.vam-part").exists()
-    download_file(client, BUCKET, "p/raw.mp4", dest, size=len(newer), etag=new_etag, state_dir=state)
+    download_file(
+        client, BUCKET, "p/raw.mp4", dest, size=len(newer), etag=new_etag, state_dir=state
+    )
     assert dest.read_bytes() == newer
 
 
@@ -538,3 +549,74 @@ def test_progress_bars_when_enabled(capsys):
         bars.end_file("staging/v-x/b65/raw.mp4", True)
     err = capsys.readouterr().err
     assert "total" in err and "raw.mp4" in err
+
+
+# --------------------------------------------------------------------------- kill -9
+
+
+SLOW_UPLOADER = """
+import sys, zlib
+from pathlib import Path
+import moto  # noqa: F401  (only so the import cost is paid before the clock starts)
+from tests.transferkit import make_client
+from vam import transfer
+
+transfer.SINGLE_PUT_LIMIT = transfer.MIN_PART_SIZE = {part}
+transfer.MAX_UPLOAD_WORKERS = 1
+path = Path(sys.argv[1])
+transfer.upload_file(
+    make_client(), {bucket!r}, "p/raw.mp4", path, crc32=zlib.crc32(path.read_bytes()),
+    metadata={{"uploaded-by": "david"}}, max_rate={rate}, state_dir=Path(sys.argv[2]),
+)
+print("finished")
+"""
+
+
+@pytest.mark.slow
+def test_upload_killed_with_sigkill_resumes_to_identical_object(
+    client, tmp_path, small_parts, wire
+):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    path = media(tmp_path / "raw.mp4", 16 * PART)
+    state = tmp_path / ".vam"
+    script = SLOW_UPLOADER.format(part=PART, bucket=BUCKET, rate=8 * PART)  # ~2 s for the file
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(path), str(state)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            uploads = open_uploads(client)
+            if uploads and len(parts_on_server(client, "p/raw.mp4")) >= 3:
+                break
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.05)
+        else:
+            pytest.fail("the slow upload never got 3 parts onto the server")
+        proc.send_signal(signal.SIGKILL)  # no cleanup, no finally blocks: like a crash
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    listed = parts_on_server(client, "p/raw.mp4")
+    assert 3 <= len(listed) < 16
+    assert len(records(state, "uploads")) == 1
+
+    wire.reset()
+    result = upload(client, path, "p/raw.mp4", state_dir=state)
+    assert wire.sent == path.stat().st_size - sum(p["Size"] for p in listed)
+    assert remote_bytes(client, "p/raw.mp4") == path.read_bytes()
+    assert result.etag == multipart_etag(path, PART)
+    assert open_uploads(client) == [] and records(state, "uploads") == []

@@ -161,7 +161,7 @@ class _Stopped(BaseException):
 
 
 class _BodyFailed(BaseException):
-    """Carries an exception raised by our own code (progress, rate limiter) out of the HTTP stack."""
+    """Carries an exception from our own code (progress, rate limiter) out of the HTTP stack."""
 
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
