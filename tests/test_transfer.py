@@ -140,8 +140,8 @@ def test_part_size_grows_to_stay_within_ten_thousand_parts(monkeypatch):
 
 
 def test_memory_bound_limits_parallel_parts(monkeypatch):
-    # 96 MiB of part buffers at most: 6 parts of 16 MiB, 1 of 128 MiB, never more than 8 workers.
-    assert transfer._upload_workers(16 * 2**20, 1000) == 6
+    # 64 MiB of part buffers at most: 4 parts of 16 MiB, 1 of 128 MiB, never more than 8 workers.
+    assert transfer._upload_workers(16 * 2**20, 1000) == 4
     assert transfer._upload_workers(128 * 2**20, 1000) == 1
     assert transfer._upload_workers(16 * 2**20, 2) == 2
 
