@@ -16,7 +16,7 @@ import botocore.exceptions
 import moto.s3.models
 import pytest
 
-from tests.transferkit import Interrupted, Recorder, StopAfter, Wire, make_client
+from tests.transferkit import FlakyProxy, Interrupted, Recorder, StopAfter, Wire, make_client
 from vam import transfer
 from vam.crc import crc32_combine, crc32_of_pieces
 from vam.progress import NO_PROGRESS, make_progress
@@ -620,3 +620,45 @@ def test_upload_killed_with_sigkill_resumes_to_identical_object(
     assert remote_bytes(client, "p/raw.mp4") == path.read_bytes()
     assert result.etag == multipart_etag(path, PART)
     assert open_uploads(client) == [] and records(state, "uploads") == []
+
+
+# --------------------------------------------------------------------------- network drops
+
+
+@pytest.fixture
+def flaky(s3, client):
+    proxies = []
+
+    def make(direction: str, after: int, cuts: int = 1):
+        proxy = FlakyProxy(s3.endpoint_url, direction=direction, after=after, cuts=cuts)
+        proxies.append(proxy)
+        return make_client(proxy.endpoint_url)
+
+    yield make
+    for proxy in proxies:
+        proxy.close()
+
+
+def test_upload_survives_dropped_connections_and_takes_back_progress(
+    client, tmp_path, small_parts, flaky
+):
+    path = media(tmp_path / "raw.mp4", 6 * PART)
+    progress = Recorder()
+    through_flaky_wifi = flaky("up", after=PART // 2, cuts=2)
+    upload(through_flaky_wifi, path, "p/raw.mp4", progress=progress, state_dir=tmp_path / ".vam")
+    assert remote_bytes(client, "p/raw.mp4") == path.read_bytes()
+    assert progress.negative < 0  # bytes that had to be sent again were taken back
+    assert progress.total == path.stat().st_size
+
+
+def test_download_continues_a_range_after_a_dropped_connection(
+    client, tmp_path, small_parts, one_worker, flaky
+):
+    data = os.urandom(6 * PART)
+    etag = put(client, "p/raw.mp4", data)
+    through_flaky_wifi = flaky("down", after=PART // 2, cuts=2)
+    wire = Wire(through_flaky_wifi)
+    dest = tmp_path / "raw.mp4"
+    download_file(through_flaky_wifi, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag)
+    assert dest.read_bytes() == data
+    assert wire.requests["GetObject"] == 3 + 2  # three ranges, two of them continued once

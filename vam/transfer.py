@@ -299,6 +299,43 @@ def _metered(meter: _Meter, fn: Callable[..., T], **kwargs: Any) -> T:
         _local.call = None
 
 
+# --------------------------------------------------------------------------- positional I/O
+# Parts and ranges are read and written at their offsets by several threads on one descriptor.
+# Windows has no pread/pwrite: there, seek+read/write pairs are serialised by a lock.
+
+_seek_lock = threading.Lock()
+
+
+def _read_at(fd: int, length: int, offset: int) -> bytes:
+    chunks = []
+    while length > 0:
+        if hasattr(os, "pread"):
+            chunk = os.pread(fd, length, offset)
+        else:  # pragma: no cover - Windows
+            with _seek_lock:
+                os.lseek(fd, offset, os.SEEK_SET)
+                chunk = os.read(fd, length)
+        if not chunk:
+            break  # end of file: the caller compares the length it got
+        chunks.append(chunk)
+        length -= len(chunk)
+        offset += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _write_at(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        if hasattr(os, "pwrite"):
+            written = os.pwrite(fd, view, offset)
+        else:  # pragma: no cover - Windows
+            with _seek_lock:
+                os.lseek(fd, offset, os.SEEK_SET)
+                written = os.write(fd, view)
+        view = view[written:]
+        offset += written
+
+
 # --------------------------------------------------------------------------- state records
 
 
@@ -621,7 +658,7 @@ def _verify_listed(
         offset, length = _part_bounds(number, part_size, size)
         if int(item.get("Size", -1)) != length:
             continue
-        data = os.pread(fd, length, offset)
+        data = _read_at(fd, length, offset)
         crc = zlib.crc32(data)
         etag = str(item.get("ETag", "")).strip('"')
         if item.get("ChecksumCRC32"):
@@ -772,7 +809,7 @@ def _send_parts(
             if meter.stop.is_set():
                 raise _Stopped()
             offset, length = _part_bounds(number, part_size, size)
-            data = os.pread(fd, length, offset)
+            data = _read_at(fd, length, offset)
             if len(data) != length:
                 raise ChangedDuringUpload(f"{key}: the file shrank during the upload")
             crc = zlib.crc32(data)
@@ -869,21 +906,13 @@ def _crc_on_disk(fd: int, start: int, length: int, meter: _Meter) -> int:
     position = start
     end = start + length
     while position < end:
-        chunk = os.pread(fd, min(DOWNLOAD_CHUNK * 8, end - position), position)
+        chunk = _read_at(fd, min(DOWNLOAD_CHUNK * 8, end - position), position)
         if not chunk:
             break
         crc = zlib.crc32(chunk, crc)
         position += len(chunk)
         meter.progress.advance(meter.name, len(chunk))
     return crc
-
-
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.pwrite(fd, view, offset)
-        view = view[written:]
-        offset += written
 
 
 class _DownloadState:
@@ -1040,7 +1069,7 @@ def _fetch_ranges(
                                 raise bce.ResponseStreamingError(error="connection closed early")
                             if meter.limiter is not None:
                                 meter.limiter.acquire(len(chunk))
-                            _pwrite_all(fd, chunk, position)
+                            _write_at(fd, chunk, position)
                             crc = zlib.crc32(chunk, crc)
                             position += len(chunk)
                             meter.progress.advance(meter.name, len(chunk))
