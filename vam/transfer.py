@@ -580,20 +580,14 @@ def _put_single(
         kwargs["IfMatch"] = _quoted(if_match)
     if if_none_match:
         kwargs["IfNoneMatch"] = "*"
-    attempts = 0
-
-    def put() -> dict:
-        nonlocal attempts
-        attempts += 1
-        return _metered(meter, s3.put_object, **kwargs)
-
     try:
-        response = _with_retries(put, meter.stop)
+        response = _with_retries(lambda: _metered(meter, s3.put_object, **kwargs), meter.stop)
     except bce.ClientError as exc:
         if not _precondition_failed(exc):
             raise
-        # After a dropped connection the first attempt may have landed: then this is ours.
-        if attempts > 1 and _is_our_object(s3, bucket, key, hashlib.md5(data).hexdigest(), crc32):
+        # A retry (ours or botocore's) after a lost response may be refused because the first
+        # attempt landed: if the object holds exactly our bytes and checksum, it is ours.
+        if _is_our_object(s3, bucket, key, hashlib.md5(data).hexdigest(), crc32):
             response = s3.head_object(Bucket=bucket, Key=key)
         else:
             raise _remote_changed(bucket, key) from None
@@ -811,7 +805,10 @@ def _send_parts(
             offset, length = _part_bounds(number, part_size, size)
             data = _read_at(fd, length, offset)
             if len(data) != length:
-                raise ChangedDuringUpload(f"{key}: the file shrank during the upload")
+                raise ChangedDuringUpload(
+                    f"{key}: the local file shrank while it was being uploaded; nothing was "
+                    "recorded as uploaded: let the program writing it finish, then run again"
+                )
             crc = zlib.crc32(data)
             response = _with_retries(
                 lambda: _metered(
@@ -880,10 +877,12 @@ def _complete(
     try:
         return _with_retries(lambda: s3.complete_multipart_upload(**kwargs), meter.stop)
     except bce.ClientError as exc:
-        # A retry after a lost response finds the upload already completed: then it is ours.
-        if _error_code(exc) == "NoSuchUpload" and expected:
-            if _is_our_object(s3, bucket, key, expected, crc32):
-                return s3.head_object(Bucket=bucket, Key=key)
+        if not (_error_code(exc) == "NoSuchUpload" or _precondition_failed(exc)):
+            raise
+        # A retry (ours or botocore's) after a lost response may find the upload already
+        # completed: if the object holds exactly our parts and checksum, it is ours.
+        if expected and _is_our_object(s3, bucket, key, expected, crc32):
+            return s3.head_object(Bucket=bucket, Key=key)
         if _precondition_failed(exc):
             raise _remote_changed(bucket, key) from None
         raise
