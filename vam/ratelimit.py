@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
-BURST_SECONDS = 0.05
+BURST_SECONDS = 0.2  # lets a thread that woke late catch up, without a visible spike
 
 
 class RateLimiter:
