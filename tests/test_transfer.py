@@ -662,3 +662,18 @@ def test_download_continues_a_range_after_a_dropped_connection(
     download_file(through_flaky_wifi, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag)
     assert dest.read_bytes() == data
     assert wire.requests["GetObject"] == 3 + 2  # three ranges, two of them continued once
+
+
+def test_names_with_spaces_and_accents_resume_and_round_trip(
+    client, tmp_path, small_parts, one_worker
+):
+    key = "staging/v-appydave/b65/b-roll café – take 2.mov"
+    path = media(tmp_path / "s3-staging" / "b-roll café – take 2.mov", 4 * PART + 1)
+    state = tmp_path / ".vam"
+    with pytest.raises(Interrupted):
+        upload(client, path, key, progress=StopAfter(2 * PART + 10), state_dir=state)
+    result = upload(client, path, key, state_dir=state)
+    dest = tmp_path / "jan" / "b-roll café – take 2.mov"
+    download_file(client, BUCKET, key, dest, size=result.size, etag=result.etag, state_dir=state)
+    assert dest.read_bytes() == path.read_bytes()
+    assert records(state, "uploads") == [] and records(state, "downloads") == []
