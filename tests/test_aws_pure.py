@@ -118,9 +118,9 @@ def test_canonical_ignores_order_and_single_strings():
 
 def test_staging_root_is_the_fixed_folder_before_the_brand():
     assert bucket.staging_root(STORAGE) == "staging/"
-    assert bucket.staging_root(Storage("b-x-y", "us-east-1", staging_prefix="s3/st/v-{brand}/")) == (
-        "s3/st/"
-    )
+    assert bucket.staging_root(
+        Storage("b-x-y", "us-east-1", staging_prefix="s3/st/v-{brand}/")
+    ) == ("s3/st/")
     with pytest.raises(ConfigError, match="no fixed folder"):
         bucket.staging_root(Storage("b-x-y", "us-east-1", staging_prefix="{brand}/staging/"))
 
@@ -164,9 +164,13 @@ def test_compare_names_each_difference():
     ]
     # extra tags of someone else are fine
     more = bucket.BucketSettings(
-        want.region, want.public_access, want.encryption, want.versioning, want.rules,
+        want.region,
+        want.public_access,
+        want.encryption,
+        want.versioning,
+        want.rules,
         want.tags + (("cost-center", "video"),),
-    )  # fmt: skip
+    )
     assert bucket.compare(more, want) == ()
 
 
@@ -202,7 +206,9 @@ def test_a_broken_key_file_error_does_not_quote_the_secret(tmp_path):
 
 
 def test_set_section_keeps_other_profiles_and_comments():
-    text = "# mine\n[default]\naws_access_key_id = A\n\n[jan]\naws_access_key_id = OLD\n[x]\nk = v\n"
+    text = (
+        "# mine\n[default]\naws_access_key_id = A\n\n[jan]\naws_access_key_id = OLD\n[x]\nk = v\n"
+    )
     new = keyfile.set_section(text, "jan", {"aws_access_key_id": "NEW"})
     assert new.startswith("# mine\n[default]\naws_access_key_id = A\n")
     assert keyfile.read_section(new, "jan") == {"aws_access_key_id": "NEW"}

@@ -32,6 +32,12 @@ def client(s3, service):
     return boto3.client(service, endpoint_url=s3.endpoint_url, region_name=ENDPOINT_REGION)
 
 
+def today():
+    import datetime
+
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+
+
 def run(task, **kwargs):
     return task(Context(), **kwargs)
 
@@ -62,12 +68,18 @@ def test_setup_bucket_plans_applies_and_second_run_changes_nothing(david, s3, ca
     s3c = client(s3, "s3")
     assert s3c.get_bucket_versioning(Bucket="video-projects")["Status"] == "Enabled"
     assert all(
-        s3c.get_public_access_block(Bucket="video-projects")["PublicAccessBlockConfiguration"].values()
+        s3c.get_public_access_block(Bucket="video-projects")[
+            "PublicAccessBlockConfiguration"
+        ].values()
     )
-    rules = {r["ID"]: r for r in s3c.get_bucket_lifecycle_configuration(Bucket="video-projects")["Rules"]}
+    rules = {
+        r["ID"]: r for r in s3c.get_bucket_lifecycle_configuration(Bucket="video-projects")["Rules"]
+    }
     assert rules["vam-expire-staging"]["Filter"] == {"Prefix": "staging/"}
     assert rules["vam-expire-staging"]["Expiration"] == {"Days": 90}
-    assert rules["vam-expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 14}
+    assert rules["vam-expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": 14
+    }
     assert rules["vam-abort-incomplete-uploads"]["AbortIncompleteMultipartUpload"] == {
         "DaysAfterInitiation": 7
     }
@@ -84,10 +96,20 @@ def test_existing_bucket_with_other_settings_needs_yes(david, s3, capsys):
     s3c.create_bucket(Bucket="video-projects")
     s3c.put_bucket_lifecycle_configuration(
         Bucket="video-projects",
-        LifecycleConfiguration={"Rules": [{"ID": "mine", "Status": "Enabled",
-                                           "Filter": {"Prefix": "raw/"}, "Expiration": {"Days": 3}}]},
-    )  # fmt: skip
-    s3c.put_bucket_tagging(Bucket="video-projects", Tagging={"TagSet": [{"Key": "team", "Value": "v"}]})
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "mine",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": "raw/"},
+                    "Expiration": {"Days": 3},
+                }
+            ]
+        },
+    )
+    s3c.put_bucket_tagging(
+        Bucket="video-projects", Tagging={"TagSet": [{"Key": "team", "Value": "v"}]}
+    )
     # pytest's stdin is not a terminal: without --yes vam refuses, with the fix in one line
     with pytest.raises(Exit) as refused:
         run(tasks.setup_bucket)
@@ -150,14 +172,27 @@ def test_changed_document_becomes_a_new_version_and_the_oldest_goes_at_five(davi
     run(tasks.setup_policy, brands="voz")
     iam = client(s3, "iam")
     arn = "arn:aws:iam::123456789012:policy/vam-video-projects-staging-voz"
-    stale = json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::video-projects/x/*"}]})  # fmt: skip
+    stale = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::video-projects/x/*",
+                }
+            ],
+        }
+    )
     for _ in range(4):  # v2..v5, the stale one as default
         iam.create_policy_version(PolicyArn=arn, PolicyDocument=stale, SetAsDefault=True)
     capsys.readouterr()
     run(tasks.setup_policy, brands="voz", dry_run=True)
     out = capsys.readouterr().out
-    assert "document differs -> new default version" in out and "delete the oldest non-default, v1" in out
+    assert (
+        "document differs -> new default version" in out
+        and "delete the oldest non-default, v1" in out
+    )
     (plan,) = run(tasks.setup_policy, brands="voz")
     assert plan.action == "new-version" and plan.delete_version == "v1"
     versions = {v["VersionId"]: v for v in iam.list_policy_versions(PolicyArn=arn)["Versions"]}
@@ -213,15 +248,25 @@ def test_setup_user_with_profile_writes_this_machines_credentials(david, s3, cap
 def test_user_with_two_keys_is_one_clear_line(david, s3, vam_cli):
     iam = client(s3, "iam")
     iam.create_user(UserName="jan-video-projects")
-    ids = [iam.create_access_key(UserName="jan-video-projects")["AccessKey"]["AccessKeyId"] for _ in "ab"]
-    for args in (("aws.setup-user", "--name", "jan", "--new-key"), ("aws.rotate-key", "--name", "jan")):
-        result = vam_cli(*args, cwd=david.root)
-        lines = result.stderr.strip().splitlines()
-        assert result.returncode != 0 and len(lines) == 1, result.stderr
-        assert "jan-video-projects" in lines[0] and all(i in lines[0] for i in ids)
-        assert "--old-key" in lines[0] or "rotate-key" in lines[0]
+    ids = [
+        iam.create_access_key(UserName="jan-video-projects")["AccessKey"]["AccessKeyId"]
+        for _ in "ab"
+    ]
+    with pytest.raises(Exit) as refused:
+        run(tasks.setup_user, name="jan", new_key=True)
+    assert refused.value.message == (
+        f"vam: IAM user jan-video-projects already has 2 access keys ({ids[0]} (active, created "
+        f"{today()}), {ids[1]} (active, created {today()})), IAM's maximum; replace one with "
+        f"`vam aws.rotate-key --name jan --old-key KEYID` or delete the unused one"
+    )
+    result = vam_cli("aws.rotate-key", "--name", "jan", cwd=david.root)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert all(i in lines[0] for i in ids) and "say which one to replace with --old-key" in lines[0]
     # setting up a user that has keys does not need a new one: nothing is refused
-    assert vam_cli("aws.setup-user", "--name", "jan", "--dry-run", cwd=david.root).returncode == 0
+    plan = run(tasks.setup_user, name="jan")
+    assert plan.attach and not plan.create_key
+    assert run(tasks.setup_user, name="jan").nothing_to_change
 
 
 def test_unknown_person_is_one_clear_line(david, s3, vam_cli):
@@ -247,8 +292,9 @@ def test_rotate_key_replaces_the_key_and_the_new_one_works(david, s3, capfd):
     assert result.deleted == (old["AccessKeyId"],)
     assert result.key.secret not in out + err
     assert f"deleted {old['AccessKeyId']}" in out
-    session = boto3.Session(aws_access_key_id=new["AccessKeyId"],
-                            aws_secret_access_key=result.key.secret)  # fmt: skip
+    session = boto3.Session(
+        aws_access_key_id=new["AccessKeyId"], aws_secret_access_key=result.key.secret
+    )
     ident = session.client("sts", endpoint_url=s3.endpoint_url, region_name="us-east-1")
     assert ident.get_caller_identity()["Arn"].endswith("user/jan-video-projects")
 
@@ -258,14 +304,20 @@ def test_rotation_with_two_keys_deletes_the_inactive_one_first(david, s3):
     run(tasks.setup_bucket)
     run(tasks.setup_user, name="jan")
     run(tasks.setup_user, name="jan", new_key=True)
-    first, second = (k["AccessKeyId"] for k in iam.list_access_keys(UserName="jan-video-projects")["AccessKeyMetadata"])
+    first, second = (
+        k["AccessKeyId"]
+        for k in iam.list_access_keys(UserName="jan-video-projects")["AccessKeyMetadata"]
+    )
     iam.update_access_key(UserName="jan-video-projects", AccessKeyId=first, Status="Inactive")
     from vam.config import load_config
 
     plan = iamuser.plan_rotation(iam, load_config().team, "jan")
     assert plan.delete_first.id == first and plan.replace.id == second
     result = run(tasks.rotate_key, name="jan")
-    left = [k["AccessKeyId"] for k in iam.list_access_keys(UserName="jan-video-projects")["AccessKeyMetadata"]]
+    left = [
+        k["AccessKeyId"]
+        for k in iam.list_access_keys(UserName="jan-video-projects")["AccessKeyMetadata"]
+    ]
     assert left == [result.new_key_id] and set(result.deleted) == {first, second}
 
 
@@ -282,11 +334,13 @@ def test_failed_proof_keeps_the_old_key_and_deletes_the_new(david, s3):
     stored = []
     with pytest.raises(Exception, match="does not work yet"):
         iamuser.rotate(
-            iam, plan,
-            prove=lambda k: iamuser.prove_key(k, config.storage, "staging/v-voz/", attempts=2,
-                                              sleep=lambda s: None),
+            iam,
+            plan,
+            prove=lambda k: iamuser.prove_key(
+                k, config.storage, "staging/v-voz/", attempts=2, sleep=lambda s: None
+            ),
             store=stored.append,
-        )  # fmt: skip
+        )
     assert stored == []
     keys = iam.list_access_keys(UserName="jan-video-projects")["AccessKeyMetadata"]
     assert [(k["AccessKeyId"], k["Status"]) for k in keys] == [(old["AccessKeyId"], "Active")]
@@ -295,6 +349,7 @@ def test_failed_proof_keeps_the_old_key_and_deletes_the_new(david, s3):
 # --------------------------------------------------------------------------- import and check
 
 
+@pytest.mark.slow
 def test_jan_imports_the_key_file_and_check_passes(david, s3, vam_cli, tmp_path):
     run(tasks.setup_bucket)
     run(tasks.setup_user, name="jan", out=str(tmp_path / "for-jan.toml"))
@@ -309,13 +364,23 @@ def test_jan_imports_the_key_file_and_check_passes(david, s3, vam_cli, tmp_path)
         "AWS_SECRET_ACCESS_KEY": "",
     }
     env = {k: v for k, v in env.items()}
-    base = {k: v for k, v in os.environ.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "VAM_SETTINGS")}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "VAM_SETTINGS")
+    }
     import subprocess
 
     def jan(*args):
         full = {**base, **{k: v for k, v in env.items() if v}, "PYTHONPATH": str(REPO)}
-        return subprocess.run([sys.executable, "-m", "vam", *args], cwd=tmp_path, env=full,
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "vam", *args],
+            cwd=tmp_path,
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     dry = jan("aws.import-key", "--file", "for-jan.toml", "--dry-run")
     assert dry.returncode == 0 and "dry run: nothing changed" in dry.stdout
@@ -358,6 +423,7 @@ def test_check_reports_settings_that_differ_and_exits_non_zero(david, s3, vam_cl
 def test_check_without_a_bucket_says_setup_bucket(david, s3, vam_cli):
     result = vam_cli("aws.check", cwd=david.root)
     assert result.returncode == 1
-    assert "✗ bucket: bucket video-projects does not exist; create it with `vam aws.setup-bucket`" in (
-        result.stdout
+    assert (
+        "✗ bucket: bucket video-projects does not exist; create it with `vam aws.setup-bucket`"
+        in (result.stdout)
     )

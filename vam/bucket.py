@@ -38,6 +38,38 @@ _ABSENT = {
 }
 
 
+# botocore operation -> the IAM action it needs, so "access denied" names what to grant
+S3_ACTIONS = {
+    "HeadBucket": "s3:ListBucket",
+    "GetBucketLocation": "s3:GetBucketLocation",
+    "CreateBucket": "s3:CreateBucket",
+    "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+    "GetBucketEncryption": "s3:GetEncryptionConfiguration",
+    "PutBucketEncryption": "s3:PutEncryptionConfiguration",
+    "GetBucketVersioning": "s3:GetBucketVersioning",
+    "PutBucketVersioning": "s3:PutBucketVersioning",
+    "GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
+    "PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
+    "GetBucketTagging": "s3:GetBucketTagging",
+    "PutBucketTagging": "s3:PutBucketTagging",
+}
+
+
+def owner_only(exc: BaseException, bucket: str) -> AwsError | None:
+    """AccessDenied while reading or changing bucket settings: one line naming the action; the
+    fix is the owner's (or an administrator's) profile, not a wider editor policy."""
+    if not isinstance(exc, bce.ClientError) or _status(exc) != 403:
+        return None
+    if _code(exc) not in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled"):
+        return None
+    action = S3_ACTIONS.get(exc.operation_name, exc.operation_name)
+    return AwsError(
+        f"access denied: these credentials may not {action} on bucket {bucket}; setting up the "
+        "bucket needs the owner's or an administrator's profile (--aws-profile NAME)"
+    )
+
+
 def staging_root(storage: Storage) -> str:
     """The fixed folder every brand's staging prefix lives in: `staging/v-{brand}/` -> `staging/`.
 
@@ -249,10 +281,17 @@ def bucket_region(s3, bucket: str) -> str | None:
         if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
             return None
         if _status(exc) == 403:
+            try:  # every vam policy grants GetBucketLocation: then it is ours, just not readable
+                location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
+                return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(
+                    location, location
+                )
+            except bce.ClientError:
+                pass
             raise AwsError(
                 f"bucket {bucket} exists but these credentials may not use it (it belongs to "
                 "another AWS account, or you lack s3:ListBucket); choose another storage.bucket "
-                "in brands.toml or use the owner's profile (--profile)"
+                "in brands.toml or use the owner's profile (--aws-profile NAME)"
             ) from None
         if _status(exc) == 301:
             region = (
@@ -378,6 +417,13 @@ def compare(have: BucketSettings | None, want: BucketSettings) -> tuple[Change, 
 
 def plan_bucket(s3, storage: Storage) -> BucketPlan:
     """Read the bucket named in brands.toml and say what would change. Touches nothing."""
+    try:
+        return _plan_bucket(s3, storage)
+    except bce.ClientError as exc:
+        raise (owner_only(exc, storage.bucket) or exc) from None
+
+
+def _plan_bucket(s3, storage: Storage) -> BucketPlan:
     want = desired_settings(storage)
     region = bucket_region(s3, storage.bucket)
     if region is None:
@@ -424,6 +470,13 @@ def _create(s3, bucket: str, region: str) -> None:
 def apply_bucket(s3, plan: BucketPlan) -> tuple[Change, ...]:
     """Make the changes of `plan` (in a safe order), then re-read the bucket and raise AwsError if
     anything still differs. Returns the changes made (empty when there was nothing to change)."""
+    try:
+        return _apply_bucket(s3, plan)
+    except bce.ClientError as exc:
+        raise (owner_only(exc, plan.bucket) or exc) from None
+
+
+def _apply_bucket(s3, plan: BucketPlan) -> tuple[Change, ...]:
     if not plan.changes:
         return ()
     want = plan.desired

@@ -146,7 +146,7 @@ def plan_user(iam, account: Account, team: Team, name: str, *, new_key: bool = F
         raise AwsError(
             f"IAM user {iam_user} already has {len(keys)} access keys "
             f"({', '.join(k.describe() for k in keys)}), IAM's maximum; replace one with "
-            f"`vam aws.rotate-key --name {name}` or delete the unused one"
+            f"`vam aws.rotate-key --name {name} --old-key KEYID` or delete the unused one"
         )
     return UserPlan(
         name,

@@ -194,6 +194,10 @@ def _storer(config: Config, person: str, target, written: list):
     return store
 
 
+def _no_key_expected(key: keyfile.AccessKey) -> None:
+    raise SafetyError("internal: a key was created that the plan did not announce; it was deleted")
+
+
 def _profile_for(config: Config, person: str) -> str:
     user = config.team.user(person)
     return (user.aws_profile if user else None) or person
@@ -251,7 +255,8 @@ def setup_user(
     if not plan.policy.nothing_to_change:
         policy.apply_policy(iam, plan.policy)
     written: list = []
-    key = iamuser.apply_user(iam, plan, _storer(config, name, target, written))
+    store = _storer(config, name, target, written) if target else _no_key_expected
+    key = iamuser.apply_user(iam, plan, store)
     again = iamuser.plan_user(iam, account, config.team, name)
     if not again.nothing_to_change:
         raise SafetyError(
