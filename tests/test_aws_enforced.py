@@ -6,8 +6,13 @@ moto does not evaluate policy conditions, so the s3:prefix restriction on ListBu
 in test_aws_pure.py by reading the document; object access is enforced here by resource ARN.
 """
 
+import contextlib
 import json
 import re
+import socket
+import subprocess
+import sys
+import time
 import urllib.request
 
 import boto3
@@ -16,7 +21,6 @@ import pytest
 from invoke import Context, Exit
 
 from vam import keyfile
-from vam.localserver import local_s3
 from vam.tasks import aws as tasks
 
 pytestmark = pytest.mark.slow  # a server of its own, a dozen IAM round trips per test
@@ -30,31 +34,61 @@ S3_ONLY = json.dumps(
 )
 
 
+@contextlib.contextmanager
+def moto_in_its_own_process():
+    """moto keeps its accounts and its auth switch in process-global state: a second server in
+    the test process would share them with the session's `s3_server` (and turn enforcement on
+    for every later test). So this one runs in a child process, stopped by its pid."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):  # until it answers (no timing assertion: just wait for it)
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=5).close()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError("moto server did not start") from None
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def enforced():
-    """(endpoint, admin key, s3-only key) on a server that checks every request's signature and
-    policy from the moment the two users exist."""
-    with local_s3() as server:
+    """(endpoint, admin key, s3-only key, key without rights) on a server that checks every
+    request's signature and policy from the moment those users exist."""
+    with moto_in_its_own_process() as endpoint:
         iam = boto3.client(
             "iam",
-            endpoint_url=server.endpoint_url,
+            endpoint_url=endpoint,
             region_name="us-east-1",
             aws_access_key_id="boot",
             aws_secret_access_key="boot",
         )
         keys = {}
-        for user, doc in (("admin", ALL), ("s3-only", S3_ONLY)):
+        for user, doc in (("admin", ALL), ("s3-only", S3_ONLY), ("stranger", None)):
             iam.create_user(UserName=user)
-            iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=doc)
+            if doc:
+                iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=doc)
             keys[user] = iam.create_access_key(UserName=user)["AccessKey"]
         req = urllib.request.Request(
-            f"{server.endpoint_url}/moto-api/reset-auth",
+            f"{endpoint}/moto-api/reset-auth",
             data=b"0",
             headers={"Content-Type": "text/plain"},
             method="POST",
         )
         urllib.request.urlopen(req, timeout=30).close()
-        yield server.endpoint_url, keys["admin"], keys["s3-only"]
+        yield endpoint, keys["admin"], keys["s3-only"], keys["stranger"]
 
 
 def use_key(monkeypatch, endpoint, key):
@@ -66,7 +100,7 @@ def use_key(monkeypatch, endpoint, key):
 
 @pytest.fixture
 def admin(enforced, sample, as_user, monkeypatch):
-    endpoint, admin_key, _ = enforced
+    endpoint, admin_key, *_ = enforced
     with sample.brands_file.open("a") as fh:
         # one person per test: the server (and its IAM users) lives for the whole module
         fh.write(
@@ -189,7 +223,7 @@ def test_check_with_a_scoped_key_skips_what_it_may_not_read(
 
 
 def test_caller_without_iam_rights_gets_one_line_naming_the_action(admin, enforced, vam_cli):
-    endpoint, _, weak = enforced
+    endpoint, _, weak, _ = enforced
     env = {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_ACCESS_KEY_ID": weak["AccessKeyId"],
@@ -227,3 +261,15 @@ def test_editor_cannot_set_up_the_bucket(admin, enforced, tmp_path, capfd, monke
         err.value.message,
     ), err.value.message
     assert kf.key.secret not in err.value.message
+
+
+def test_a_bucket_we_may_not_see_is_someone_elses(admin, enforced, monkeypatch):
+    """Credentials without any right on the bucket (as for a name taken by another account)."""
+    use_key(monkeypatch, enforced[0], enforced[3])
+    with pytest.raises(Exit) as err:
+        tasks.setup_bucket(Context(), dry_run=True)
+    assert err.value.message == (
+        "vam: bucket video-projects exists but these credentials may not use it (it belongs to "
+        "another AWS account, or you lack s3:ListBucket); choose another storage.bucket in "
+        "brands.toml or use the owner's profile (--aws-profile NAME)"
+    )

@@ -237,3 +237,19 @@ def test_settings_get_aws_profile_as_a_top_level_key():
         'user = "jan"\n\naws_profile = "jan"\n[ssd]\nvoz = "/x"\n'
     )
     assert keyfile.settings_with_profile('aws_profile = "old"\n', "jan") == 'aws_profile = "jan"\n'
+
+
+def test_explain_names_the_iam_action_from_the_message():
+    import botocore.exceptions as bce
+
+    from vam.awsclient import explain
+
+    exc = bce.ClientError(
+        {"Error": {"Code": "AccessDenied", "Message": "User: arn:aws:iam::1:user/x is not "
+                   "authorized to perform: iam:CreateUser on resource: arn:aws:iam::1:user/y"}},
+        "CreateUser",
+    )  # fmt: skip
+    assert str(explain(exc, profile="david")) == (
+        "access denied: iam:CreateUser with profile 'david'; use an administrator's profile "
+        "(--aws-profile NAME) or ask your AWS admin to allow iam:CreateUser"
+    )

@@ -13,6 +13,7 @@ from invoke import Context, Exit
 
 from tests.conftest import REPO
 from vam import bucket, iamuser
+from vam.errors import AwsError
 from vam.tasks import aws as tasks
 
 ENDPOINT_REGION = "us-east-1"
@@ -332,7 +333,11 @@ def test_failed_proof_keeps_the_old_key_and_deletes_the_new(david, s3):
     config = load_config()
     plan = iamuser.plan_rotation(iam, config.team, "jan")
     stored = []
-    with pytest.raises(Exception, match="does not work yet"):
+    with pytest.raises(
+        AwsError,
+        match="could not list video-projects/staging/v-voz/ .NoSuchBucket.; "
+        "run `vam aws.setup-bucket`.*the old key is untouched",
+    ):
         iamuser.rotate(
             iam,
             plan,
@@ -427,3 +432,42 @@ def test_check_without_a_bucket_says_setup_bucket(david, s3, vam_cli):
         "✗ bucket: bucket video-projects does not exist; create it with `vam aws.setup-bucket`"
         in (result.stdout)
     )
+
+
+def test_a_persons_brands_change_moves_them_to_the_new_policy(david, s3):
+    run(tasks.setup_user, name="client")
+    text = david.brands_file.read_text().replace('brands = ["voz"]', 'brands = ["voz", "kiros"]')
+    david.brands_file.write_text(text)
+    plan = run(tasks.setup_user, name="client")
+    assert plan.policy.action == "create" and not plan.create_key
+    assert plan.attach.endswith("/vam-video-projects-staging-kiros-voz")
+    assert [a.rsplit("/", 1)[1] for a in plan.detach] == ["vam-video-projects-staging-voz"]
+    attached = client(s3, "iam").list_attached_user_policies(UserName="client-video-projects")
+    assert [p["PolicyName"] for p in attached["AttachedPolicies"]] == [
+        "vam-video-projects-staging-kiros-voz"
+    ]
+    assert run(tasks.setup_user, name="client").nothing_to_change
+
+
+@pytest.mark.slow
+def test_the_secret_never_reaches_the_terminal(david, s3, vam_cli, tmp_path):
+    """As a person runs it: setup-user into a file, rotate-key into a profile, and a dry run."""
+    assert vam_cli("aws.setup-bucket", cwd=david.root).returncode == 0
+    results = [
+        vam_cli(
+            "aws.setup-user", "--name", "jan", "--out", str(tmp_path / "jan.toml"), cwd=david.root
+        ),
+        vam_cli("aws.rotate-key", "--name", "jan", "--dry-run", cwd=david.root),
+        vam_cli("aws.rotate-key", "--name", "jan", "--profile", "jan", cwd=david.root),
+    ]
+    assert [r.returncode for r in results] == [0, 0, 0], [r.stderr for r in results]
+    first = (
+        (tmp_path / "jan.toml").read_text().split("aws_secret_access_key = ")[1].strip().strip('"')
+    )
+    creds = open(os.environ["AWS_SHARED_CREDENTIALS_FILE"]).read()
+    second = creds.split("aws_secret_access_key = ")[1].splitlines()[0]
+    assert first != second
+    for result in results:
+        assert first not in result.stdout + result.stderr
+        assert second not in result.stdout + result.stderr
+    assert "jan runs: vam aws.import-key --file jan.toml" in results[0].stdout

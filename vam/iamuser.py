@@ -309,13 +309,32 @@ def prove_key(
             aws.client("s3").list_objects_v2(Bucket=storage.bucket, Prefix=prefix, MaxKeys=1)
             return str(ident["Arn"])
         except bce.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code not in _NOT_YET:
+                # not IAM catching up: waiting will not help
+                raise AwsError(
+                    f"the new key {key.access_key_id} of {key.iam_user} could not list "
+                    f"{storage.bucket}/{prefix} ({code}); run `vam aws.setup-bucket` and "
+                    "`vam aws.setup-policy` first"
+                ) from None
             last = exc
-            sleep(min(2**attempt, 10))
+            if attempt + 1 < attempts:
+                sleep(min(2**attempt, 10))
     code = last.response.get("Error", {}).get("Code") if isinstance(last, bce.ClientError) else last
     raise AwsError(
-        f"the new key {key.access_key_id} of {key.iam_user} does not work yet ({code}); it was "
-        "deleted again and the old key is untouched; run the same command again in a minute"
+        f"the new key {key.access_key_id} of {key.iam_user} does not work yet ({code}); "
+        "run the same command again in a minute"
     )
+
+
+# answers of a key IAM has not finished propagating
+_NOT_YET = {
+    "InvalidAccessKeyId",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "AccessDenied",
+    "AuthFailure",
+}
 
 
 @dataclass(frozen=True)
@@ -343,6 +362,9 @@ def rotate(
     try:
         arn = prove(key)
         store(key)
+    except AwsError as exc:
+        delete_key(iam, plan.iam_user, key.access_key_id)
+        raise AwsError(f"{exc}; the new key was deleted again, the old key is untouched") from None
     except BaseException:
         delete_key(iam, plan.iam_user, key.access_key_id)
         raise
