@@ -209,7 +209,6 @@ def test_setup_user_writes_a_0600_key_file_and_second_run_changes_nothing(david,
     first = run(tasks.setup_user, name="jan")
     out, err = capfd.readouterr()
     assert first.create_key and not first.user_exists
-    keys_dir = david.root.parent / "home"  # never used: the fixture's fake HOME is elsewhere
     keys_dir = os.path.join(os.environ["HOME"], ".config", "vam", "keys")
     (path,) = [os.path.join(keys_dir, n) for n in os.listdir(keys_dir)]
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600

@@ -23,8 +23,10 @@ from vam.policy import (
     Account,
     PolicyPlan,
     PolicyScope,
+    apply_policy,
     base_name,
     iam_call,
+    iam_denied,
     plan_policy,
     scope_for_user,
 )
@@ -133,8 +135,6 @@ def plan_user(iam, account: Account, team: Team, name: str, *, new_key: bool = F
         try:
             attached = [p["PolicyArn"] for page in pages for p in page.get("AttachedPolicies", [])]
         except bce.ClientError as exc:
-            from vam.policy import iam_denied
-
             raise (iam_denied(exc, "iam:ListAttachedUserPolicies", iam_user) or exc) from None
         keys = list_keys(iam, iam_user)
     prefix = base_name(team.storage)
@@ -178,10 +178,11 @@ def delete_key(iam, iam_user: str, key_id: str) -> None:
 
 
 def apply_user(iam, plan: UserPlan, store: Callable[[AccessKey], object]) -> AccessKey | None:
-    """Create the user, attach its policy, create its key and hand it to `store` (which writes it
-    somewhere 0600). If `store` fails, the new key is deleted again: no key exists that nobody
-    holds. Returns the new key (None when none was needed). The policy must exist already
-    (apply_policy)."""
+    """Create or update the policy, create the user, attach the policy, create the key and hand it
+    to `store` (which writes it somewhere 0600), then read the user back. If `store` fails, the
+    new key is deleted again: no key exists that nobody holds. Returns the new key (None when
+    none was needed)."""
+    apply_policy(iam, plan.policy)
     if not plan.user_exists:
         iam_call(
             iam.create_user,
@@ -207,6 +208,7 @@ def apply_user(iam, plan: UserPlan, store: Callable[[AccessKey], object]) -> Acc
             PolicyArn=arn,
         )
     if not plan.create_key:
+        verify_user(iam, plan, None)
         return None
     key = create_key(iam, plan.iam_user)
     try:
@@ -214,7 +216,27 @@ def apply_user(iam, plan: UserPlan, store: Callable[[AccessKey], object]) -> Acc
     except BaseException:
         delete_key(iam, plan.iam_user, key.access_key_id)
         raise
+    verify_user(iam, plan, key)
     return key
+
+
+def verify_user(iam, plan: UserPlan, key: AccessKey | None) -> None:
+    """Read the user back: its policy attached, no stale vam policy, the new key present."""
+    pages = iam.get_paginator("list_attached_user_policies").paginate(UserName=plan.iam_user)
+    attached = {p["PolicyArn"] for page in pages for p in page.get("AttachedPolicies", [])}
+    keys = {k.id for k in list_keys(iam, plan.iam_user)}
+    problems = []
+    if plan.policy.arn not in attached:
+        problems.append(f"policy {plan.scope.name} not attached")
+    if attached & set(plan.detach):
+        problems.append("an old vam policy is still attached")
+    if key is not None and key.access_key_id not in keys:
+        problems.append(f"key {key.access_key_id} missing")
+    if problems:
+        raise AwsError(
+            f"IAM user {plan.iam_user} is not as intended after the changes "
+            f"({'; '.join(problems)}); run the same command again"
+        )
 
 
 # --------------------------------------------------------------------------- rotation

@@ -225,25 +225,35 @@ def _no_such(exc: bce.ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "NoSuchEntity"
 
 
-def plan_policy(iam, account: Account, storage: Storage, scope: PolicyScope) -> PolicyPlan:
-    wanted = policy_document(storage, scope.brands)
-    text = json.dumps(wanted, indent=2)
-    arn = policy_arn(account, scope.name)
+def current_document(iam, arn: str) -> tuple[str, dict] | None:
+    """(default version id, document) of a managed policy, or None when it does not exist."""
     try:
         policy = iam_call(iam.get_policy, "iam:GetPolicy", arn, PolicyArn=arn)["Policy"]
     except bce.ClientError as exc:
         if _no_such(exc):
-            return PolicyPlan(scope, arn, text, False, None, "create")
+            return None
         raise
     default = policy["DefaultVersionId"]
     version = iam_call(
         iam.get_policy_version, "iam:GetPolicyVersion", arn, PolicyArn=arn, VersionId=default
     )["PolicyVersion"]
-    current = version["Document"]
-    if isinstance(current, str):  # boto3 decodes it; other clients may not
+    document = version["Document"]
+    if isinstance(document, str):  # boto3 decodes it; other clients may not
         from urllib.parse import unquote
 
-        current = json.loads(unquote(current))
+        document = json.loads(unquote(document))
+    return default, document
+
+
+def plan_policy(iam, account: Account, storage: Storage, scope: PolicyScope) -> PolicyPlan:
+    """What the managed policy for `scope` needs: nothing, creating, or a new default version."""
+    wanted = policy_document(storage, scope.brands)
+    text = json.dumps(wanted, indent=2)
+    arn = policy_arn(account, scope.name)
+    found = current_document(iam, arn)
+    if found is None:
+        return PolicyPlan(scope, arn, text, False, None, "create")
+    default, current = found
     if canonical(current) == canonical(wanted):
         return PolicyPlan(scope, arn, text, True, default, "none")
     versions = iam_call(iam.list_policy_versions, "iam:ListPolicyVersions", arn, PolicyArn=arn)[
@@ -259,7 +269,8 @@ def plan_policy(iam, account: Account, storage: Storage, scope: PolicyScope) -> 
 
 
 def apply_policy(iam, plan: PolicyPlan) -> PolicyPlan:
-    """Create the policy or its new default version; returns the plan (unchanged when nothing)."""
+    """Create the policy or its new default version, then read it back (AwsError if it still
+    differs). Returns the plan; nothing happens when the plan says nothing to change."""
     if plan.action == "create":
         iam_call(
             iam.create_policy,
@@ -287,12 +298,14 @@ def apply_policy(iam, plan: PolicyPlan) -> PolicyPlan:
             PolicyDocument=plan.document,
             SetAsDefault=True,
         )
+    if plan.action != "none":
+        recheck_policy(iam, plan)
     return plan
 
 
-def recheck_policy(iam, account: Account, storage: Storage, plan: PolicyPlan) -> None:
-    again = plan_policy(iam, account, storage, plan.scope)
-    if not again.nothing_to_change:
+def recheck_policy(iam, plan: PolicyPlan) -> None:
+    found = current_document(iam, plan.arn)
+    if found is None or canonical(found[1]) != canonical(json.loads(plan.document)):
         raise AwsError(
-            f"policy {plan.scope.name} still differs after the update; run again or check IAM"
+            f"policy {plan.scope.name} still differs after the update; run the same command again"
         )
