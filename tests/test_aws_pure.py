@@ -253,3 +253,26 @@ def test_explain_names_the_iam_action_from_the_message():
         "access denied: iam:CreateUser with profile 'david'; use an administrator's profile "
         "(--aws-profile NAME) or ask your AWS admin to allow iam:CreateUser"
     )
+
+
+def test_key_target_is_checked_before_any_key_exists(tmp_path):
+    from vam.errors import UsageError
+
+    env = {
+        "HOME": str(tmp_path / "home"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "creds"),
+        "AWS_CONFIG_FILE": str(tmp_path / "conf"),
+    }
+    default = keyfile.key_target("jan-video-projects", env=env)
+    assert default.kind == "dir" and default.path == tmp_path / "home/.config/vam/keys"
+    written = default.write(key_file())
+    assert written.name == "jan-video-projects-AKIAEXAMPLE1234.toml"
+    with pytest.raises(SafetyError, match="already exists"):
+        keyfile.key_target("jan-video-projects", out=written, env=env)
+    with pytest.raises(UsageError, match="not both"):
+        keyfile.key_target("jan-video-projects", out="x.toml", profile="jan", env=env)
+    profile = keyfile.key_target("jan-video-projects", profile="jan", env=env)
+    profile.write(key_file())
+    with pytest.raises(SafetyError, match="already holds key AKIAEXAMPLE1234; add --replace"):
+        keyfile.key_target("jan-video-projects", profile="jan", env=env)
+    assert keyfile.key_target("x", profile="jan", replace=True, env=env).profile.existing_key_id

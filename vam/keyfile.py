@@ -265,6 +265,64 @@ def write_profile(
         _write_private(cfg, set_section(ctext, name, wanted), replace=True)
 
 
+# --------------------------------------------------------------------------- where a new key goes
+
+
+@dataclass(frozen=True)
+class KeyTarget:
+    """Where a new key will be written: a hand-over file, a folder (file named after the key), or
+    an AWS profile on this machine. Built, and checked, before the key exists."""
+
+    kind: str  # "file", "dir" or "profile"
+    path: Path  # the file, the folder, or the credentials file
+    profile: ProfileWrite | None = None
+
+    def describe(self, iam_user: str) -> str:
+        if self.profile is not None:
+            return self.profile.line()
+        if self.kind == "dir":
+            return f"key file {self.path}/{iam_user}-<new key id>.toml (mode 0600)"
+        return f"key file {self.path} (mode 0600)"
+
+    def write(self, kf: KeyFile) -> Path:
+        """Store the key; returns the file that now holds it."""
+        if self.profile is not None:
+            write_profile(self.profile, kf.key, kf.region, kf.endpoint_url)
+            return self.profile.credentials
+        path = self.path / key_file_name(kf.key) if self.kind == "dir" else self.path
+        return write_key_file(path, kf)
+
+
+def key_target(
+    iam_user: str,
+    out: str | Path | None = None,
+    profile: str | None = None,
+    *,
+    replace: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> KeyTarget:
+    """Decide and check where a new key goes, so that no key is created that cannot be stored:
+    a new file (`out`), an AWS profile (refused if it holds another key, unless `replace`), or
+    by default a file in the vam keys folder."""
+    if out and profile:
+        raise UsageError("give --out or --profile, not both")
+    if profile:
+        pw = plan_profile(profile, env)
+        if pw.existing_key_id and not replace:
+            raise SafetyError(
+                f"profile {profile} in {pw.credentials} already holds key {pw.existing_key_id}; "
+                "add --replace to overwrite it, or choose another --profile"
+            )
+        return KeyTarget("profile", pw.credentials, pw)
+    if out:
+        path = Path(out).expanduser().resolve()
+        check_key_file_target(path)
+        return KeyTarget("file", path)
+    folder = default_keys_dir(env)
+    check_key_file_target(folder / f"{iam_user}-NEWKEYID.toml")
+    return KeyTarget("dir", folder)
+
+
 # --------------------------------------------------------------------------- vam settings
 
 

@@ -149,46 +149,13 @@ def setup_policy(c, name=None, brands=None, dry_run=False, aws_profile=None):
 # --------------------------------------------------------------------------- users and keys
 
 
-def _key_target(iam_user: str, out: str | None, profile: str | None, replace: bool):
-    """Where the new key will go, checked before any key exists: (kind, where, description)."""
-    if out and profile:
-        raise UsageError("give --out or --profile, not both")
-    if profile:
-        pw = keyfile.plan_profile(profile)
-        if pw.existing_key_id and not replace:
-            raise SafetyError(
-                f"profile {profile} in {pw.credentials} already holds key {pw.existing_key_id}; "
-                "add --replace to overwrite it, or choose another --profile"
-            )
-        return ("profile", pw, pw.line())
-    if out:
-        path = Path(out).expanduser().resolve()
-        keyfile.check_key_file_target(path)
-        return ("file", path, f"key file {path} (mode 0600)")
-    folder = keyfile.default_keys_dir()
-    keyfile.check_key_file_target(folder / f"{iam_user}-NEWKEYID.toml")
-    return ("dir", folder, f"key file {folder}/{iam_user}-<new key id>.toml (mode 0600)")
-
-
-def _storer(config: Config, person: str, target, written: list):
+def _storer(config: Config, person: str, target: keyfile.KeyTarget, written: list):
     storage = config.storage
-    kind, where, _ = target
 
     def store(key: keyfile.AccessKey) -> None:
-        if kind == "profile":
-            keyfile.write_profile(where, key, storage.region, storage.endpoint_url)
-            written.append(where)
-            return
-        path = where / keyfile.key_file_name(key) if kind == "dir" else where
-        kf = keyfile.KeyFile(
-            key,
-            person,
-            _profile_for(config, person),
-            storage.region,
-            storage.bucket,
-            storage.endpoint_url,
-        )
-        written.append(keyfile.write_key_file(path, kf))
+        kf = keyfile.KeyFile(key, person, _profile_for(config, person), storage.region,
+                             storage.bucket, storage.endpoint_url)  # fmt: skip
+        written.append((target, target.write(kf)))
 
     return store
 
@@ -203,19 +170,19 @@ def _profile_for(config: Config, person: str) -> str:
 
 
 def _handover(written: list, person: str) -> None:
-    for target in written:
-        if isinstance(target, keyfile.ProfileWrite):
-            say(f"key stored as AWS profile {target.profile} in {target.credentials} (mode 0600)")
+    for target, path in written:
+        if target.profile is not None:
+            say(f"key stored as AWS profile {target.profile.profile} in {path} (mode 0600)")
             say(
-                f'on this machine, {person} sets aws_profile = "{target.profile}" '
+                f'on this machine, {person} sets aws_profile = "{target.profile.profile}" '
                 "in their vam settings"
             )
         else:
             say(
-                f"key written to {target} (mode 0600); send it to {person} over a private channel, "
+                f"key written to {path} (mode 0600); send it to {person} over a private channel, "
                 "then delete it"
             )
-            say(f"{person} runs: vam aws.import-key --file {target.name}")
+            say(f"{person} runs: vam aws.import-key --file {path.name}")
 
 
 @vam_task(
@@ -242,8 +209,8 @@ def setup_user(
     target = None
     lines = plan.lines()
     if plan.create_key:
-        target = _key_target(plan.iam_user, out, profile, replace)
-        lines.append(f"the secret goes only into the {target[2]}")
+        target = keyfile.key_target(plan.iam_user, out, profile, replace=replace)
+        lines.append(f"the secret goes only into the {target.describe(plan.iam_user)}")
     _plan_block(f"{name}:", lines)
     if plan.nothing_to_change:
         say("nothing to change")
@@ -279,8 +246,9 @@ def rotate_key(c, name, old_key=None, out=None, profile=None, dry_run=False, aws
     iam = aws.client("iam")
     plan = iamuser.plan_rotation(iam, config.team, name, old_key)
     # rotating means replacing: a profile holding the old key may be overwritten
-    target = _key_target(plan.iam_user, out, profile, replace=True)
-    _plan_block(f"{name}:", [*plan.lines(), f"the secret goes only into the {target[2]}"])
+    target = keyfile.key_target(plan.iam_user, out, profile, replace=True)
+    where = target.describe(plan.iam_user)
+    _plan_block(f"{name}:", [*plan.lines(), f"the secret goes only into the {where}"])
     if dry_run:
         say("dry run: nothing changed")
         return plan
