@@ -5,6 +5,7 @@ reaching stdout/stderr."""
 import json
 import os
 import stat
+import subprocess
 import sys
 
 import boto3
@@ -358,29 +359,26 @@ def test_jan_imports_the_key_file_and_check_passes(david, s3, vam_cli, tmp_path)
     run(tasks.setup_bucket)
     run(tasks.setup_user, name="jan", out=str(tmp_path / "for-jan.toml"))
     secret = (tmp_path / "for-jan.toml").read_text().split("aws_secret_access_key = ")[1].strip()
+    # Jan's machine: her own HOME and AWS files, no credentials of David's in the environment
     jan_home = tmp_path / "jan-home"
-    env = {
-        "HOME": str(jan_home),
-        "AWS_SHARED_CREDENTIALS_FILE": str(jan_home / ".aws" / "credentials"),
-        "AWS_CONFIG_FILE": str(jan_home / ".aws" / "config"),
-        "VAM_BRANDS": str(david.brands_file),
-        "AWS_ACCESS_KEY_ID": "",
-        "AWS_SECRET_ACCESS_KEY": "",
-    }
-    env = {k: v for k, v in env.items()}
-    base = {
+    jan_env = {
         k: v
         for k, v in os.environ.items()
         if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "VAM_SETTINGS")
     }
-    import subprocess
+    jan_env.update(
+        HOME=str(jan_home),
+        AWS_SHARED_CREDENTIALS_FILE=str(jan_home / ".aws" / "credentials"),
+        AWS_CONFIG_FILE=str(jan_home / ".aws" / "config"),
+        VAM_BRANDS=str(david.brands_file),
+        PYTHONPATH=str(REPO),
+    )
 
     def jan(*args):
-        full = {**base, **{k: v for k, v in env.items() if v}, "PYTHONPATH": str(REPO)}
         return subprocess.run(
             [sys.executable, "-m", "vam", *args],
             cwd=tmp_path,
-            env=full,
+            env=jan_env,
             capture_output=True,
             text=True,
             timeout=120,
@@ -470,3 +468,23 @@ def test_the_secret_never_reaches_the_terminal(david, s3, vam_cli, tmp_path):
         assert first not in result.stdout + result.stderr
         assert second not in result.stdout + result.stderr
     assert "jan runs: vam aws.import-key --file jan.toml" in results[0].stdout
+
+
+def test_at_a_terminal_the_person_is_asked(david, s3, monkeypatch, capsys):
+    class Terminal:
+        def isatty(self):
+            return True
+
+    s3c = client(s3, "s3")
+    s3c.create_bucket(Bucket="video-projects")
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda q: asked.append(q) or "n")
+    with pytest.raises(Exit) as said_no:
+        run(tasks.setup_bucket)
+    assert said_no.value.message == "vam: nothing changed"
+    assert asked == ["bucket video-projects exists with other settings; change 7 of them? [y/N] "]
+    assert s3c.get_bucket_versioning(Bucket="video-projects").get("Status") is None
+    monkeypatch.setattr("builtins.input", lambda q: "y")
+    assert len(run(tasks.setup_bucket).changes) == 7
+    assert run(tasks.setup_bucket).nothing_to_change
