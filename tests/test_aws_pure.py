@@ -179,7 +179,7 @@ def test_compare_names_each_difference():
 
 def key_file(user="jan"):
     key = keyfile.AccessKey(f"{user}-video-projects", "AKIAEXAMPLE1234", "s3cr3t/with+chars")
-    return keyfile.KeyFile(key, user, user, "us-east-1", "video-projects")
+    return keyfile.KeyFile(key, user, user, "us-east-1", "video-projects", None, "staging/v-voz/")
 
 
 def test_access_key_repr_hides_the_secret():

@@ -37,6 +37,7 @@ class KeyFile:
     region: str
     bucket: str
     endpoint_url: str | None = None
+    staging_prefix: str | None = None  # one prefix the key may use: proves it works on import
 
 
 def default_keys_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -69,6 +70,8 @@ def render_key_file(kf: KeyFile) -> str:
     ]
     if kf.endpoint_url:
         lines.append(f"endpoint_url = {_toml(kf.endpoint_url)}")
+    if kf.staging_prefix:
+        lines.append(f"staging_prefix = {_toml(kf.staging_prefix)}")
     lines += [
         f"aws_access_key_id = {_toml(kf.key.access_key_id)}",
         f"aws_secret_access_key = {_toml(kf.key.secret)}",
@@ -154,6 +157,7 @@ def read_key_file(path: Path) -> KeyFile:
         region=data["region"],
         bucket=data["bucket"],
         endpoint_url=data.get("endpoint_url") or None,
+        staging_prefix=data.get("staging_prefix") or None,
     )
 
 
@@ -241,9 +245,7 @@ def plan_profile(profile: str, env: Mapping[str, str] | None = None) -> ProfileW
     return ProfileWrite(profile, creds, config_path(env), existing)
 
 
-def write_profile(
-    pw: ProfileWrite, key: AccessKey, region: str, endpoint_url: str | None = None
-) -> None:
+def write_profile(pw: ProfileWrite, key: AccessKey, region: str) -> None:
     """Store the key as `pw.profile` (credentials, 0600) with its region (config), atomically."""
     creds = pw.credentials
     text = creds.read_text(encoding="utf-8") if creds.exists() else ""
@@ -258,9 +260,9 @@ def write_profile(
     ctext = cfg.read_text(encoding="utf-8") if cfg.exists() else ""
     name = "default" if pw.profile == "default" else f"profile {pw.profile}"
     current = read_section(ctext, name) or {}
+    # only the region: an endpoint_url in a profile would apply to IAM and STS calls too;
+    # vam takes the S3 endpoint from brands.toml instead
     wanted = {**current, "region": region}
-    if endpoint_url:
-        wanted["endpoint_url"] = endpoint_url
     if wanted != current:
         _write_private(cfg, set_section(ctext, name, wanted), replace=True)
 
@@ -287,7 +289,7 @@ class KeyTarget:
     def write(self, kf: KeyFile) -> Path:
         """Store the key; returns the file that now holds it."""
         if self.profile is not None:
-            write_profile(self.profile, kf.key, kf.region, kf.endpoint_url)
+            write_profile(self.profile, kf.key, kf.region)
             return self.profile.credentials
         path = self.path / key_file_name(kf.key) if self.kind == "dir" else self.path
         return write_key_file(path, kf)

@@ -11,7 +11,7 @@ from invoke import Exit
 from vam import awscheck, bucket, iamuser, keyfile, policy
 from vam.awsclient import Aws, connect
 from vam.config import Config, Storage, default_settings_path, load_config, load_settings
-from vam.errors import SafetyError, UsageError
+from vam.errors import SafetyError, UsageError, VamError
 from vam.tasks.base import say, vam_task
 
 AWS_PROFILE_HELP = (
@@ -153,8 +153,16 @@ def _storer(config: Config, person: str, target: keyfile.KeyTarget, written: lis
     storage = config.storage
 
     def store(key: keyfile.AccessKey) -> None:
-        kf = keyfile.KeyFile(key, person, _profile_for(config, person), storage.region,
-                             storage.bucket, storage.endpoint_url)  # fmt: skip
+        scope = policy.scope_for_user(config.team, iamuser.team_user(config.team, person))
+        kf = keyfile.KeyFile(
+            key,
+            person,
+            _profile_for(config, person),
+            storage.region,
+            storage.bucket,
+            storage.endpoint_url,
+            storage.prefix_for(scope.brands[0]),
+        )
         written.append((target, target.write(kf)))
 
     return store
@@ -313,18 +321,20 @@ def import_key(c, file, profile=None, replace=False, verify=True, dry_run=False)
         return pw
     storage = Storage(bucket=kf.bucket, region=kf.region, endpoint_url=kf.endpoint_url)
     if verify:
-        try:
+        prefix = kf.staging_prefix
+        try:  # brands.toml, when this machine has it, knows the endpoint and the person's brands
             config = load_config()
             storage = config.storage
-            user = config.team.user(kf.user)
-            scope = policy.scope_for(config.team, user.brands if user else None)
-            prefix = storage.prefix_for(scope.brands[0])
-        except Exception:  # noqa: BLE001 - no brands.toml here: the file says enough
-            prefix = ""
+            if not prefix:
+                user = config.team.user(kf.user)
+                scope = policy.scope_for(config.team, user.brands if user else None)
+                prefix = storage.prefix_for(scope.brands[0])
+        except VamError:
+            pass  # no brands.toml here yet: the key file says enough
         arn = iamuser.prove_key(kf.key, storage, prefix or "staging/", attempts=3)
         say(f"the key works: {arn}")
     if not same:
-        keyfile.write_profile(pw, kf.key, kf.region, kf.endpoint_url)
+        keyfile.write_profile(pw, kf.key, kf.region)
         say(f"stored as profile {name} in {pw.credentials} (mode 0600)")
     if set_settings:
         keyfile.write_settings_profile(settings_path, name)
