@@ -293,6 +293,8 @@ def test_rotate_key_replaces_the_key_and_the_new_one_works(david, s3, capfd):
     assert result.deleted == (old["AccessKeyId"],)
     assert result.key.secret not in out + err
     assert f"deleted {old['AccessKeyId']}" in out
+    new_file = f"jan-video-projects-{new['AccessKeyId']}.toml"
+    assert f"jan runs: vam aws.import-key --file {new_file} --replace" in out
     session = boto3.Session(
         aws_access_key_id=new["AccessKeyId"], aws_secret_access_key=result.key.secret
     )
@@ -401,6 +403,14 @@ def test_jan_imports_the_key_file_and_check_passes(david, s3, vam_cli, tmp_path)
     assert check.stdout.rstrip().endswith("checks passed")
     for result in (dry, first, second, check):
         assert secret.strip('"') not in result.stdout + result.stderr
+
+    # David rotates Jan's key: her profile holds the old one, so the import needs --replace
+    run(tasks.rotate_key, name="jan", out=str(tmp_path / "rotated.toml"))
+    refused = jan("aws.import-key", "--file", "rotated.toml")
+    assert refused.returncode == 1 and "add --replace to overwrite it" in refused.stderr
+    replaced = jan("aws.import-key", "--file", "rotated.toml", "--replace")
+    assert replaced.returncode == 0, replaced.stderr
+    assert jan("aws.check", "--brand", "voz").returncode == 0
 
 
 def test_check_reports_settings_that_differ_and_exits_non_zero(david, s3, vam_cli):

@@ -177,7 +177,9 @@ def _profile_for(config: Config, person: str) -> str:
     return (user.aws_profile if user else None) or person
 
 
-def _handover(written: list, person: str) -> None:
+def _handover(written: list, person: str, replaces: str | None = None) -> None:
+    """How the key reaches the person. After a rotation their profile holds the old key, so the
+    import command says --replace."""
     for target, path in written:
         if target.profile is not None:
             say(f"key stored as AWS profile {target.profile.profile} in {path} (mode 0600)")
@@ -190,7 +192,13 @@ def _handover(written: list, person: str) -> None:
                 f"key written to {path} (mode 0600); send it to {person} over a private channel, "
                 "then delete it"
             )
-            say(f"{person} runs: vam aws.import-key --file {path.name}")
+            flag = " --replace" if replaces else ""
+            say(f"{person} runs: vam aws.import-key --file {path.name}{flag}")
+    if replaces:
+        say(
+            f"the old key {replaces} no longer works: {person} imports the new one before "
+            "their next sync"
+        )
 
 
 @vam_task(
@@ -275,7 +283,7 @@ def rotate_key(c, name, old_key=None, out=None, profile=None, dry_run=False, aws
     )
     left = iamuser.list_keys(iam, plan.iam_user)
     say(f"re-checked: {plan.iam_user} has keys " + ", ".join(k.describe() for k in left))
-    _handover(written, name)
+    _handover(written, name, replaces=plan.replace.id)
     return result
 
 
