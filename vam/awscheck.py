@@ -15,7 +15,7 @@ import botocore.exceptions as bce
 from vam.awsclient import explain
 from vam.bucket import compare, desired_settings, read_settings
 from vam.config import Storage
-from vam.doctor import Check
+from vam.checks import Check
 
 SETUP = "`vam aws.setup-bucket` with the owner's profile"
 
