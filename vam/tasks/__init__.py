@@ -6,7 +6,9 @@ real task exists.
 
 from invoke import Collection
 
+from vam.tasks import bench as _bench
 from vam.tasks import doctor as _doctor
 
 ns = Collection()
 ns.add_task(_doctor.doctor)
+ns.add_task(_bench.bench)
