@@ -70,7 +70,13 @@ def _cached(folder: Path, files: tuple[tuple[str, int], ...]) -> Dataset:
         shutil.rmtree(tmp, ignore_errors=True)
         for rel, size in files:
             _write_random(tmp / rel, size)
-        tmp.rename(folder)
+        try:
+            tmp.rename(folder)
+        except OSError:
+            # another run generated the same data meanwhile: keep theirs if complete
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not _complete(folder, files):
+                raise
     return Dataset(folder, files)
 
 

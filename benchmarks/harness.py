@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -37,10 +38,6 @@ class Options:
     out: Path | None = None
     install: bool = True
     cache: Path = REPO / ".bench"
-
-    @property
-    def work(self) -> Path:
-        return self.cache / "work"
 
 
 FULL = Options()
@@ -147,12 +144,14 @@ def run_bench(options: Options, log: Callable[[str], None] = print) -> tuple[dic
     t0 = time.perf_counter()
     log("setting up the server and tools")
     server, statuses = setup_tools(options, log)
+    # one folder per run, so two runs (a benchmark and the smoke test) never share projects
+    work = options.cache / "runs" / f"{started.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     for status in statuses.values():
         state = (status.version or "ok") if status.available else f"unavailable: {status.note}"
         log(f"  {status.label}: {state}")
     bench = Bench(
         cache=options.cache,
-        work=options.work,
+        work=work,
         server=server,
         runners=make_runners(statuses),
         size=options.size,
@@ -190,12 +189,23 @@ def run_bench(options: Options, log: Callable[[str], None] = print) -> tuple[dic
     if server is not None and server.note:
         for case in cases.values():
             case["notes"].append(server.note)
+    _keep_only_logs(work)
+    result["logs"] = str(work / "logs")
     out = options.out or default_out(started)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     tmp.replace(out)
     return result, out
+
+
+def _keep_only_logs(work: Path) -> None:
+    """Projects and downloads are deleted as the cases go; remove what is left but the logs."""
+    if not work.is_dir():
+        return
+    for child in work.iterdir():
+        if child.name != "logs":
+            shutil.rmtree(child, ignore_errors=True)
 
 
 def table(result: dict[str, Any]) -> str:

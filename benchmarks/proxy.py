@@ -64,14 +64,19 @@ class CountingProxy:
         with self._lock:
             return self._active
 
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Wait until every connection has closed. After a client is killed, the bytes it had
-        already handed to the kernel still drain through the proxy; they belong to that run."""
+    def wait_idle(self, timeout: float = 10.0, quiet: float = 0.1) -> bool:
+        """Wait until every connection has closed and nothing moved for `quiet` seconds. After a
+        client is killed, the bytes it had already handed to the kernel still drain through the
+        proxy (and a connection may still sit in the accept backlog); they belong to that run."""
         deadline = time.monotonic() + timeout
+        last, since = self.count(), time.monotonic()
         while time.monotonic() < deadline:
-            if self.active() == 0:
-                return True
             time.sleep(0.02)
+            now = self.count()
+            if now != last:
+                last, since = now, time.monotonic()
+            elif self.active() == 0 and time.monotonic() - since >= quiet:
+                return True
         return False
 
     def close(self) -> None:
