@@ -24,6 +24,7 @@ from typing import Any
 
 from benchmarks import data
 from benchmarks.data import Dataset
+from benchmarks.fileaccess import AccessWatch
 from benchmarks.measure import Invocation, Measured, run_measured
 from benchmarks.proxy import CountingProxy
 from benchmarks.runners import KEY_PREFIX, Runner, make_site
@@ -291,6 +292,7 @@ def case_project(bench: Bench, record: CaseRecord, server: RunningServer) -> Non
 
 def case_resync(bench: Bench, record: CaseRecord, server: RunningServer) -> None:
     dataset = data.project(bench.cache, bench.small_count, bench.size // 2)
+    sizes = dict(dataset.files)
     with CountingProxy(server.address) as proxy:
         site = make_site(_fresh(bench.work / "resync"), proxy.url)
         ready: set[str] = set()
@@ -316,13 +318,18 @@ def case_resync(bench: Bench, record: CaseRecord, server: RunningServer) -> None
             project = f"sync-{runner.name}"
             proxy.wait_idle()
             proxy.reset()
-            m = bench.run(
-                runner, runner.up(site, project), f"resync/{runner.name}-r{rep}", dataset.total
-            )
+            with AccessWatch(site.staging(project)) as watch:
+                m = bench.run(
+                    runner, runner.up(site, project), f"resync/{runner.name}-r{rep}", dataset.total
+                )
+                read = watch.read_files() & sizes.keys()
+                overflowed = watch.overflowed
             proxy.wait_idle()
             wire = proxy.count()
             ok, note = outcome(m, lambda: check_uploaded(server, project, dataset))
             values = measured_values(m) | {
+                "files_read": None if overflowed else len(read),
+                "file_bytes_read": None if overflowed else sum(sizes[rel] for rel in read),
                 "wire_sent": wire.sent,
                 "wire_received": wire.received,
                 "connections": wire.connections,
@@ -331,8 +338,10 @@ def case_resync(bench: Bench, record: CaseRecord, server: RunningServer) -> None
 
         _interleave(bench, record, step)
     record.notes.append(
-        "bytes read = rchar from /proc/<pid>/io (every read syscall, page cache included, and the "
-        f"tool's own start-up files); the project's files total {format_bytes(dataset.total)}"
+        f"files read = project files (of {len(dataset.files)}, {format_bytes(dataset.total)}) the "
+        "tool read at all (inotify IN_ACCESS); file bytes read = their total size (an upper "
+        "bound); all bytes read = rchar from /proc/<pid>/io (every read syscall, the tool's own "
+        "start-up files included)"
     )
 
 
@@ -489,7 +498,9 @@ CASES: dict[str, CaseSpec] = {
             lambda b: "re-sync, nothing changed",
             [
                 metric("seconds", "time", "s"),
-                metric("read_chars", "bytes read", "bytes"),
+                metric("files_read", "files read", "count"),
+                metric("file_bytes_read", "file bytes read", "bytes"),
+                metric("read_chars", "all bytes read", "bytes"),
                 metric("wire_sent", "bytes sent", "bytes"),
             ],
             lambda b: b.size,

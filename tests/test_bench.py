@@ -390,3 +390,30 @@ def test_quick_benchmark_runs_with_whatever_tools_are_present(tmp_path):
         assert all(v > 0 for v in up["medians"]["seconds"].values() if v is not None)
     text = table(saved)
     assert "upload 16.00 MiB" in text and "re-sync, nothing changed" in text
+
+
+# --------------------------------------------------------------------------- file access
+
+
+def test_access_watch_sees_which_files_a_child_read_and_not_those_it_only_listed(tmp_path):
+    from benchmarks.fileaccess import AccessWatch
+
+    ds = data.project(tmp_path / "cache", 4, 4096)
+    staging = data.link_tree(ds, tmp_path / "s3-staging")
+    touched = staging / ds.files[2][0]  # the one with a space and an accent in its name
+    code = (
+        "import os, sys\n"
+        "for dirpath, _, names in os.walk(sys.argv[1]):\n"
+        "    for n in names: os.stat(os.path.join(dirpath, n))\n"
+        "open(sys.argv[2], 'rb').read()\n"
+    )
+    with AccessWatch(staging) as watch:
+        m = run_measured(
+            Invocation((sys.executable, "-c", code, str(staging), str(touched)), os.environ),
+            log_dir=tmp_path / "log",
+            timeout=60,
+        )
+        assert m.ok
+        assert watch.read_files() == {ds.files[2][0]}
+        watch.reset()
+        assert watch.read_files() == set()

@@ -46,9 +46,9 @@ def bench(
             quick=quick,
             cases=_split(cases),
             tools=_split(tools),
-            repeat=int(repeat) if repeat is not None else None,
+            repeat=_count(repeat, "--repeat"),
             size=parse_size(size, where="--size") if size is not None else None,
-            small_count=int(small) if small is not None else None,
+            small_count=_count(small, "--small"),
             out=Path(out) if out else None,
             install=not no_install,
         )
@@ -65,3 +65,12 @@ def _split(text: str | None) -> list[str] | None:
     if not text:
         return None
     return [part.strip() for part in str(text).split(",") if part.strip()]
+
+
+def _count(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{flag} takes a whole number, not {text!r}") from None
