@@ -417,3 +417,17 @@ def test_access_watch_sees_which_files_a_child_read_and_not_those_it_only_listed
         assert watch.read_files() == {ds.files[2][0]}
         watch.reset()
         assert watch.read_files() == set()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--repeat", "x"), "vam: --repeat takes a whole number, not 'x'"),
+        (("--size", "10KB"), "vam: --size must be at least 1 MiB"),
+        (("--tools", "aws,gsutil"), "vam: unknown tool 'gsutil'; tools: vam, aws, s5cmd, rclone"),
+    ],
+)
+def test_bench_task_bad_options_in_one_line(vam_cli, args, message):
+    result = vam_cli("bench", *args, "--no-install")
+    assert result.returncode == 2
+    assert result.stderr.strip() == message
