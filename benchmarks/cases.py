@@ -374,6 +374,14 @@ def case_resume(bench: Bench, record: CaseRecord, server: RunningServer) -> None
                     note = f"finished before the kill ({how}, {format_bytes(before)} sent)"
                     record.add(runner.name, rep, False, {"sent_before_kill": before}, note)
                     return
+                if check_uploaded(server, project, dataset) is None:
+                    # the kill landed after the upload had completed: nothing left to resume
+                    note = (
+                        f"the upload completed before the kill landed ({format_bytes(before)} "
+                        "sent); use a larger --size"
+                    )
+                    record.add(runner.name, rep, False, {"sent_before_kill": before}, note)
+                    return
                 again = bench.run(
                     runner,
                     runner.up(site, project),
@@ -559,7 +567,7 @@ def run_case(bench: Bench, spec: CaseSpec) -> CaseRecord:
             spec.run(bench, record)
             return record
         if bench.server is None:
-            record.skipped = "no S3-compatible server available (see the server note)"
+            record.skipped = "no S3-compatible server (see the server note)"
             return record
         if not bench.runners:
             record.skipped = "no tool available"

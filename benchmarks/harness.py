@@ -89,8 +89,9 @@ def default_out(now: datetime) -> Path:
 
 def setup_tools(
     options: Options, log: Callable[[str], None]
-) -> tuple[ServerChoice | None, dict[str, install.ToolStatus]]:
-    """Install (or find) the server and every chosen tool; unavailable ones carry a note."""
+) -> tuple[ServerChoice, dict[str, install.ToolStatus]]:
+    """Install (or find) the server and every chosen tool; unavailable ones carry a note (a server
+    named "none" when neither s3rver nor moto can run)."""
     cache = options.cache
     cache.mkdir(parents=True, exist_ok=True)
     s3rver = install.ensure_s3rver(cache, install=options.install, log=log)
@@ -104,7 +105,9 @@ def setup_tools(
             "which keeps objects in memory and slows ranged GETs: times are not comparable",
         )
     else:
-        server = None
+        server = ServerChoice(
+            "none", None, note=f"s3rver unavailable ({s3rver.note}) and moto is not installed"
+        )
     statuses: dict[str, install.ToolStatus] = {}
     if "vam" in options.tools:
         statuses["vam"] = install.vam_status(REPO)
@@ -115,8 +118,8 @@ def setup_tools(
     if "rclone" in options.tools:
         statuses["rclone"] = install.ensure_rclone(cache, install=options.install, log=log)
     statuses = {name: statuses[name] for name in TOOL_ORDER if name in statuses}
-    if server is None:
-        log(f"no S3 server: {s3rver.note}")
+    if server.note:
+        log(f"server: {server.note}")
     return server, statuses
 
 
@@ -152,7 +155,7 @@ def run_bench(options: Options, log: Callable[[str], None] = print) -> tuple[dic
     bench = Bench(
         cache=options.cache,
         work=work,
-        server=server,
+        server=server if server.name != "none" else None,
         runners=make_runners(statuses),
         size=options.size,
         small_count=options.small_count,
@@ -179,16 +182,11 @@ def run_bench(options: Options, log: Callable[[str], None] = print) -> tuple[dic
             "cpus": os.cpu_count(),
         },
         "options": {**asdict(options), "out": None, "cache": str(options.cache)},
-        "server": None
-        if server is None
-        else {"name": server.name, "version": server.version, "note": server.note},
+        "server": {"name": server.name, "version": server.version, "note": server.note},
         "tools": {name: status.as_json() for name, status in statuses.items()},
         "tool_order": tools,
         "cases": cases,
     }
-    if server is not None and server.note:
-        for case in cases.values():
-            case["notes"].append(server.note)
     _keep_only_logs(work)
     result["logs"] = str(work / "logs")
     out = options.out or default_out(started)

@@ -73,6 +73,9 @@ def render_table(result: Mapping[str, Any]) -> str:
     header = ["case", "metric", *[labels[t] for t in tools], f"{SUBJECT}/best"]
     rows: list[list[str]] = []
     notes: list[str] = []
+    server = result.get("server") or {}
+    if server.get("note"):
+        notes.append(f"server: {server['note']}")
     for name, tool in result["tools"].items():
         if tool.get("note"):
             notes.append(f"{labels.get(name, name)}: {tool['note']}")

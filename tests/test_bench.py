@@ -431,3 +431,36 @@ def test_bench_task_bad_options_in_one_line(vam_cli, args, message):
     result = vam_cli("bench", *args, "--no-install")
     assert result.returncode == 2
     assert result.stderr.strip() == message
+
+
+@pytest.mark.slow
+def test_offline_machine_falls_back_to_moto_and_notes_every_missing_tool(tmp_path):
+    """No registry reachable (simulated by --no-install on an empty cache): no crash; s3rver, aws
+    cli and s5cmd come back as notes, the server falls back to moto, marked not comparable."""
+    options = options_for(
+        quick=True,
+        size=MiB,
+        small_count=3,
+        cases=["upload", "resume", "manifest"],
+        install=False,
+        cache=tmp_path / "cache",
+        out=tmp_path / "r.json",
+    )
+    result, _ = run_bench(options, log=lambda line: None)
+    assert result["server"]["name"] == "moto"
+    assert "not comparable" in result["server"]["note"]
+    for name in ("aws", "s5cmd"):
+        assert result["tools"][name] == {
+            "label": result["tools"][name]["label"],
+            "available": False,
+            "path": None,
+            "version": None,
+            "note": "not installed and --no-install given",
+        }
+    for name, case in result["cases"].items():
+        assert case["skipped"] or case["runs"] or case["notes"], name
+        for runs in case["runs"].values():
+            assert all(run["ok"] or run.get("note") for run in runs), name
+    text = table(result)
+    assert "note: server: s3rver unavailable" in text
+    assert "note: aws cli: not installed and --no-install given" in text
