@@ -98,9 +98,7 @@ def setup_tools(
     if s3rver.available:
         server = ServerChoice("s3rver", s3rver.version, s3rver.path)
     elif _moto_importable():
-        server = ServerChoice(
-            "moto",
-            None,
+        server = moto_choice(
             note=f"s3rver unavailable ({s3rver.note}); fell back to moto's server, "
             "which keeps objects in memory and slows ranged GETs: times are not comparable",
         )
@@ -121,6 +119,12 @@ def setup_tools(
     if server.note:
         log(f"server: {server.note}")
     return server, statuses
+
+
+def moto_choice(note: str | None = None) -> ServerChoice:
+    import moto
+
+    return ServerChoice("moto", moto.__version__, note=note)
 
 
 def _moto_importable() -> bool:
@@ -156,6 +160,7 @@ def run_bench(options: Options, log: Callable[[str], None] = print) -> tuple[dic
         cache=options.cache,
         work=work,
         server=server if server.name != "none" else None,
+        multipart_server=moto_choice() if _moto_importable() else None,
         runners=make_runners(statuses),
         size=options.size,
         small_count=options.small_count,
