@@ -123,9 +123,10 @@ class Runner:
 class VamRunner(Runner):
     name, label = "vam", "vam"
 
-    def __init__(self, python: Path, repo: Path):
+    def __init__(self, python: Path, repo: Path, module: str = "vam"):
         super().__init__(python)
         self.repo = repo
+        self.module = module  # a stand-in with the same CLI contract, in the harness's own tests
 
     def _run(self, task: str, site: Site, project: str) -> Invocation:
         env = site.env()
@@ -137,7 +138,7 @@ class VamRunner(Runner):
         argv = (
             str(self.executable),
             "-m",
-            "vam",
+            self.module,
             task,
             "--brand",
             BRAND,

@@ -468,3 +468,81 @@ def test_offline_machine_falls_back_to_moto_and_notes_every_missing_tool(tmp_pat
     text = table(result)
     assert "note: server: s3rver unavailable" in text
     assert "note: aws cli: not installed and --no-install given" in text
+
+
+# A stand-in for vam with the s3.up / s3.down contract the harness relies on (settings file,
+# brands.toml, s3-staging layout, key layout, AWS env, --json), so the vam path of the harness is
+# exercised before the real sync lands. It is deliberately naive: plain boto3 uploads.
+FAKE_VAM = """
+import json, os, sys, tomllib
+from pathlib import Path
+import boto3
+
+task, args = sys.argv[1], sys.argv[2:]
+brand, project = args[args.index("--brand") + 1], args[args.index("--project") + 1]
+assert "--json" in args
+settings = tomllib.loads(Path(os.environ["VAM_SETTINGS"]).read_text())
+team = tomllib.loads(Path(settings["brands_file"]).read_text())
+assert team["storage"]["endpoint_url"] == os.environ["AWS_ENDPOINT_URL"]
+bucket = team["storage"]["bucket"]
+staging = Path(settings["projects_root"]) / team["brands"][brand]["repo"] / project / "s3-staging"
+prefix = f"staging/v-{brand}/{project}/"
+s3 = boto3.client("s3")
+done = []
+if task == "s3.up":
+    for path in sorted(p for p in staging.rglob("*") if p.is_file()):
+        rel = path.relative_to(staging).as_posix()
+        s3.upload_file(str(path), bucket, prefix + rel)
+        done.append(rel)
+else:
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            target = staging / obj["Key"][len(prefix):]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(bucket, obj["Key"], str(target))
+            done.append(obj["Key"])
+print("log line before the result")
+print(json.dumps({"task": task, "files": done, "bytes_read": 0}))
+"""
+
+
+@pytest.mark.slow
+def test_the_vam_path_of_the_harness_with_a_stand_in(tmp_path):
+    from benchmarks.cases import Bench, run_case
+    from benchmarks.harness import moto_choice, setup_tools
+
+    fake = tmp_path / "mods" / "fakevam"
+    fake.mkdir(parents=True)
+    (fake / "__main__.py").write_text(FAKE_VAM)
+    (fake / "__init__.py").write_text("")
+    options = options_for(quick=True, tools=["rclone"], install=False, cache=REPO / ".bench")
+    server, statuses = setup_tools(options, log=lambda line: None)
+    if server.name == "none":
+        pytest.skip("no S3 server on this machine")
+    runner = VamRunner(Path(sys.executable), tmp_path / "mods", module="fakevam")
+    bench = Bench(
+        cache=tmp_path / "cache",
+        work=tmp_path / "work",
+        server=server,
+        runners=[runner],
+        size=MiB,
+        small_count=3,
+        repeat=2,
+        log=lambda line: None,
+        multipart_server=moto_choice(),
+    )
+    for name in ("upload", "download", "project"):
+        case = run_case(bench, CASES[name]).as_json(["vam"])
+        assert case["skipped"] is None, case
+        runs = case["runs"]["vam"]
+        assert [r["rep"] for r in runs] == [1, 2]
+        assert all(r["ok"] for r in runs), case["notes"]
+        first = case["metrics"][0]["key"]
+        assert case["medians"][first]["vam"] > 0
+        assert case["ratios"][first] is None  # no peer in this run
+    up = run_case(bench, CASES["upload"]).as_json(["vam"])
+    assert up["runs"]["vam"][0]["report"] == {
+        "task": "s3.up",
+        "files": ["render.mp4"],
+        "bytes_read": 0,
+    }
