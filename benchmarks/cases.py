@@ -31,6 +31,7 @@ from benchmarks.runners import KEY_PREFIX, Runner, make_site
 from benchmarks.server import (
     RunningServer,
     ServerChoice,
+    abort_uploads,
     delete_prefix,
     list_sizes,
     put_tree,
@@ -403,6 +404,7 @@ def case_resume(bench: Bench, record: CaseRecord, server: RunningServer) -> None
                 record.add(runner.name, rep, ok, values, note, report=runner.report(again.stdout))
             finally:
                 delete_prefix(server.client(), f"{KEY_PREFIX}{project}/")
+                abort_uploads(server.client(), f"{KEY_PREFIX}{project}/")
                 shutil.rmtree(site.project_dir(project), ignore_errors=True)
 
         _interleave(bench, record, step)

@@ -177,6 +177,21 @@ def delete_prefix(s3, prefix: str) -> int:
     return len(keys)
 
 
+def abort_uploads(s3, prefix: str) -> int:
+    """Abort the unfinished multipart uploads under `prefix` (a killed tool leaves its parts on
+    the server; moto keeps them in memory). Servers without the listing (s3rver) are left alone:
+    their data folder is deleted with the server anyway."""
+    from botocore.exceptions import ClientError
+
+    try:
+        uploads = s3.list_multipart_uploads(Bucket=BUCKET, Prefix=prefix).get("Uploads", [])
+    except ClientError:
+        return 0
+    for upload in uploads:
+        s3.abort_multipart_upload(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"])
+    return len(uploads)
+
+
 def put_tree(s3, folder: Path, prefix: str) -> None:
     """Upload a folder's files to `prefix` (harness seeding for the download cases; not timed)."""
     from boto3.s3.transfer import TransferConfig
