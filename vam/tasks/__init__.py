@@ -7,6 +7,7 @@ real task exists.
 from invoke import Collection
 
 from vam.tasks import aws as _aws
+from vam.tasks import bench as _bench
 from vam.tasks import dashboard as _dashboard
 from vam.tasks import doctor as _doctor
 from vam.tasks import manifest as _manifest
@@ -17,6 +18,7 @@ from vam.tasks import ssd as _ssd
 ns = Collection()
 ns.add_task(_doctor.doctor)
 ns.add_task(_dashboard.dashboard)
+ns.add_task(_bench.bench)
 ns.add_collection(_s3.ns)
 ns.add_collection(Collection.from_module(_aws, name="aws"))
 ns.add_collection(Collection.from_module(_manifest, name="manifest"))

@@ -1,0 +1,76 @@
+"""Benchmark vam's transfers against aws cli, s5cmd and rclone on a local S3 server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from invoke import Exit
+
+from vam.tasks.base import say, vam_task
+from vam.units import parse_size
+
+
+@vam_task(
+    help={
+        "cases": "comma list of: upload,download,project,resync,resume,rss,manifest (default: all)",
+        "tools": "comma list of tools: vam,aws,s5cmd,rclone (default: all)",
+        "repeat": "repetitions per case, tools interleaved within each (default 3; 1 with --quick)",
+        "size": "size of the big file, e.g. 1GiB or 64MiB (default 1GiB; 64MiB with --quick)",
+        "small": "number of small files in the project cases (default 200; 20 with --quick)",
+        "out": "JSON result path (default bench-results/bench-<timestamp>.json)",
+        "quick": "quick preset: 64 MiB files, 1 repetition, 20 small files (a couple of minutes)",
+        "no_install": "use only tools already present; do not run npm, pip or apt-get",
+    }
+)
+def bench(
+    c,
+    cases=None,
+    tools=None,
+    repeat=None,
+    size=None,
+    small=None,
+    out=None,
+    quick=False,
+    no_install=False,
+):
+    """Benchmark vam against aws cli, s5cmd and rclone on a local S3 server."""
+    try:
+        from benchmarks.harness import options_for, run_bench, table
+    except ImportError:
+        raise Exit(
+            "vam: the benchmark lives in the source checkout (benchmarks/); run it from there",
+            code=2,
+        ) from None
+    try:
+        options = options_for(
+            quick=quick,
+            cases=_split(cases),
+            tools=_split(tools),
+            repeat=_count(repeat, "--repeat"),
+            size=parse_size(size, where="--size") if size is not None else None,
+            small_count=_count(small, "--small"),
+            out=Path(out) if out else None,
+            install=not no_install,
+        )
+    except ValueError as exc:
+        raise Exit(f"vam: {exc}", code=2) from None
+    result, path = run_bench(options, log=say)
+    say()
+    say(table(result))
+    say()
+    say(f"wrote {path}")
+
+
+def _split(text: str | None) -> list[str] | None:
+    if not text:
+        return None
+    return [part.strip() for part in str(text).split(",") if part.strip()]
+
+
+def _count(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{flag} takes a whole number, not {text!r}") from None
