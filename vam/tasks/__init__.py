@@ -7,6 +7,8 @@ real task exists.
 from invoke import Collection
 
 from vam.tasks import doctor as _doctor
+from vam.tasks import s3 as _s3
 
 ns = Collection()
 ns.add_task(_doctor.doctor)
+ns.add_collection(Collection.from_module(_s3))
