@@ -95,13 +95,17 @@ def test_round_trip_david_up_jan_down_jan_edits_david_down(david, jan):
     # David hands his raw cut to Jan
     first = david.up()
     assert {o.rel for o in first.outcomes if o.ok} == {
-        "raw.mp4", "brief.md", "b-roll café – take 2.mov"
+        "raw.mp4",
+        "brief.md",
+        "b-roll café – take 2.mov",
     }
     assert all(r.state is FileState.SYNCED for r in first.after.rows)
     # Jan has never seen b65: it exists only in S3 for her
     got = jan.down()
     assert sorted(o.rel for o in got.outcomes if o.ok) == [
-        "b-roll café – take 2.mov", "brief.md", "raw.mp4"
+        "b-roll café – take 2.mov",
+        "brief.md",
+        "raw.mp4",
     ]
     theirs = jan.staging() / "raw.mp4"
     ours = david.staging() / "raw.mp4"
@@ -210,7 +214,9 @@ def test_concurrent_upload_of_a_new_file_is_a_conflict_not_an_overwrite(david, j
             s3c, BUCKET, PREFIX + "new.md", david.staging() / "new.md",
             crc32=plan_seen.plan.row("new.md").local.crc32, metadata={}, if_none_match=True,
         )  # fmt: skip
-    assert s3c.get_object(Bucket=BUCKET, Key=PREFIX + "new.md")["Body"].read() == b"Jan's new file\n"
+    assert (
+        s3c.get_object(Bucket=BUCKET, Key=PREFIX + "new.md")["Body"].read() == b"Jan's new file\n"
+    )
     assert david.up().plan.row("new.md").state is FileState.CONFLICT
 
 
@@ -231,7 +237,9 @@ def test_foreign_multipart_upload_is_compared_by_content(david, s3c):
     staging = david.staging()
     # s3transfer never goes below 5 MiB parts: 5 MiB + 512 B parts, so two parts
     big = write_media(staging / "render.mov", 6 * 1024 * 1024 + 123, seed="render")
-    config = TransferConfig(multipart_threshold=1024 * 1024, multipart_chunksize=5 * 1024 * 1024 + 512)
+    config = TransferConfig(
+        multipart_threshold=1024 * 1024, multipart_chunksize=5 * 1024 * 1024 + 512
+    )
     s3c.upload_file(str(big), BUCKET, PREFIX + "render.mov", Config=config)
     etag = s3c.head_object(Bucket=BUCKET, Key=PREFIX + "render.mov")["ETag"]
     assert etag.strip('"').endswith("-2")  # multipart, part size unlike vam's
@@ -266,7 +274,9 @@ def test_planted_escaping_key_is_refused_and_nothing_is_written_outside(david, j
     assert {r.rel for r in refused} == {"../../evil", "sub/../../evil2"}
     assert sum("refused S3 key" in m for m in report.messages) == 2
     assert {o.rel for o in report.outcomes if o.ok} == {
-        "raw.mp4", "brief.md", "b-roll café – take 2.mov"
+        "raw.mp4",
+        "brief.md",
+        "b-roll café – take 2.mov",
     }
 
 

@@ -50,7 +50,7 @@ class Hasher:
 
 
 class ChecksumCache:
-    """`{project}/.vam/checksums.json`: rel -> {size, mtime_ns, crc32, md5, etags{part size: etag}}."""
+    """`{project}/.vam/checksums.json`: rel -> size, mtime_ns, crc32, md5, etags by part size."""
 
     def __init__(self, state_dir: Path):
         self.path = state_dir / CACHE_FILE

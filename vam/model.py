@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 
-class FileState(str, Enum):
+class FileState(StrEnum):
     """Where one file stands between this computer (L), S3 (R) and the last sync (the base B)."""
 
     SYNCED = "synced"  # L = R
@@ -67,7 +67,9 @@ class RemoteEntry:
     size: int
     etag: str  # without quotes; '…-N' for multipart uploads
     last_modified: datetime
-    crc32: int | None = None  # from the index, vam metadata, a FULL_OBJECT checksum, or a matching ETag
+    crc32: int | None = (
+        None  # from the index, vam metadata, a FULL_OBJECT checksum, or a matching ETag
+    )
     version_id: str | None = None
     uploaded_by: str | None = None
     mtime_ns: int | None = None  # the uploader's original mtime
@@ -125,7 +127,7 @@ class Plan:
         return next((r for r in self.rows if r.rel == rel), None)
 
 
-class ActionKind(str, Enum):
+class ActionKind(StrEnum):
     UPLOAD = "upload"
     DOWNLOAD = "download"
     RECORD = "record"  # both sides already equal: write the base, transfer nothing

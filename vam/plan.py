@@ -52,7 +52,10 @@ def classify(
         if here and there:
             return FileState.CONFLICT, "changed on both sides since the last sync"
         # neither side moved from the base, yet they differ: the record is not trustworthy
-        return FileState.CONFLICT, "both sides differ and the sync record cannot tell which is newer"
+        return (
+            FileState.CONFLICT,
+            "both sides differ and the sync record cannot tell which is newer",
+        )
     if local is not None:
         if base is None:
             return FileState.UPLOAD, "new here"

@@ -150,7 +150,7 @@ def require_user(user: str | None, settings_path: Path | None = None) -> str:
     if not user:
         where = settings_path or "~/.config/vam/settings.toml"
         raise ConfigError(
-            f"who you are is not set: add user = \"yourname\" to {where} or set VAM_USER "
+            f'who you are is not set: add user = "yourname" to {where} or set VAM_USER '
             "(it is recorded as uploaded-by and names your sync record)"
         )
     return user
@@ -352,7 +352,9 @@ def recommend(target: Target, plan: Plan) -> tuple[Recommendation, ...]:
     conflicts = plan.with_state(FileState.CONFLICT)
     if ups:
         size = sum(r.local.size for r in ups if r.local)
-        recs.append(Recommendation(target.command("up"), f"upload {_files(ups)} ({format_size(size)})"))
+        recs.append(
+            Recommendation(target.command("up"), f"upload {_files(ups)} ({format_size(size)})")
+        )
     if downs:
         size = sum(r.remote.size for r in downs if r.remote)
         who = sorted({r.remote.uploaded_by or "another tool" for r in downs if r.remote})
@@ -364,7 +366,9 @@ def recommend(target: Target, plan: Plan) -> tuple[Recommendation, ...]:
         )
     if conflicts:
         recs.append(
-            Recommendation(target.command("up", "--force"), f"keep your version of {_files(conflicts)}")
+            Recommendation(
+                target.command("up", "--force"), f"keep your version of {_files(conflicts)}"
+            )
         )
         recs.append(
             Recommendation(
@@ -375,12 +379,16 @@ def recommend(target: Target, plan: Plan) -> tuple[Recommendation, ...]:
     gone_here = plan.with_state(FileState.DELETED_HERE)
     if gone_here:
         recs.append(
-            Recommendation(target.command("down", "--force"), f"restore {_files(gone_here)} deleted here")
+            Recommendation(
+                target.command("down", "--force"), f"restore {_files(gone_here)} deleted here"
+            )
         )
     gone_there = plan.with_state(FileState.DELETED_THERE)
     if gone_there:
         recs.append(
-            Recommendation(target.command("up", "--force"), f"upload again {_files(gone_there)} deleted in S3")
+            Recommendation(
+                target.command("up", "--force"), f"upload again {_files(gone_there)} deleted in S3"
+            )
         )
     # one line per command: merge duplicates
     merged: dict[str, list[str]] = {}
@@ -705,8 +713,12 @@ def brand_status(
         target = target_for(config, project)
         statuses.append(
             status(
-                s3, target, user=user, rules=config.team.files,
-                staging_days=config.storage.staging_days, objects=grouped.get(pid, []),
+                s3,
+                target,
+                user=user,
+                rules=config.team.files,
+                staging_days=config.storage.staging_days,
+                objects=grouped.get(pid, []),
                 hasher=hasher,
             )  # fmt: skip
         )
@@ -723,4 +735,3 @@ def _has_files(folder: Path) -> bool:
 def staged_projects(root: Path, brand) -> list[Project]:
     """Projects of a brand with a non-empty s3-staging/ (for `s3.up --all`)."""
     return [p for p in list_active(root, brand) if _has_files(p.path / STAGING)]
-

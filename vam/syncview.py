@@ -51,7 +51,7 @@ def status_lines(status: ProjectStatus) -> list[str]:
     for row in status.plan.with_state(FileState.CONFLICT, FileState.REFUSED):
         lines.append(f"  ! {row_message(status.target, row)}")
     if status.first_expiry is not None:
-        if status.first_expiry == status.last_expiry or status.last_expiry is None:
+        if status.last_expiry is None or when(status.first_expiry) == when(status.last_expiry):
             lines.append(f"  S3 staging expires {when(status.first_expiry)} (lifecycle)")
         else:
             lines.append(
@@ -91,7 +91,9 @@ def report_lines(report: SyncReport) -> list[str]:
         for outcome in report.outcomes:
             mark = "✓" if outcome.ok else "✗"
             if outcome.ok:
-                text = f"  {mark} {outcome.kind.value}ed {format_size(outcome.bytes)}  {outcome.rel}"
+                text = (
+                    f"  {mark} {outcome.kind.value}ed {format_size(outcome.bytes)}  {outcome.rel}"
+                )
                 if outcome.message:
                     text += f"  ({outcome.message})"
             else:
@@ -99,7 +101,7 @@ def report_lines(report: SyncReport) -> list[str]:
             lines.append(text)
         done = [o for o in report.outcomes if o.ok]
         synced = len(report.after.with_state(FileState.SYNCED)) if report.after else 0
-        if not report.transfers and not report.messages:
+        if not report.transfers:
             lines.append(f"  nothing to {verb}: {synced} file(s) synced")
         else:
             lines.append(
@@ -108,6 +110,8 @@ def report_lines(report: SyncReport) -> list[str]:
             )
     for message in report.messages:
         lines.append(f"  ! {message}")
+    if report.messages:
+        lines.append(f"  {len(report.messages)} file(s) left as they are: see the lines marked !")
     for problem in report.unsettled:
         lines.append(f"  ✗ re-check: {problem}")
     return lines
@@ -122,8 +126,13 @@ def _row_dict(row: FileRow) -> dict[str, Any]:
         "size": _size(row),
         "uploaded_by": row.remote.uploaded_by if row.remote else None,
         "uploaded_at": row.remote.last_modified.isoformat() if row.remote else None,
-        "local": {"size": row.local.size, "crc32": f"{row.local.crc32:08x}",
-                  "described": describe_local(row.local)} if row.local else None,  # fmt: skip
+        "local": {
+            "size": row.local.size,
+            "crc32": f"{row.local.crc32:08x}",
+            "described": describe_local(row.local),
+        }
+        if row.local
+        else None,  # fmt: skip
         "remote": {
             "key": row.remote.key,
             "size": row.remote.size,
@@ -159,14 +168,25 @@ def report_dict(report: SyncReport) -> dict[str, Any]:
         "dry_run": report.dry_run,
         "ok": report.ok,
         "actions": [
-            {"action": a.kind.value, "file": a.rel, "state": a.state.value, "size": a.size,
-             "backup": a.backup, "if_match": a.if_match}  # fmt: skip
+            {
+                "action": a.kind.value,
+                "file": a.rel,
+                "state": a.state.value,
+                "size": a.size,
+                "backup": a.backup,
+                "if_match": a.if_match,
+            }  # fmt: skip
             for a in report.actions
             if a.kind is not ActionKind.SKIP
         ],
         "results": [
-            {"file": o.rel, "action": o.kind.value, "ok": o.ok, "bytes": o.bytes,
-             "message": o.message}  # fmt: skip
+            {
+                "file": o.rel,
+                "action": o.kind.value,
+                "ok": o.ok,
+                "bytes": o.bytes,
+                "message": o.message,
+            }  # fmt: skip
             for o in report.outcomes
         ],
         "messages": list(report.messages),

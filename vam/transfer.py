@@ -100,7 +100,10 @@ def full_object_crc32(response: dict, etag: str) -> int | None:
 def _precondition_failed(exc: bce.ClientError) -> bool:
     code = str(exc.response.get("Error", {}).get("Code", ""))
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return code in ("PreconditionFailed", "412", "ConditionalRequestConflict") or status in (412, 409)
+    return code in ("PreconditionFailed", "412", "ConditionalRequestConflict") or status in (
+        412,
+        409,
+    )
 
 
 class _Throttle:
@@ -193,7 +196,8 @@ def upload_file(
             or after.st_mtime_ns != before.st_mtime_ns
         ):
             raise ChangedDuringUpload(
-                f"{path} changed while it was being uploaded; save it and run the same command again"
+                f"{path} changed while it was being uploaded; nothing recorded, run the same "
+                "command again once it is saved"
             )
         ok = True
         return Uploaded(
@@ -294,7 +298,9 @@ def download_file(
     ok = False
     try:
         try:
-            resp = s3.get_object(Bucket=bucket, Key=key, IfMatch=f'"{etag}"', ChecksumMode="ENABLED")
+            resp = s3.get_object(
+                Bucket=bucket, Key=key, IfMatch=f'"{etag}"', ChecksumMode="ENABLED"
+            )
         except bce.ClientError as exc:
             if _precondition_failed(exc):
                 raise RemoteChanged(

@@ -11,6 +11,7 @@ from invoke import Exit
 from vam.awsclient import connect, explain
 from vam.config import Config, load_config
 from vam.errors import NotFoundError, UsageError
+from vam.model import ActionKind, FileState
 from vam.projects import (
     Project,
     find_brand,
@@ -103,6 +104,15 @@ def _finish(reports: list) -> None:
             f"vam: {len(failed) + len(unsettled)} file(s) not transferred; see the lines above",
             code=1,
         )
+    conflicts = [
+        a for r in reports for a in r.actions
+        if a.kind is ActionKind.SKIP and a.state is FileState.CONFLICT
+    ]  # fmt: skip
+    if conflicts and not reports[0].dry_run:
+        raise Exit(
+            f"vam: {len(conflicts)} conflict(s) left untouched; run one of the two commands shown",
+            code=1,
+        )
 
 
 @vam_task(
@@ -112,7 +122,7 @@ def _finish(reports: list) -> None:
         "all": "every project of the brand with a non-empty s3-staging/ folder",
         "force": "upload conflicting files too, each only over the S3 version shown "
         "(bucket versioning keeps the old one)",
-    }
+    },
 )
 def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, json_=False,
        max_rate=None):  # fmt: skip
@@ -152,7 +162,7 @@ def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, json
         **COMMON_HELP,
         "force": "download conflicting files too; your version is kept in the project's "
         ".vam/backups/ first",
-    }
+    },
 )
 def down(c, brand=None, project=None, dry_run=False, force=False, json_=False, max_rate=None):
     """Download new and changed S3 files into the project's s3-staging/ (conflicts need --force)."""
