@@ -315,3 +315,37 @@ def test_brand_status_lists_projects_from_one_listing(david, jan, sample):
     assert [s.target.project_id for s in statuses] == [B65]
     assert statuses[0].plan.counts() == {"download": 3}
     assert statuses[0].first_expiry is not None and not refusals
+
+
+class RequestCounter:
+    """Counts the HTTP requests a client really sends (a botocore event hook, not a mock)."""
+
+    def __init__(self, client):
+        self.calls: list[str] = []
+        client.meta.events.register("before-send.s3", self._count)
+
+    def _count(self, request, **_):
+        self.calls.append(f"{request.method} {request.url.split('?')[0].rsplit('/', 1)[-1]}")
+
+
+def test_status_of_a_brand_is_one_listing_plus_one_index_read_per_project(david, jan, s3c):
+    david.up()
+    config = load_config(env={**os.environ, "VAM_SETTINGS": str(jan.settings)})
+    s3 = connect(config.settings, config.storage).client("s3")
+    counter = RequestCounter(s3)
+    statuses, _ = brand_status(s3, config, projects_root(config), "appydave", user="jan")
+    assert len(statuses) == 1
+    # one paginated listing of the brand prefix, one GET of the project's index, no HEADs
+    assert counter.calls == ["GET video-projects", "GET index.json"]
+
+
+def test_a_local_name_invalid_on_windows_is_not_uploaded(david, s3c):
+    (david.staging() / "cut: final.md").write_text("colon in the name\n")
+    report = david.up()
+    assert "cut: final.md" not in {o.rel for o in report.outcomes}
+    assert report.plan.row("cut: final.md") is None
+    assert "skipped cut: final.md: not uploaded: character not allowed on Windows" in "\n".join(
+        report_lines(report)
+    )
+    st = david.status()
+    assert any(s.rel == "cut: final.md" and "rename" in s.reason for s in st.skipped)

@@ -115,6 +115,7 @@ class SyncReport:
     unsettled: tuple[str, ...] = ()  # transferred files the re-check does not find synced
     bytes_transferred: int = 0
     bytes_read: int = 0  # file bytes read for checksums (0 when nothing changed)
+    skipped: tuple[Skipped, ...] = ()  # local files left out (unsafe names, symlinks outside)
 
     @property
     def transfers(self) -> tuple[Action, ...]:
@@ -243,7 +244,13 @@ def scan_project(
     hasher = hasher or Hasher()
     cache = ChecksumCache(target.state_dir)
     skipped: list[Skipped] = []
-    local = local_listing(target.staging, rules, cache, hasher, skipped)
+    local = []
+    for entry in local_listing(target.staging, rules, cache, hasher, skipped):
+        reason = unsafe_reason(entry.rel)
+        if reason:  # Jan (Windows) could never download it: rename it before it is uploaded
+            skipped.append(Skipped(entry.rel, f"not uploaded: {reason}; rename it"))
+        else:
+            local.append(entry)
     by_local = {e.rel: e for e in local}
     if objects is None:
         objects = list_project(s3, target.bucket, target.prefix)
@@ -489,7 +496,7 @@ def upload(
     messages = _skip_messages(target, plan, actions)
     if dry_run:
         return SyncReport("up", target, plan, actions, True, messages=messages,
-                          bytes_read=hasher.bytes_read)  # fmt: skip
+                          bytes_read=hasher.bytes_read, skipped=scan.skipped)  # fmt: skip
     base = load_record(target.state_dir, user)
     if _apply_bookkeeping(actions, plan, base):
         save_record(target.state_dir, user, target.project_id, base)
@@ -564,6 +571,7 @@ def upload(
     return SyncReport(
         "up", target, plan, actions, False, tuple(outcomes), messages, after, unsettled,
         bytes_transferred=sent, bytes_read=hasher.bytes_read,
+            skipped=scan.skipped,
     )  # fmt: skip
 
 
@@ -600,7 +608,7 @@ def download(
     messages = _skip_messages(target, plan, actions)
     if dry_run:
         return SyncReport("down", target, plan, actions, True, messages=messages,
-                          bytes_read=hasher.bytes_read)  # fmt: skip
+                          bytes_read=hasher.bytes_read, skipped=scan.skipped)  # fmt: skip
     base = load_record(target.state_dir, user)
     if _apply_bookkeeping(actions, plan, base):
         save_record(target.state_dir, user, target.project_id, base)
@@ -662,6 +670,7 @@ def download(
     return SyncReport(
         "down", target, plan, actions, False, tuple(outcomes), messages, after, unsettled,
         bytes_transferred=got, bytes_read=hasher.bytes_read,
+            skipped=scan.skipped,
     )  # fmt: skip
 
 

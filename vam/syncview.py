@@ -108,6 +108,8 @@ def report_lines(report: SyncReport) -> list[str]:
                 f"  {len(done)} {verb}ed ({format_size(report.bytes_transferred)}), "
                 f"{synced} synced now"
             )
+    for skipped in report.skipped:
+        lines.append(f"  ! skipped {skipped.rel}: {skipped.reason}")
     for message in report.messages:
         lines.append(f"  ! {message}")
     if report.messages:
