@@ -16,6 +16,7 @@ from boto3.s3.transfer import TransferConfig
 
 from vam.awsclient import connect
 from vam.config import load_config
+from vam.errors import NotFoundError
 from vam.fingerprint import Hasher
 from vam.model import FileState
 from vam.projects import find_project, projects_root
@@ -41,13 +42,18 @@ class Person:
         return {**os.environ, "VAM_SETTINGS": str(self.settings)}
 
     def _setup(self, project: str = B65):
-        config = load_config(env=self._env())
-        root = projects_root(config)
+        if not hasattr(self, "_cached"):  # one config and one client per person (clients are slow)
+            config = load_config(env=self._env())
+            s3 = connect(config.settings, config.storage).client("s3")
+            self._cached = (config, projects_root(config), s3)
+        config, root, s3 = self._cached
         brand = next(b for b in config.team.brands if b.key == "appydave")
-        s3 = connect(config.settings, config.storage).client("s3")
-        ids = remote_project_ids(s3, BUCKET, config.storage.prefix_for("appydave"))
-        target = target_for(config, find_project(root, brand, project, remote_ids=ids))
-        return config, root, s3, target
+        try:
+            found = find_project(root, brand, project)
+        except NotFoundError:  # only in S3 so far
+            ids = remote_project_ids(s3, BUCKET, config.storage.prefix_for("appydave"))
+            found = find_project(root, brand, project, remote_ids=ids)
+        return config, root, s3, target_for(config, found)
 
     def staging(self, project: str = B65) -> Path:
         return self._setup(project)[3].staging
