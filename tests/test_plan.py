@@ -135,3 +135,19 @@ def test_synced_without_a_base_is_recorded_and_gone_is_forgotten():
     )
     assert download_actions(plan_of(L(), R(), B())) == ()  # base up to date: nothing at all
     assert upload_actions(plan_of(None, None, B())) == (Action(ActionKind.FORGET, "f.mov", S.GONE),)
+
+
+def test_delete_flags_act_on_deletions_only():
+    gone_here = plan_of(None, R(), B())
+    assert upload_actions(gone_here, delete=True) == (
+        Action(ActionKind.DELETE_REMOTE, "f.mov", S.DELETED_HERE, size=10, if_match="e1"),
+    )
+    gone_there = plan_of(L(), None, B())
+    assert download_actions(gone_there, delete=True) == (
+        Action(ActionKind.DELETE_LOCAL, "f.mov", S.DELETED_THERE, size=10, backup=True),
+    )
+    # a deletion on one side and an edit on the other is a conflict: --delete never touches it
+    assert upload_actions(plan_of(None, R(crc=2, etag="e2"), B()), delete=True)[0].kind is (
+        ActionKind.SKIP
+    )
+    assert download_actions(plan_of(L(crc=2), None, B()), delete=True)[0].kind is ActionKind.SKIP

@@ -355,3 +355,25 @@ def test_a_local_name_invalid_on_windows_is_not_uploaded(david, s3c):
     )
     st = david.status()
     assert any(s.rel == "cut: final.md" and "rename" in s.reason for s in st.skipped)
+
+
+def test_delete_is_explicit_and_recoverable_on_both_sides(david, jan, s3c):
+    david.up()
+    jan.down()
+    (jan.staging() / "brief.md").unlink()
+    gone = jan.up(delete=True)
+    assert any(o.rel == "brief.md" and o.ok for o in gone.outcomes)
+    assert gone.after.row("brief.md") is None  # forgotten everywhere
+    keys = [o["Key"] for o in s3c.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)["Contents"]]
+    assert PREFIX + "brief.md" not in keys
+    versions = s3c.list_object_versions(Bucket=BUCKET, Prefix=PREFIX + "brief.md")
+    assert versions.get("Versions")  # still recoverable through versioning
+    # David is told, and removes his copy explicitly: it goes to the backups, not away
+    st = david.status()
+    assert st.plan.row("brief.md").state is FileState.DELETED_THERE
+    assert any("--delete" in r.command for r in st.recommendations)
+    david.down(delete=True)
+    assert not (david.staging() / "brief.md").exists()
+    kept = list((david.staging().parent / ".vam" / "backups").rglob("brief.md"))
+    assert [k.read_text() for k in kept] == ["Cut the intro to 20 seconds.\n"]
+    assert set(states(david.status().plan).values()) == {"synced"}

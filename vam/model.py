@@ -132,6 +132,8 @@ class ActionKind(StrEnum):
     DOWNLOAD = "download"
     RECORD = "record"  # both sides already equal: write the base, transfer nothing
     FORGET = "forget"  # deleted on both sides: drop the base
+    DELETE_REMOTE = "delete-remote"  # up --delete: deleted here, so delete it in S3 (If-Match)
+    DELETE_LOCAL = "delete-local"  # down --delete: deleted in S3, so move it to .vam/backups/
     SKIP = "skip"  # reported, not acted on (conflict without --force, deletions, refused keys)
 
 

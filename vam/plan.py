@@ -95,8 +95,9 @@ def _needs_record(row: FileRow) -> bool:
     return base is None or base.etag != row.remote.etag or local_changed(row.local, base)
 
 
-def upload_actions(plan: Plan, *, force: bool = False) -> tuple[Action, ...]:
-    """What `s3.up` does: new and changed local files; conflicts only with --force."""
+def upload_actions(plan: Plan, *, force: bool = False, delete: bool = False) -> tuple[Action, ...]:
+    """What `s3.up` does: new and changed local files; conflicts only with --force; files deleted
+    here are deleted in S3 only with --delete (and only the version the base knows)."""
     actions = []
     for row in plan.rows:
         st = row.state
@@ -120,13 +121,26 @@ def upload_actions(plan: Plan, *, force: bool = False) -> tuple[Action, ...]:
             actions.append(
                 Action(ActionKind.UPLOAD, row.rel, st, size=row.local.size, if_none_match=True)
             )
+        elif st is FileState.DELETED_HERE and delete and row.remote:
+            actions.append(
+                Action(
+                    ActionKind.DELETE_REMOTE,
+                    row.rel,
+                    st,
+                    size=row.remote.size,
+                    if_match=row.remote.etag,
+                )  # fmt: skip
+            )
         elif st is not FileState.DOWNLOAD:
             actions.append(Action(ActionKind.SKIP, row.rel, st, note=row.reason))
     return tuple(actions)
 
 
-def download_actions(plan: Plan, *, force: bool = False) -> tuple[Action, ...]:
-    """What `s3.down` does: new and changed S3 files; conflicts only with --force (backup first)."""
+def download_actions(
+    plan: Plan, *, force: bool = False, delete: bool = False
+) -> tuple[Action, ...]:
+    """What `s3.down` does: new and changed S3 files; conflicts only with --force (backup first);
+    files deleted in S3 are removed here only with --delete (moved to the backups, not erased)."""
     actions = []
     for row in plan.rows:
         st = row.state
@@ -147,6 +161,10 @@ def download_actions(plan: Plan, *, force: bool = False) -> tuple[Action, ...]:
                     size=row.remote.size,
                     backup=row.local is not None and st is not FileState.DOWNLOAD,
                 )
+            )
+        elif st is FileState.DELETED_THERE and delete and row.local:
+            actions.append(
+                Action(ActionKind.DELETE_LOCAL, row.rel, st, size=row.local.size, backup=True)
             )
         elif st is not FileState.UPLOAD:
             actions.append(Action(ActionKind.SKIP, row.rel, st, note=row.reason))

@@ -212,6 +212,10 @@ def remote_project_ids(s3, bucket: str, brand_prefix: str) -> list[str]:
     return ids
 
 
+def _error_code(exc: bce.ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 def _head(s3, bucket: str, key: str) -> transfer.RemoteDetails | None:
     try:
         return transfer.head_checksum(s3, bucket, key)
@@ -336,13 +340,15 @@ def row_message(target: Target, row: FileRow) -> str:
         )
     if st is FileState.DELETED_HERE:
         return (
-            f"deleted here: {row.rel} is still in S3 ({describe_remote(row.remote)}); not deleted "
-            f"there. Get it back with `{target.command('down', '--force')}`"
+            f"deleted here: {row.rel} is still in S3 ({describe_remote(row.remote)}). Delete it "
+            f"there too: `{target.command('up', '--delete')}`; or get it back: "
+            f"`{target.command('down', '--force')}`"
         )
     if st is FileState.DELETED_THERE:
         return (
-            f"deleted in S3: {row.rel} is still here ({describe_local(row.local)}); not deleted "
-            f"here. Upload it again with `{target.command('up', '--force')}`"
+            f"deleted in S3: {row.rel} is still here ({describe_local(row.local)}). Remove it here "
+            f"too (kept in {STATE_DIR}/{BACKUPS}/): `{target.command('down', '--delete')}`; or "
+            f"upload it again: `{target.command('up', '--force')}`"
         )
     if st is FileState.REFUSED:
         key = row.remote.key if row.remote else row.rel
@@ -385,18 +391,18 @@ def recommend(target: Target, plan: Plan) -> tuple[Recommendation, ...]:
         )
     gone_here = plan.with_state(FileState.DELETED_HERE)
     if gone_here:
-        recs.append(
-            Recommendation(
-                target.command("down", "--force"), f"restore {_files(gone_here)} deleted here"
-            )
-        )
+        what = _files(gone_here)
+        recs.append(Recommendation(target.command("up", "--delete"), f"delete {what} in S3 too"))
+        recs.append(Recommendation(target.command("down", "--force"), f"or restore {what} here"))
     gone_there = plan.with_state(FileState.DELETED_THERE)
     if gone_there:
+        what = _files(gone_there)
         recs.append(
             Recommendation(
-                target.command("up", "--force"), f"upload again {_files(gone_there)} deleted in S3"
+                target.command("down", "--delete"), f"remove {what} here too (backed up)"
             )
         )
+        recs.append(Recommendation(target.command("up", "--force"), f"or upload {what} again"))
     # one line per command: merge duplicates
     merged: dict[str, list[str]] = {}
     for rec in recs:
@@ -467,6 +473,10 @@ def _recheck(
             if row is None or row.state is not FileState.SYNCED:
                 state = row.state.value if row else "missing"
                 unsettled.append(f"{outcome.rel}: {state} after the transfer")
+        if outcome.ok and outcome.kind in (ActionKind.DELETE_REMOTE, ActionKind.DELETE_LOCAL):
+            row = after.row(outcome.rel)
+            if row is not None and row.state is not FileState.GONE:
+                unsettled.append(f"{outcome.rel}: {row.state.value} after the deletion")
     return after, tuple(unsettled)
 
 
@@ -477,6 +487,7 @@ def upload(
     user: str,
     rules: FileRules,
     force: bool = False,
+    delete: bool = False,
     dry_run: bool = False,
     max_rate: int | None = None,
     show_progress: bool | None = None,
@@ -492,7 +503,7 @@ def upload(
         )
     scan = scan_project(s3, target, user=user, rules=rules, hasher=hasher, save_cache=not dry_run)
     plan = scan.plan
-    actions = upload_actions(plan, force=force)
+    actions = upload_actions(plan, force=force, delete=delete)
     messages = _skip_messages(target, plan, actions)
     if dry_run:
         return SyncReport("up", target, plan, actions, True, messages=messages,
@@ -556,8 +567,16 @@ def upload(
                     "(version listing in the S3 console)"
                 )
             outcomes.append(Outcome(action.rel, action.kind, action.state, True, done.size, note))
-    if index_changes or (plan.rows and any(a.kind is ActionKind.RECORD for a in actions)):
-        present = {r.rel for r in plan.rows if r.remote is not None}
+    deleted: set[str] = set()
+    for action in (a for a in actions if a.kind is ActionKind.DELETE_REMOTE):
+        outcome = _delete_remote(s3, target, action)
+        outcomes.append(outcome)
+        if outcome.ok:
+            deleted.add(action.rel)
+            base.pop(action.rel, None)
+            save_record(target.state_dir, user, target.project_id, base)
+    if index_changes or deleted or any(a.kind is ActionKind.RECORD for a in actions):
+        present = {r.rel for r in plan.rows if r.remote is not None} - deleted
         for row in plan.with_state(FileState.SYNCED):
             if row.remote and row.remote.crc32 is not None and row.rel not in index_changes:
                 # learnt by HEAD or by recomputing a foreign ETag: spare the next status the work
@@ -573,6 +592,43 @@ def upload(
         bytes_transferred=sent, bytes_read=hasher.bytes_read,
             skipped=scan.skipped,
     )  # fmt: skip
+
+
+def _delete_remote(s3, target: Target, action: Action) -> Outcome:
+    """Delete the S3 object, only if it is still the version the sync record knows."""
+    key = f"{target.prefix}{action.rel}"
+    try:
+        s3.delete_object(Bucket=target.bucket, Key=key, IfMatch=f'"{action.if_match}"')
+    except bce.ClientError as exc:
+        if _error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+            return Outcome(
+                action.rel, action.kind, FileState.CONFLICT, False, 0,
+                f"{action.rel} changed in S3 since it was listed; not deleted. Run "
+                f"`{target.command('status')}`",
+            )  # fmt: skip
+        raise
+    return Outcome(
+        action.rel, action.kind, action.state, True, 0,
+        "deleted in S3; bucket versioning keeps the old version",
+    )  # fmt: skip
+
+
+def _delete_local(target: Target, action: Action, seen: LocalEntry, stamp: str) -> Outcome:
+    """Move the local file into .vam/backups/ (never erase it), if it is still what was planned."""
+    path = target.staging / action.rel
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return Outcome(action.rel, action.kind, action.state, True, 0, "already gone here")
+    if (st.st_size, st.st_mtime_ns) != (seen.size, seen.mtime_ns):
+        return Outcome(
+            action.rel, action.kind, action.state, False, 0,
+            f"{action.rel} changed here while planning; not removed",
+        )  # fmt: skip
+    dest = target.state_dir / BACKUPS / stamp / action.rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, dest)
+    return Outcome(action.rel, action.kind, action.state, True, 0, f"moved to {dest}")
 
 
 def _keep_backup(target: Target, rel: str, stamp: str) -> Path:
@@ -594,6 +650,7 @@ def download(
     user: str,
     rules: FileRules,
     force: bool = False,
+    delete: bool = False,
     dry_run: bool = False,
     max_rate: int | None = None,
     show_progress: bool | None = None,
@@ -604,7 +661,7 @@ def download(
     hasher = hasher or Hasher()
     scan = scan_project(s3, target, user=user, rules=rules, hasher=hasher, save_cache=not dry_run)
     plan = scan.plan
-    actions = download_actions(plan, force=force)
+    actions = download_actions(plan, force=force, delete=delete)
     messages = _skip_messages(target, plan, actions)
     if dry_run:
         return SyncReport("down", target, plan, actions, True, messages=messages,
@@ -666,6 +723,14 @@ def download(
             got += done.size
             note = f"your version is kept in {backup}" if backup else ""
             outcomes.append(Outcome(action.rel, action.kind, action.state, True, done.size, note))
+    for action in (a for a in actions if a.kind is ActionKind.DELETE_LOCAL):
+        row = plan.row(action.rel)
+        assert row is not None and row.local is not None
+        outcome = _delete_local(target, action, row.local, stamp)
+        outcomes.append(outcome)
+        if outcome.ok:
+            base.pop(action.rel, None)
+            save_record(target.state_dir, user, target.project_id, base)
     after, unsettled = _recheck(s3, target, user, rules, hasher, outcomes)
     return SyncReport(
         "down", target, plan, actions, False, tuple(outcomes), messages, after, unsettled,

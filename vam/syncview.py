@@ -9,6 +9,12 @@ from vam.sync import ProjectStatus, SyncReport, Target, describe_local, row_mess
 from vam.units import format_size
 
 _VERB = {"up": "upload", "down": "download"}
+_DONE = {
+    ActionKind.UPLOAD: "uploaded",
+    ActionKind.DOWNLOAD: "downloaded",
+    ActionKind.DELETE_REMOTE: "deleted in S3",
+    ActionKind.DELETE_LOCAL: "removed here",
+}
 
 
 def _who_when(row: FileRow) -> tuple[str, str]:
@@ -80,6 +86,12 @@ def report_lines(report: SyncReport) -> list[str]:
                     f"  would {action.kind.value:<8} {format_size(action.size):>9}  "
                     f"{action.rel}  [{action.state.value}]{extra}"
                 )
+            elif action.kind is ActionKind.DELETE_REMOTE:
+                lines.append(
+                    f"  would delete in S3  {action.rel}  [deleted here; versioning keeps it]"
+                )
+            elif action.kind is ActionKind.DELETE_LOCAL:
+                lines.append(f"  would move to .vam/backups/  {action.rel}  [deleted in S3]")
             elif action.kind is ActionKind.RECORD:
                 lines.append(f"  would record  {action.rel} as synced (same content, no transfer)")
         total = sum(a.size for a in report.transfers)
@@ -99,9 +111,9 @@ def report_lines(report: SyncReport) -> list[str]:
             else:
                 text = f"  {mark} {outcome.message}"
             lines.append(text)
-        done = [o for o in report.outcomes if o.ok]
+        done = [o for o in report.outcomes if o.ok and o.kind.value == verb]
         synced = len(report.after.with_state(FileState.SYNCED)) if report.after else 0
-        if not report.transfers:
+        if not report.outcomes:
             lines.append(f"  nothing to {verb}: {synced} file(s) synced")
         else:
             lines.append(

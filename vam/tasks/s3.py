@@ -122,10 +122,12 @@ def _finish(reports: list) -> None:
         "all": "every project of the brand with a non-empty s3-staging/ folder",
         "force": "upload conflicting files too, each only over the S3 version shown "
         "(bucket versioning keeps the old one)",
+        "delete": "delete in S3 the files you deleted here (only the version you last synced; "
+        "bucket versioning keeps it)",
     },
 )
-def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, json_=False,
-       max_rate=None):  # fmt: skip
+def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, delete=False,
+       json_=False, max_rate=None):  # fmt: skip
     """Upload new and changed files of a project's s3-staging/ (conflicts need --force)."""
     session = _Session(brand)
     rate = session.rate(max_rate)
@@ -144,7 +146,8 @@ def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, json
             session,
             lambda p=proj: upload(
                 session.s3, target_for(session.config, p), user=session.user,
-                rules=session.config.team.files, force=force, dry_run=dry_run, max_rate=rate,
+                rules=session.config.team.files, force=force, delete=delete, dry_run=dry_run,
+                max_rate=rate,
                 show_progress=False if json_ else None,
             ),
         )  # fmt: skip
@@ -162,9 +165,11 @@ def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, json
         **COMMON_HELP,
         "force": "download conflicting files too; your version is kept in the project's "
         ".vam/backups/ first",
+        "delete": "remove here the files deleted in S3 (moved to the project's .vam/backups/)",
     },
 )
-def down(c, brand=None, project=None, dry_run=False, force=False, json_=False, max_rate=None):
+def down(c, brand=None, project=None, dry_run=False, force=False, delete=False, json_=False,
+         max_rate=None):  # fmt: skip
     """Download new and changed S3 files into the project's s3-staging/ (conflicts need --force)."""
     session = _Session(brand)
     rate = session.rate(max_rate)
@@ -173,7 +178,8 @@ def down(c, brand=None, project=None, dry_run=False, force=False, json_=False, m
         session,
         lambda: download(
             session.s3, target_for(session.config, proj), user=session.user,
-            rules=session.config.team.files, force=force, dry_run=dry_run, max_rate=rate,
+            rules=session.config.team.files, force=force, delete=delete, dry_run=dry_run,
+                max_rate=rate,
             show_progress=False if json_ else None,
         ),
     )  # fmt: skip
