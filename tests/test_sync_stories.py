@@ -122,6 +122,10 @@ def test_round_trip_david_up_jan_down_jan_edits_david_down(david, jan):
     # Jan edits the brief and uploads it
     (jan.staging() / "brief.md").write_text("Cut the intro to 15 seconds.\n")
     assert states(jan.up().after)["brief.md"] == "synced"
+    # David's next upload has nothing to send, and points him at Jan's newer file
+    his_up = "\n".join(report_lines(david.up()))
+    assert "nothing to upload" in his_up
+    assert f"→ vam s3.down --brand appydave --project {B65}" in his_up and "from jan" in his_up
     # David's status says download, with Jan's name
     st = david.status()
     row = st.plan.row("brief.md")

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from vam.model import ActionKind, FileRow, FileState, Plan
-from vam.sync import ProjectStatus, SyncReport, Target, describe_local, row_message, when
+from vam.sync import (
+    ProjectStatus,
+    SyncReport,
+    Target,
+    describe_local,
+    recommend,
+    row_message,
+    when,
+)
 from vam.units import format_size
 
 _VERB = {"up": "upload", "down": "download"}
@@ -128,6 +136,11 @@ def report_lines(report: SyncReport) -> list[str]:
         lines.append(f"  {len(report.messages)} file(s) left as they are: see the lines marked !")
     for problem in report.unsettled:
         lines.append(f"  ✗ re-check: {problem}")
+    # what is left to do afterwards (e.g. newer files in S3 after an upload), as exact commands
+    own = report.target.command(report.direction)
+    for rec in recommend(report.target, report.after or report.plan):
+        if rec.command != own:
+            lines.append(f"  → {rec.command}    # {rec.why}")
     return lines
 
 
