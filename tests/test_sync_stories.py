@@ -381,3 +381,60 @@ def test_delete_is_explicit_and_recoverable_on_both_sides(david, jan, s3c):
     kept = list((david.staging().parent / ".vam" / "backups").rglob("brief.md"))
     assert [k.read_text() for k in kept] == ["Cut the intro to 20 seconds.\n"]
     assert set(states(david.status().plan).values()) == {"synced"}
+
+
+def test_jan_uploads_while_davids_upload_runs_and_nothing_is_overwritten(david, jan, s3c):
+    david.up()
+    jan.down()
+    edit(david.staging() / "brief.md", "David: 25 seconds.\n")
+    s3 = david._setup()[2]
+    fired = []
+
+    def jan_uploads_first(params, **_):
+        # a real request by another client, just before David's PUT leaves his machine
+        if params.get("Key", "").endswith("brief.md") and not fired:
+            fired.append(True)
+            s3c.put_object(Bucket=BUCKET, Key=PREFIX + "brief.md", Body=b"Jan: 15 seconds.\n",
+                           Metadata={"uploaded-by": "jan"})  # fmt: skip
+
+    s3.meta.events.register("provide-client-params.s3.PutObject", jan_uploads_first)
+    try:
+        report = david.up()
+    finally:
+        s3.meta.events.unregister("provide-client-params.s3.PutObject", jan_uploads_first)
+    assert fired
+    (failed,) = [o for o in report.outcomes if o.rel == "brief.md"]
+    assert (
+        not failed.ok
+        and failed.state is FileState.CONFLICT
+        and "nothing overwritten" in (failed.message)
+    )
+    body = s3c.get_object(Bucket=BUCKET, Key=PREFIX + "brief.md")["Body"].read()
+    assert body == b"Jan: 15 seconds.\n"
+    assert report.after.row("brief.md").state is FileState.CONFLICT  # not recorded as synced
+
+
+def test_a_file_saved_again_during_its_upload_is_not_recorded_as_synced(david):
+    brief = david.staging() / "brief.md"
+    s3 = david._setup()[2]
+
+    def editor_saves(params, **_):
+        if params.get("Key", "").endswith("brief.md"):
+            brief.write_text("Saved again mid-upload!\n")
+
+    s3.meta.events.register("provide-client-params.s3.PutObject", editor_saves)
+    try:
+        report = david.up()
+    finally:
+        s3.meta.events.unregister("provide-client-params.s3.PutObject", editor_saves)
+    (bad,) = [o for o in report.outcomes if o.rel == "brief.md"]
+    assert not bad.ok and "changed while it was being uploaded" in bad.message
+    assert "brief.md" not in _record(david)
+    assert report.after.row("brief.md").state is not FileState.SYNCED
+
+
+def _record(person: Person) -> dict:
+    import json
+
+    path = person.staging().parent / ".vam" / f"sync-{person.name}.json"
+    return json.loads(path.read_text())["files"]

@@ -124,12 +124,21 @@ class _Throttle:
 class _ReadingCrc:
     """A file object for the PUT body that computes the CRC32 of the bytes actually sent."""
 
-    def __init__(self, fh, name: str, progress: Progress, throttle: _Throttle):
-        self.fh, self.name, self.progress, self.throttle = fh, name, progress, throttle
+    def __init__(self, fh, name: str, size: int, progress: Progress, throttle: _Throttle):
+        self.fh, self.name, self.size = fh, name, size
+        self.progress, self.throttle = progress, throttle
         self.crc, self.sent = 0, 0
 
     def read(self, n: int = -1) -> bytes:
-        data = self.fh.read(n)
+        # never more than the announced length (a file that grew), and a file that shrank must
+        # abort the request: the server would otherwise wait forever for the missing bytes
+        left = self.size - self.sent
+        data = self.fh.read(left if n is None or n < 0 else min(n, left))
+        if not data and left > 0:
+            raise ChangedDuringUpload(
+                f"{self.name} changed while it was being uploaded (it got shorter); nothing "
+                "recorded, run the same command again once it is saved"
+            )
         self.crc = zlib.crc32(data, self.crc)
         self.sent += len(data)
         self.progress.advance(self.name, len(data))
@@ -172,7 +181,7 @@ def upload_file(
     ok = False
     try:
         with path.open("rb") as fh:
-            body = _ReadingCrc(fh, key, progress, _Throttle(max_rate))
+            body = _ReadingCrc(fh, key, before.st_size, progress, _Throttle(max_rate))
             try:
                 resp = s3.put_object(
                     Bucket=bucket,
