@@ -4,10 +4,10 @@ The functions other parts call (handoff, receive, cleanup, demo):
 
     target_for(config, project) -> Target
     scan_project(s3, target, user=, rules=) -> Scan              (plan + what was learnt)
-    upload(s3, target, user=, rules=, force=, dry_run=, max_rate=) -> SyncReport
-    download(s3, target, user=, rules=, force=, dry_run=, max_rate=) -> SyncReport
+    upload(s3, target, user=, rules=, force=, delete=, dry_run=, max_rate=) -> SyncReport
+    download(s3, target, user=, rules=, force=, delete=, dry_run=, max_rate=) -> SyncReport
     status(s3, target, user=, rules=, staging_days=) -> ProjectStatus
-    brand_status(s3, config, root, brand, user=) -> list[ProjectStatus]
+    brand_status(s3, config, root, brand_key, user=) -> (list[ProjectStatus], refusals)
 
 Decisions live in plan.py (pure); moving bytes lives in transfer.py (the engine); this module
 connects them, writes the sync record after every successful transfer and the S3 index after
