@@ -17,7 +17,7 @@ from vam.tasks import ssd as _ssd
 ns = Collection()
 ns.add_task(_doctor.doctor)
 ns.add_task(_dashboard.dashboard)
-ns.add_collection(_s3.ns)
+ns.add_collection(Collection.from_module(_s3, name="s3"))
 ns.add_collection(Collection.from_module(_aws, name="aws"))
 ns.add_collection(Collection.from_module(_manifest, name="manifest"))
 ns.add_collection(Collection.from_module(_ssd, name="ssd"))
