@@ -22,7 +22,7 @@ def test_missing_bucket_suggests_setup_bucket(config):
     checks = run_checks(config, [find_brand(config, "ad")])
     out = "\n".join(lines(checks))
     assert "✓ AWS credentials: default chain, account" in out
-    assert "✗ bucket reachable" in out and "vam aws.setup-bucket" in out
+    assert "✗ bucket: " in out and "vam aws.setup-bucket" in out
 
 
 def test_all_green_when_bucket_exists(config, s3):

@@ -105,6 +105,15 @@ def explain(exc: BaseException, *, action: str = "", key: str = "", profile: str
                 "`vam aws.setup-bucket` (or fix storage.bucket in brands.toml)"
             )
         if code in ("AccessDenied", "AccessDeniedException", "403", "Forbidden", "AllAccessDisabled") or status == 403:
+            # IAM and STS name the missing action: "... is not authorized to perform: iam:X ..."
+            named = str(err.get("Message", "")).partition("not authorized to perform: ")[2]
+            if named:
+                op = named.split()[0].rstrip(".,")
+            if op.startswith(("iam:", "sts:")):
+                return AwsError(
+                    f"access denied: {op}{target} with {who}; use an administrator's profile "
+                    f"(--aws-profile NAME) or ask your AWS admin to allow {op}"
+                )
             return AwsError(
                 f"access denied: {op}{target} with {who}; ask the bucket owner to grant it "
                 "(`vam aws.setup-policy`) or use another profile"

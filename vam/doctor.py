@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from vam.awscheck import check_bucket
+from vam.checks import Check
 from vam.awsclient import connect, explain
 from vam.config import Config
 from vam.errors import VamError
@@ -16,23 +17,6 @@ from vam.projects import (
     ssd_mounted,
     ssd_path,
 )
-
-
-@dataclass(frozen=True)
-class Check:
-    ok: bool
-    label: str
-    detail: str = ""
-    fix: str = ""
-
-    def line(self) -> str:
-        mark = "✓" if self.ok else "✗"
-        text = f"{mark} {self.label}"
-        if self.detail:
-            text += f": {self.detail}"
-        if not self.ok and self.fix:
-            text += f" — fix: {self.fix}"
-        return text
 
 
 def settings_lines(config: Config, brand: Brand | None) -> list[str]:
@@ -108,10 +92,7 @@ def aws_checks(config: Config, settings) -> list[Check]:
         err = explain(exc, profile=aws.profile)
         checks.append(Check(False, "AWS credentials", f"{profile}: {err or exc}"))
         return checks
-    try:
-        aws.client("s3").head_bucket(Bucket=storage.bucket)
-        checks.append(Check(True, "bucket reachable", storage.bucket))
-    except Exception as exc:  # noqa: BLE001
-        err = explain(exc, action="HeadBucket", key=storage.bucket, profile=aws.profile)
-        checks.append(Check(False, "bucket reachable", str(err or exc)))
+    # GetBucketLocation, not HeadBucket: on real AWS HeadBucket needs an unscoped s3:ListBucket,
+    # which a prefix-scoped editor (Jan, a client) does not have
+    checks.append(check_bucket(aws.client("s3"), storage, aws.profile))
     return checks

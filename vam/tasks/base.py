@@ -16,7 +16,8 @@ from vam.errors import VamError
 
 
 def debug_enabled() -> bool:
-    return bool(os.environ.get("VAM_DEBUG")) or any(a in ("--debug", "-d") for a in sys.argv[1:])
+    # only the long flag: tasks use -d for --dry-run
+    return bool(os.environ.get("VAM_DEBUG")) or "--debug" in sys.argv[1:]
 
 
 def one_line(exc: BaseException) -> tuple[str, int]:

@@ -1,0 +1,679 @@
+"""The transfer engine against a real S3 API (moto's server on loopback): uploads and downloads
+that survive interruptions, never publish unverified bytes and never overwrite someone else's work.
+
+Part sizes are lowered (moto's 5 MiB minimum part too) so a multipart upload needs KBs, not MBs.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import zlib
+from pathlib import Path
+
+import botocore.exceptions
+import moto.s3.models
+import pytest
+
+from tests.transferkit import FlakyProxy, Interrupted, Recorder, StopAfter, Wire, make_client
+from vam import transfer
+from vam.crc import crc32_combine, crc32_of_pieces
+from vam.progress import NO_PROGRESS, make_progress
+from vam.sample import write_media
+from vam.transfer import (
+    META_CRC32,
+    META_MTIME,
+    META_PART_SIZE,
+    META_UPLOADED_BY,
+    ChangedDuringUpload,
+    IntegrityError,
+    RemoteChanged,
+    download_file,
+    file_md5,
+    head_checksum,
+    multipart_etag,
+    upload_file,
+)
+
+KiB = 1024
+PART = 64 * KiB
+BUCKET = "vam-transfer-test"
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    """64 KiB parts everywhere (the engine, and the minimum moto enforces), one worker at a time
+    so 'interrupted after N parts' means exactly that."""
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", PART)
+    monkeypatch.setattr(transfer, "SINGLE_PUT_LIMIT", 2 * PART)
+    monkeypatch.setattr(transfer, "MIN_PART_SIZE", PART)
+    monkeypatch.setattr(transfer, "PART_MEMORY", 4 * PART)
+    monkeypatch.setattr(transfer, "MIN_DOWNLOAD_RANGE", PART)
+    monkeypatch.setattr(transfer, "DOWNLOAD_RANGE", 2 * PART)
+    monkeypatch.setattr(transfer, "CHECKPOINT_BYTES", 16 * KiB)
+    monkeypatch.setattr(transfer, "BACKOFF_SECONDS", 0.01)
+    return PART
+
+
+@pytest.fixture
+def one_worker(monkeypatch):
+    monkeypatch.setattr(transfer, "MAX_UPLOAD_WORKERS", 1)
+    monkeypatch.setattr(transfer, "DOWNLOAD_WORKERS", 1)
+
+
+@pytest.fixture
+def client(s3):
+    c = make_client()
+    c.create_bucket(Bucket=BUCKET)
+    return c
+
+
+@pytest.fixture
+def wire(client):
+    return Wire(client)
+
+
+def media(path: Path, size: int, seed: int = 1) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_media(path, size, seed=seed)
+    return path
+
+
+def crc_of(path: Path) -> int:
+    return zlib.crc32(path.read_bytes())
+
+
+def meta_for(path: Path, user: str = "david") -> dict[str, str]:
+    return {META_UPLOADED_BY: user, META_MTIME: str(path.stat().st_mtime_ns)}
+
+
+def upload(client, path: Path, key: str, **kw):
+    return upload_file(client, BUCKET, key, path, crc32=crc_of(path), metadata=meta_for(path), **kw)
+
+
+def remote_bytes(client, key: str) -> bytes:
+    return client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def absent(client, key: str) -> bool:
+    try:
+        client.head_object(Bucket=BUCKET, Key=key)
+    except botocore.exceptions.ClientError as exc:
+        return exc.response["Error"]["Code"] in ("404", "NoSuchKey")
+    return False
+
+
+def open_uploads(client) -> list[dict]:
+    return client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+
+
+def parts_on_server(client, key: str) -> list[dict]:
+    [up] = [u for u in open_uploads(client) if u["Key"] == key]
+    return client.list_parts(Bucket=BUCKET, Key=key, UploadId=up["UploadId"]).get("Parts", [])
+
+
+def records(state: Path, kind: str) -> list[Path]:
+    folder = state / kind
+    return sorted(folder.glob("*.json")) if folder.exists() else []
+
+
+# --------------------------------------------------------------------------- pure pieces
+
+
+def test_crc32_combine_matches_zlib_for_pieces_of_any_length():
+    data = os.urandom(70_001)
+    for cut in (0, 1, 4096, 65_536, 70_000, 70_001):
+        a, b = data[:cut], data[cut:]
+        assert crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(data)
+    pieces = [data[i : i + 9_999] for i in range(0, len(data), 9_999)]
+    assert crc32_of_pieces([(zlib.crc32(p), len(p)) for p in pieces]) == zlib.crc32(data)
+
+
+def test_part_size_grows_to_stay_within_ten_thousand_parts(monkeypatch):
+    monkeypatch.setattr(transfer, "MIN_PART_SIZE", 16 * 2**20)
+    assert transfer.part_size_for(1 * 2**30) == 16 * 2**20
+    assert transfer.part_size_for(156 * 2**30) == 16 * 2**20
+    assert transfer.part_size_for(200 * 2**30) == 32 * 2**20
+    big = 5 * 2**40  # S3's largest object
+    assert -(-big // transfer.part_size_for(big)) <= 10_000
+
+
+def test_memory_bound_limits_parallel_parts(monkeypatch):
+    # 64 MiB of part buffers at most: 4 parts of 16 MiB, 1 of 128 MiB, never more than 8 workers.
+    assert transfer._upload_workers(16 * 2**20, 1000) == 4
+    assert transfer._upload_workers(128 * 2**20, 1000) == 1
+    assert transfer._upload_workers(16 * 2**20, 2) == 2
+
+
+def test_multipart_etag_and_md5_match_what_s3_computes(client, tmp_path, small_parts):
+    path = media(tmp_path / "foreign.mov", 5 * PART + 123)
+    data = path.read_bytes()
+    # Another tool (plain boto3) uploads with its own part size and no vam metadata.
+    up = client.create_multipart_upload(Bucket=BUCKET, Key="k/foreign.mov")
+    parts = []
+    for n, offset in enumerate(range(0, len(data), 2 * PART), start=1):
+        r = client.upload_part(
+            Bucket=BUCKET,
+            Key="k/foreign.mov",
+            UploadId=up["UploadId"],
+            PartNumber=n,
+            Body=data[offset : offset + 2 * PART],
+        )
+        parts.append({"PartNumber": n, "ETag": r["ETag"]})
+    done = client.complete_multipart_upload(
+        Bucket=BUCKET,
+        Key="k/foreign.mov",
+        UploadId=up["UploadId"],
+        MultipartUpload={"Parts": parts},
+    )
+    assert multipart_etag(path, 2 * PART) == done["ETag"].strip('"')
+    assert multipart_etag(path, PART) != done["ETag"].strip('"')
+    assert file_md5(path) == hashlib.md5(data).hexdigest()
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def test_small_file_is_one_put_with_checksum_and_metadata(client, tmp_path, wire):
+    path = media(tmp_path / "brief.md", 10 * KiB)
+    result = upload(client, path, "p/brief.md")
+    assert result.part_size == 0 and result.size == 10 * KiB
+    assert result.etag == hashlib.md5(path.read_bytes()).hexdigest()
+    assert remote_bytes(client, "p/brief.md") == path.read_bytes()
+    head = client.head_object(Bucket=BUCKET, Key="p/brief.md", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC32"] == base64.b64encode(crc_of(path).to_bytes(4, "big")).decode()
+    assert head["Metadata"][META_UPLOADED_BY] == "david"
+    assert head["Metadata"][META_CRC32] == f"{crc_of(path):08x}"
+    assert wire.requests.get("PutObject") == 1 and "CreateMultipartUpload" not in wire.requests
+
+
+def test_large_file_round_trip_multipart_with_full_object_crc(client, tmp_path, small_parts):
+    path = media(tmp_path / "raw.mp4", 7 * PART + 999)
+    progress = Recorder()
+    result = upload(client, path, "p/raw.mp4", progress=progress, state_dir=tmp_path / ".vam")
+    assert result.part_size == PART
+    assert result.etag == multipart_etag(path, PART)
+    assert progress.total == path.stat().st_size and progress.ended == {"p/raw.mp4": True}
+
+    head = client.head_object(Bucket=BUCKET, Key="p/raw.mp4", ChecksumMode="ENABLED")
+    assert head["ChecksumType"] == "FULL_OBJECT"
+    assert head["ChecksumCRC32"] == base64.b64encode(crc_of(path).to_bytes(4, "big")).decode()
+    details = head_checksum(client, BUCKET, "p/raw.mp4")
+    assert details.crc32 == crc_of(path)
+    assert (details.part_size, details.parts) == (PART, 8)
+    assert details.uploaded_by == "david" and details.mtime_ns == path.stat().st_mtime_ns
+    assert head["Metadata"][META_PART_SIZE] == str(PART)
+    assert records(tmp_path / ".vam", "uploads") == []  # nothing left to resume
+
+    dest = tmp_path / "jan" / "s3-staging" / "raw.mp4"
+    got = download_file(
+        client,
+        BUCKET,
+        "p/raw.mp4",
+        dest,
+        size=result.size,
+        etag=result.etag,
+        mtime_ns=path.stat().st_mtime_ns,
+    )
+    assert dest.read_bytes() == path.read_bytes()
+    assert got.crc32 == crc_of(path)
+    assert dest.stat().st_mtime_ns == path.stat().st_mtime_ns
+    assert not dest.with_name("raw.mp4.vam-part").exists()
+
+
+def test_interrupted_upload_resumes_sending_only_missing_parts(
+    client, tmp_path, small_parts, one_worker, wire
+):
+    path = media(tmp_path / "raw.mp4", 10 * PART + 5)
+    state = tmp_path / ".vam"
+    with pytest.raises(Interrupted):
+        upload(client, path, "p/raw.mp4", progress=StopAfter(3 * PART + 10), state_dir=state)
+    assert len(records(state, "uploads")) == 1  # kept for the next run
+    on_server = parts_on_server(client, "p/raw.mp4")
+    assert [p["PartNumber"] for p in on_server] == [1, 2, 3]
+    assert absent(client, "p/raw.mp4")  # nothing published
+
+    wire.reset()
+    result = upload(client, path, "p/raw.mp4", state_dir=state)
+    assert wire.sent == path.stat().st_size - 3 * PART  # parts 4..11 only
+    assert wire.requests["UploadPart"] == 8 and "CreateMultipartUpload" not in wire.requests
+    assert remote_bytes(client, "p/raw.mp4") == path.read_bytes()
+    assert result.etag == multipart_etag(path, PART)
+    assert records(state, "uploads") == [] and open_uploads(client) == []
+
+
+def test_resume_resends_a_part_whose_bytes_on_s3_differ(
+    client, tmp_path, small_parts, one_worker, wire
+):
+    path = media(tmp_path / "raw.mp4", 6 * PART)
+    state = tmp_path / ".vam"
+    with pytest.raises(Interrupted):
+        upload(client, path, "p/raw.mp4", progress=StopAfter(3 * PART + 10), state_dir=state)
+    [up] = open_uploads(client)
+    # Part 2 on the server is garbage (as if corrupted): it must be detected and sent again.
+    client.upload_part(
+        Bucket=BUCKET, Key="p/raw.mp4", UploadId=up["UploadId"], PartNumber=2, Body=b"x" * PART
+    )
+    wire.reset()
+    upload(client, path, "p/raw.mp4", state_dir=state)
+    assert wire.sent == 4 * PART  # part 2 again + parts 4, 5, 6
+    assert remote_bytes(client, "p/raw.mp4") == path.read_bytes()
+
+
+def test_file_changed_between_runs_aborts_old_upload_and_restarts(
+    client, tmp_path, small_parts, one_worker, wire
+):
+    path = media(tmp_path / "raw.mp4", 6 * PART)
+    state = tmp_path / ".vam"
+    with pytest.raises(Interrupted):
+        upload(client, path, "p/raw.mp4", progress=StopAfter(2 * PART + 10), state_dir=state)
+    [old] = open_uploads(client)
+    media(path, 6 * PART, seed=7)  # re-rendered: same size, new content
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+
+    wire.reset()
+    upload(client, path, "p/raw.mp4", state_dir=state)
+    assert wire.sent == 6 * PART  # nothing reused from the old version
+    assert remote_bytes(client, "p/raw.mp4") == path.read_bytes()
+    assert old["UploadId"] not in [u["UploadId"] for u in open_uploads(client)]
+    assert open_uploads(client) == [] and records(state, "uploads") == []
+
+
+def test_resume_after_upload_was_aborted_on_s3_starts_clean(
+    client, tmp_path, small_parts, one_worker
+):
+    path = media(tmp_path / "raw.mp4", 5 * PART)
+    state = tmp_path / ".vam"
+    with pytest.raises(Interrupted):
+        upload(client, path, "p/raw.mp4", progress=StopAfter(2 * PART), state_dir=state)
+    [up] = open_uploads(client)
+    client.abort_multipart_upload(Bucket=BUCKET, Key="p/raw.mp4", UploadId=up["UploadId"])
+    upload(client, path, "p/raw.mp4", state_dir=state)
+    assert remote_bytes(client, "p/raw.mp4") == path.read_bytes()
+
+
+def test_file_modified_during_upload_is_not_published(client, tmp_path, small_parts, one_worker):
+    path = media(tmp_path / "raw.mp4", 6 * PART)
+    crc_before = crc_of(path)
+    meta = meta_for(path)
+    state = tmp_path / ".vam"
+
+    def editor_saves():  # the editor writes the end of the file while part 1 is in flight
+        with path.open("r+b") as fh:
+            fh.seek(5 * PART)
+            fh.write(b"\0" * 100)
+        st = path.stat()
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+
+    with pytest.raises(ChangedDuringUpload, match="changed while it was being uploaded"):
+        upload_file(
+            client,
+            BUCKET,
+            "p/raw.mp4",
+            path,
+            crc32=crc_before,
+            metadata=meta,
+            progress=StopAfter(PART // 2, action=editor_saves),
+            state_dir=state,
+        )
+    assert absent(client, "p/raw.mp4")
+    assert open_uploads(client) == []  # aborted, not left to resume stale parts
+    assert records(state, "uploads") == []
+
+
+def test_single_put_of_file_that_no_longer_matches_its_checksum_is_refused(client, tmp_path):
+    path = media(tmp_path / "brief.md", 1000)
+    with pytest.raises(ChangedDuringUpload):
+        upload_file(client, BUCKET, "p/brief.md", path, crc32=crc_of(path) ^ 1, metadata={})
+    assert absent(client, "p/brief.md")
+
+
+@pytest.mark.parametrize("size_parts", [1, 5], ids=["single-put", "multipart"])
+def test_conditional_writes_never_overwrite_someone_elses_version(
+    client, tmp_path, small_parts, size_parts
+):
+    size = size_parts * PART
+    theirs = media(tmp_path / "jan" / "raw.mp4", size, seed=2)
+    mine = media(tmp_path / "david" / "raw.mp4", size, seed=3)
+    first = upload(client, theirs, "p/raw.mp4")
+    state = tmp_path / ".vam"
+
+    with pytest.raises(RemoteChanged, match="nothing was overwritten"):
+        upload(client, mine, "p/raw.mp4", if_none_match=True, state_dir=state)
+    with pytest.raises(RemoteChanged):
+        upload(client, mine, "p/raw.mp4", if_match="0" * 32, state_dir=state)
+    assert remote_bytes(client, "p/raw.mp4") == theirs.read_bytes()
+    assert open_uploads(client) == [] and records(state, "uploads") == []
+
+    # With the right ETag the overwrite is allowed; with if_none_match a new key is created.
+    upload(client, mine, "p/raw.mp4", if_match=first.etag, state_dir=state)
+    assert remote_bytes(client, "p/raw.mp4") == mine.read_bytes()
+    upload(client, mine, "p/new.mp4", if_none_match=True, state_dir=state)
+    assert remote_bytes(client, "p/new.mp4") == mine.read_bytes()
+
+
+@pytest.mark.parametrize("condition", ["if_match", "if_none_match"])
+def test_someone_uploading_during_a_multipart_upload_wins(
+    client, tmp_path, small_parts, one_worker, condition
+):
+    """Jan's version lands while David's parts are still going out: David's complete is refused
+    (moto does not check If-Match on CompleteMultipartUpload, the engine's HEAD check does)."""
+    mine = media(tmp_path / "david" / "raw.mp4", 4 * PART, seed=3)
+    kwargs: dict = {"if_none_match": True}
+    if condition == "if_match":
+        kwargs = {"if_match": upload(client, media(tmp_path / "v1", 100), "p/raw.mp4").etag}
+
+    def jan_uploads():
+        client.put_object(Bucket=BUCKET, Key="p/raw.mp4", Body=b"jan's cut")
+
+    with pytest.raises(RemoteChanged):
+        upload(client, mine, "p/raw.mp4", progress=StopAfter(PART, action=jan_uploads), **kwargs)
+    assert remote_bytes(client, "p/raw.mp4") == b"jan's cut"
+    assert open_uploads(client) == []
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+def put(client, key: str, data: bytes) -> str:
+    return client.put_object(Bucket=BUCKET, Key=key, Body=data)["ETag"].strip('"')
+
+
+def test_download_creates_folders_and_restores_mtime(client, tmp_path):
+    data = os.urandom(3000)
+    etag = put(client, "p/notes/cut list.md", data)
+    dest = tmp_path / "s3-staging" / "notes" / "cut list.md"
+    got = download_file(
+        client, BUCKET, "p/notes/cut list.md", dest, size=3000, etag=etag, mtime_ns=10**18
+    )
+    assert dest.read_bytes() == data and dest.stat().st_mtime_ns == 10**18
+    assert got.size == 3000 and got.crc32 == zlib.crc32(data)
+
+
+def test_empty_file_round_trip(client, tmp_path):
+    path = tmp_path / "empty.srt"
+    path.write_bytes(b"")
+    result = upload(client, path, "p/empty.srt")
+    dest = tmp_path / "down" / "empty.srt"
+    download_file(client, BUCKET, "p/empty.srt", dest, size=0, etag=result.etag, crc32=0)
+    assert dest.exists() and dest.read_bytes() == b""
+
+
+def test_interrupted_download_resumes_from_bytes_on_disk(
+    client, tmp_path, small_parts, one_worker, wire
+):
+    data = os.urandom(8 * PART + 77)
+    etag = put(client, "p/raw.mp4", data)
+    dest = tmp_path / "s3-staging" / "raw.mp4"
+    state = tmp_path / ".vam"
+    with pytest.raises(Interrupted):
+        download_file(
+            client,
+            BUCKET,
+            "p/raw.mp4",
+            dest,
+            size=len(data),
+            etag=etag,
+            progress=StopAfter(5 * PART),
+            state_dir=state,
+        )
+    assert not dest.exists() and dest.with_name("raw.mp4.vam-part").exists()
+    assert len(records(state, "downloads")) == 1
+
+    wire.reset()
+    got = download_file(
+        client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag, state_dir=state
+    )
+    assert dest.read_bytes() == data and got.crc32 == zlib.crc32(data)
+    assert wire.received <= len(data) - 4 * PART  # at most the last checkpoint is fetched again
+    assert not dest.with_name("raw.mp4.vam-part").exists() and records(state, "downloads") == []
+
+
+def test_corrupted_partial_download_is_detected_not_published(
+    client, tmp_path, small_parts, one_worker
+):
+    data = os.urandom(6 * PART)
+    etag = put(client, "p/raw.mp4", data)
+    dest = tmp_path / "s3-staging" / "raw.mp4"
+    state = tmp_path / ".vam"
+    with pytest.raises(Interrupted):
+        download_file(
+            client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag,
+            progress=StopAfter(3 * PART), state_dir=state,
+        )  # fmt: skip
+    temp = dest.with_name("raw.mp4.vam-part")
+    with temp.open("r+b") as fh:  # a bad sector, or another program scribbled on it
+        fh.seek(100)
+        fh.write(b"\xff\x00\xff")
+    with pytest.raises(IntegrityError, match="do not match"):
+        download_file(client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag, state_dir=state)
+    assert not dest.exists() and not temp.exists() and records(state, "downloads") == []
+    # the next run starts clean and succeeds
+    download_file(client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag, state_dir=state)
+    assert dest.read_bytes() == data
+
+
+def test_download_resume_restarts_when_the_remote_version_changed(
+    client, tmp_path, small_parts, one_worker
+):
+    data = os.urandom(4 * PART)
+    etag = put(client, "p/raw.mp4", data)
+    dest = tmp_path / "raw.mp4"
+    state = tmp_path / ".vam"
+    with pytest.raises(Interrupted):
+        download_file(
+            client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag,
+            progress=StopAfter(2 * PART), state_dir=state,
+        )  # fmt: skip
+    newer = os.urandom(4 * PART)
+    new_etag = put(client, "p/raw.mp4", newer)
+    with pytest.raises(RemoteChanged):  # the caller still asks for the old version
+        download_file(client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag, state_dir=state)
+    assert not dest.exists() and not dest.with_name("raw.mp4.vam-part").exists()
+    download_file(
+        client, BUCKET, "p/raw.mp4", dest, size=len(newer), etag=new_etag, state_dir=state
+    )
+    assert dest.read_bytes() == newer
+
+
+def test_download_with_wrong_expected_checksum_leaves_nothing(client, tmp_path, small_parts):
+    data = os.urandom(3 * PART)
+    etag = put(client, "p/raw.mp4", data)
+    dest = tmp_path / "raw.mp4"
+    dest.write_bytes(b"the local version")
+    with pytest.raises(IntegrityError):
+        download_file(
+            client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag, crc32=zlib.crc32(b"x")
+        )
+    assert dest.read_bytes() == b"the local version"  # untouched
+    assert not dest.with_name("raw.mp4.vam-part").exists()
+
+
+def test_download_verifies_foreign_multipart_object_by_recomputed_etag(
+    client, tmp_path, small_parts
+):
+    data = os.urandom(5 * PART)
+    up = client.create_multipart_upload(Bucket=BUCKET, Key="p/other.mov")
+    parts = []
+    for n, offset in enumerate(range(0, len(data), 3 * PART), start=1):
+        r = client.upload_part(
+            Bucket=BUCKET, Key="p/other.mov", UploadId=up["UploadId"], PartNumber=n,
+            Body=data[offset : offset + 3 * PART],
+        )  # fmt: skip
+        parts.append({"PartNumber": n, "ETag": r["ETag"]})
+    etag = client.complete_multipart_upload(
+        Bucket=BUCKET, Key="p/other.mov", UploadId=up["UploadId"], MultipartUpload={"Parts": parts}
+    )["ETag"].strip('"')
+    details = head_checksum(client, BUCKET, "p/other.mov")
+    assert (details.part_size, details.parts, details.crc32) == (3 * PART, 2, None)
+    assert details.uploaded_by is None
+    dest = tmp_path / "other.mov"
+    download_file(client, BUCKET, "p/other.mov", dest, size=len(data), etag=etag)
+    assert dest.read_bytes() == data
+
+
+def test_download_of_a_version_that_is_gone_raises_remote_changed(client, tmp_path):
+    put(client, "p/raw.mp4", b"new")
+    dest = tmp_path / "raw.mp4"
+    with pytest.raises(RemoteChanged):
+        download_file(client, BUCKET, "p/raw.mp4", dest, size=3, etag="0" * 32, crc32=0)
+    assert not dest.exists() and not dest.with_name("raw.mp4.vam-part").exists()
+
+
+def test_head_checksum_of_missing_key_is_one_clear_line(client):
+    from vam.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="does not exist"):
+        head_checksum(client, BUCKET, "p/nothing.mp4")
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def test_progress_is_quiet_off_terminal_and_safe_to_call(capsys):
+    with make_progress(100) as bars:  # stderr is captured: not a terminal
+        assert bars.enabled is False
+        bars.start_file("a", 100)
+        bars.advance("a", 100)
+        bars.end_file("a", True)
+    assert capsys.readouterr().err == ""
+    NO_PROGRESS.advance("a", -5)
+
+
+def test_progress_bars_when_enabled(capsys):
+    with make_progress(200_000_000, enabled=True) as bars:
+        bars.start_file("staging/v-x/b65/raw.mp4", 100_000_000)
+        bars.advance("staging/v-x/b65/raw.mp4", 60_000_000)
+        bars.advance("staging/v-x/b65/raw.mp4", -10_000_000)  # a part sent again
+        bars.end_file("staging/v-x/b65/raw.mp4", True)
+    err = capsys.readouterr().err
+    assert "total" in err and "raw.mp4" in err
+
+
+# --------------------------------------------------------------------------- kill -9
+
+
+SLOW_UPLOADER = """
+import sys, zlib
+from pathlib import Path
+import moto  # noqa: F401  (only so the import cost is paid before the clock starts)
+from tests.transferkit import make_client
+from vam import transfer
+
+transfer.SINGLE_PUT_LIMIT = transfer.MIN_PART_SIZE = {part}
+transfer.MAX_UPLOAD_WORKERS = 1
+path = Path(sys.argv[1])
+transfer.upload_file(
+    make_client(), {bucket!r}, "p/raw.mp4", path, crc32=zlib.crc32(path.read_bytes()),
+    metadata={{"uploaded-by": "david"}}, max_rate={rate}, state_dir=Path(sys.argv[2]),
+)
+print("finished")
+"""
+
+
+@pytest.mark.slow
+def test_upload_killed_with_sigkill_resumes_to_identical_object(
+    client, tmp_path, small_parts, wire
+):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    path = media(tmp_path / "raw.mp4", 16 * PART)
+    state = tmp_path / ".vam"
+    script = SLOW_UPLOADER.format(part=PART, bucket=BUCKET, rate=8 * PART)  # ~2 s for the file
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(path), str(state)],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            uploads = open_uploads(client)
+            if uploads and len(parts_on_server(client, "p/raw.mp4")) >= 3:
+                break
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.05)
+        else:
+            pytest.fail("the slow upload never got 3 parts onto the server")
+        proc.send_signal(signal.SIGKILL)  # no cleanup, no finally blocks: like a crash
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    listed = parts_on_server(client, "p/raw.mp4")
+    assert 3 <= len(listed) < 16
+    assert len(records(state, "uploads")) == 1
+
+    wire.reset()
+    result = upload(client, path, "p/raw.mp4", state_dir=state)
+    assert wire.sent == path.stat().st_size - sum(p["Size"] for p in listed)
+    assert remote_bytes(client, "p/raw.mp4") == path.read_bytes()
+    assert result.etag == multipart_etag(path, PART)
+    assert open_uploads(client) == [] and records(state, "uploads") == []
+
+
+# --------------------------------------------------------------------------- network drops
+
+
+@pytest.fixture
+def flaky(s3, client):
+    proxies = []
+
+    def make(direction: str, after: int, cuts: int = 1):
+        proxy = FlakyProxy(s3.endpoint_url, direction=direction, after=after, cuts=cuts)
+        proxies.append(proxy)
+        return make_client(proxy.endpoint_url)
+
+    yield make
+    for proxy in proxies:
+        proxy.close()
+
+
+def test_upload_survives_dropped_connections_and_takes_back_progress(
+    client, tmp_path, small_parts, flaky
+):
+    path = media(tmp_path / "raw.mp4", 6 * PART)
+    progress = Recorder()
+    through_flaky_wifi = flaky("up", after=PART // 2, cuts=2)
+    upload(through_flaky_wifi, path, "p/raw.mp4", progress=progress, state_dir=tmp_path / ".vam")
+    assert remote_bytes(client, "p/raw.mp4") == path.read_bytes()
+    assert progress.negative < 0  # bytes that had to be sent again were taken back
+    assert progress.total == path.stat().st_size
+
+
+def test_download_continues_a_range_after_a_dropped_connection(
+    client, tmp_path, small_parts, one_worker, flaky
+):
+    data = os.urandom(6 * PART)
+    etag = put(client, "p/raw.mp4", data)
+    through_flaky_wifi = flaky("down", after=PART // 2, cuts=2)
+    wire = Wire(through_flaky_wifi)
+    dest = tmp_path / "raw.mp4"
+    download_file(through_flaky_wifi, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag)
+    assert dest.read_bytes() == data
+    assert wire.requests["GetObject"] == 3 + 2  # three ranges, two of them continued once
+
+
+def test_names_with_spaces_and_accents_resume_and_round_trip(
+    client, tmp_path, small_parts, one_worker
+):
+    key = "staging/v-appydave/b65/b-roll café – take 2.mov"
+    path = media(tmp_path / "s3-staging" / "b-roll café – take 2.mov", 4 * PART + 1)
+    state = tmp_path / ".vam"
+    with pytest.raises(Interrupted):
+        upload(client, path, key, progress=StopAfter(2 * PART + 10), state_dir=state)
+    result = upload(client, path, key, state_dir=state)
+    dest = tmp_path / "jan" / "b-roll café – take 2.mov"
+    download_file(client, BUCKET, key, dest, size=result.size, etag=result.etag, state_dir=state)
+    assert dest.read_bytes() == path.read_bytes()
+    assert records(state, "uploads") == [] and records(state, "downloads") == []

@@ -1,0 +1,223 @@
+"""How sync results read: text lines for people, plain dicts for `--json`. Pure (no I/O)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vam.model import ActionKind, FileRow, FileState, Plan
+from vam.sync import (
+    ProjectStatus,
+    SyncReport,
+    Target,
+    describe_local,
+    recommend,
+    row_message,
+    when,
+)
+from vam.units import format_size
+
+_VERB = {"up": "upload", "down": "download"}
+_DONE = {
+    ActionKind.UPLOAD: "uploaded",
+    ActionKind.DOWNLOAD: "downloaded",
+    ActionKind.DELETE_REMOTE: "deleted in S3",
+    ActionKind.DELETE_LOCAL: "removed here",
+}
+
+
+def _who_when(row: FileRow) -> tuple[str, str]:
+    if row.remote is not None:
+        return row.remote.uploaded_by or "(other tool)", when(row.remote.last_modified)
+    if row.base is not None and row.base.uploaded_by:
+        return row.base.uploaded_by, when(row.base.synced_at)
+    return "-", "not in S3"
+
+
+def _size(row: FileRow) -> int:
+    if row.local is not None:
+        return row.local.size
+    if row.remote is not None:
+        return row.remote.size
+    return row.base.size if row.base else 0
+
+
+def file_lines(plan: Plan) -> list[str]:
+    rows = [r for r in plan.rows if r.state is not FileState.GONE]
+    if not rows:
+        return ["  (no staging files on either side)"]
+    lines = [f"  {'state':<14} {'size':>9}  {'uploaded by':<13} {'when':<21} file"]
+    for row in rows:
+        who, stamp = _who_when(row)
+        lines.append(
+            f"  {row.state.value:<14} {format_size(_size(row)):>9}  {who:<13} {stamp:<21} {row.rel}"
+        )
+    return lines
+
+
+def header(target: Target) -> str:
+    return f"{target.brand_key} {target.project_id}  (s3://{target.bucket}/{target.prefix})"
+
+
+def status_lines(status: ProjectStatus) -> list[str]:
+    lines = [header(status.target), *file_lines(status.plan)]
+    for skipped in status.skipped:
+        lines.append(f"  skipped {skipped.rel}: {skipped.reason}")
+    for row in status.plan.with_state(FileState.CONFLICT, FileState.REFUSED):
+        lines.append(f"  ! {row_message(status.target, row)}")
+    if status.first_expiry is not None:
+        if status.last_expiry is None or when(status.first_expiry) == when(status.last_expiry):
+            lines.append(f"  S3 staging expires {when(status.first_expiry)} (lifecycle)")
+        else:
+            lines.append(
+                f"  S3 staging expires {when(status.first_expiry)} (oldest file) to "
+                f"{when(status.last_expiry)} (newest) (lifecycle)"
+            )
+    if status.recommendations:
+        for rec in status.recommendations:
+            lines.append(f"  → {rec.command}    # {rec.why}")
+    else:
+        lines.append("  nothing to do: everything is synced")
+    return lines
+
+
+def report_lines(report: SyncReport) -> list[str]:
+    verb = _VERB[report.direction]
+    lines = [header(report.target)]
+    if report.dry_run:
+        lines.append(f"  dry run: the plan of s3.{report.direction}, nothing transferred")
+        for action in report.actions:
+            if action.kind in (ActionKind.UPLOAD, ActionKind.DOWNLOAD):
+                extra = " (local copy kept in .vam/backups/ first)" if action.backup else ""
+                if action.if_match:
+                    extra += f" (only over S3 version ETag {action.if_match})"
+                lines.append(
+                    f"  would {action.kind.value:<8} {format_size(action.size):>9}  "
+                    f"{action.rel}  [{action.state.value}]{extra}"
+                )
+            elif action.kind is ActionKind.DELETE_REMOTE:
+                lines.append(
+                    f"  would delete in S3  {action.rel}  [deleted here; versioning keeps it]"
+                )
+            elif action.kind is ActionKind.DELETE_LOCAL:
+                lines.append(f"  would move to .vam/backups/  {action.rel}  [deleted in S3]")
+            elif action.kind is ActionKind.RECORD:
+                lines.append(f"  would record  {action.rel} as synced (same content, no transfer)")
+        total = sum(a.size for a in report.transfers)
+        synced = len(report.plan.with_state(FileState.SYNCED))
+        lines.append(
+            f"  {len(report.transfers)} to {verb} ({format_size(total)}), {synced} already synced"
+        )
+    else:
+        for outcome in report.outcomes:
+            mark = "✓" if outcome.ok else "✗"
+            if outcome.ok:
+                text = (
+                    f"  {mark} {outcome.kind.value}ed {format_size(outcome.bytes)}  {outcome.rel}"
+                )
+                if outcome.message:
+                    text += f"  ({outcome.message})"
+            else:
+                text = f"  {mark} {outcome.message}"
+            lines.append(text)
+        done = [o for o in report.outcomes if o.ok and o.kind.value == verb]
+        synced = len(report.after.with_state(FileState.SYNCED)) if report.after else 0
+        if not report.outcomes:
+            lines.append(f"  nothing to {verb}: {synced} file(s) synced")
+        else:
+            lines.append(
+                f"  {len(done)} {verb}ed ({format_size(report.bytes_transferred)}), "
+                f"{synced} synced now"
+            )
+    for skipped in report.skipped:
+        lines.append(f"  ! skipped {skipped.rel}: {skipped.reason}")
+    for message in report.messages:
+        lines.append(f"  ! {message}")
+    if report.messages:
+        lines.append(f"  {len(report.messages)} file(s) left as they are: see the lines marked !")
+    for problem in report.unsettled:
+        lines.append(f"  ✗ re-check: {problem}")
+    # what is left to do afterwards (e.g. newer files in S3 after an upload), as exact commands
+    own = report.target.command(report.direction)
+    for rec in recommend(report.target, report.after or report.plan):
+        if rec.command != own:
+            lines.append(f"  → {rec.command}    # {rec.why}")
+    return lines
+
+
+def _row_dict(row: FileRow) -> dict[str, Any]:
+    who, _ = _who_when(row)
+    return {
+        "file": row.rel,
+        "state": row.state.value,
+        "reason": row.reason,
+        "size": _size(row),
+        "uploaded_by": row.remote.uploaded_by if row.remote else None,
+        "uploaded_at": row.remote.last_modified.isoformat() if row.remote else None,
+        "local": {
+            "size": row.local.size,
+            "crc32": f"{row.local.crc32:08x}",
+            "described": describe_local(row.local),
+        }
+        if row.local
+        else None,  # fmt: skip
+        "remote": {
+            "key": row.remote.key,
+            "size": row.remote.size,
+            "etag": row.remote.etag,
+            "crc32": f"{row.remote.crc32:08x}" if row.remote.crc32 is not None else None,
+        }
+        if row.remote
+        else None,
+    }
+
+
+def status_dict(status: ProjectStatus) -> dict[str, Any]:
+    t = status.target
+    return {
+        "brand": t.brand_key,
+        "project": t.project_id,
+        "bucket": t.bucket,
+        "prefix": t.prefix,
+        "counts": status.plan.counts(),
+        "files": [_row_dict(r) for r in status.plan.rows],
+        "recommendations": [{"command": r.command, "why": r.why} for r in status.recommendations],
+        "expires_first": status.first_expiry.isoformat() if status.first_expiry else None,
+        "expires_last": status.last_expiry.isoformat() if status.last_expiry else None,
+    }
+
+
+def report_dict(report: SyncReport) -> dict[str, Any]:
+    t = report.target
+    return {
+        "command": f"s3.{report.direction}",
+        "brand": t.brand_key,
+        "project": t.project_id,
+        "dry_run": report.dry_run,
+        "ok": report.ok,
+        "actions": [
+            {
+                "action": a.kind.value,
+                "file": a.rel,
+                "state": a.state.value,
+                "size": a.size,
+                "backup": a.backup,
+                "if_match": a.if_match,
+            }  # fmt: skip
+            for a in report.actions
+            if a.kind is not ActionKind.SKIP
+        ],
+        "results": [
+            {
+                "file": o.rel,
+                "action": o.kind.value,
+                "ok": o.ok,
+                "bytes": o.bytes,
+                "message": o.message,
+            }  # fmt: skip
+            for o in report.outcomes
+        ],
+        "messages": list(report.messages),
+        "unsettled": list(report.unsettled),
+        "bytes_transferred": report.bytes_transferred,
+        "after": report.after.counts() if report.after else None,
+    }

@@ -1,0 +1,49 @@
+"""Write the projects manifest of a brand (projects.json) and the registry of all brands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vam.config import load_config
+from vam.manifest import generate as generate_manifests
+from vam.manifest import summary_line
+from vam.projects import find_brand, infer_location, projects_root
+from vam.tasks.base import say, vam_task
+
+
+@vam_task(
+    help={
+        "brand": "brand to scan (key, shortcut or repo name); default: from the current folder, "
+        "else every brand",
+        "all": "scan every brand",
+        "no_s3": "do not read S3 staging (no network); S3 fields are left out",
+    }
+)
+def generate(c, brand=None, all=False, no_s3=False):
+    """Scan projects (local, archived, SSD, S3) into projects.json and the all-brands registry."""
+    config = load_config()
+    root = projects_root(config)
+    if all:
+        brands = list(config.team.brands)
+    elif brand:
+        brands = [find_brand(config, brand)]
+    else:
+        here = infer_location(config, Path.cwd()).brand
+        brands = [here] if here else list(config.team.brands)
+    written, registry_path = generate_manifests(config, root, brands, use_s3=not no_s3)
+    notices: set[str] = set()
+    for item in written:
+        say(summary_line(item.manifest))
+        for w in item.manifest["warnings"]:
+            if w["project"] is None:
+                notices.add(f"  ! {w['message']}")
+            else:
+                say(f"  ! {w['project']}: {w['message']}")
+        say(
+            f"  -> {item.path}"
+            if item.path
+            else "  (no brand repo here: projects.json not written)"
+        )
+    for line in sorted(notices):
+        say(line)
+    say(f"registry: {registry_path}")

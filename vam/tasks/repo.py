@@ -1,0 +1,65 @@
+"""Check that brand repos keep video, staging and settings files out of git."""
+
+from __future__ import annotations
+
+from invoke import Exit
+
+from vam.config import load_config
+from vam.projects import brand_repo, find_brand, projects_root
+from vam.repo_check import check_repo, fix_gitignore
+from vam.tasks.base import say, vam_task
+
+
+@vam_task(
+    help={
+        "brand": "brand (key, shortcut or repo name); default: every brand",
+        "fix": "append the missing rules to .gitignore (never removes a line)",
+        "dry_run": "with --fix: print the lines that would be appended, write nothing",
+    }
+)
+def check(c, brand=None, fix=False, dry_run=False):
+    """.gitignore covers video, s3-staging/, projects.json, .vam/, settings; no video in git."""
+    config = load_config()
+    root = projects_root(config)
+    brands = [find_brand(config, brand)] if brand else list(config.team.brands)
+    problems = 0
+    rules = config.team.files
+    for b in brands:
+        repo = brand_repo(root, b)
+        report = check_repo(repo, rules)
+        if not report.is_git:
+            say(f"{b.key}: {repo} is not a git repository (run `git init` there); not checked")
+            problems += 1
+            continue
+        missing = list(report.missing)
+        if missing and fix:
+            if dry_run:
+                say(f"{b.key}: would append {len(missing)} rule(s) to {repo / '.gitignore'}: "
+                    + " ".join(r.pattern for r in missing))  # fmt: skip
+            else:
+                fix_gitignore(repo, missing)
+                after = check_repo(repo, rules)  # re-check: the rules must now take effect
+                still = {r.pattern for r in after.missing}
+                say(f"{b.key}: appended {len(missing)} rule(s) to {repo / '.gitignore'}: "
+                    + " ".join(r.pattern for r in missing))  # fmt: skip
+                missing = list(after.missing)
+                if still:
+                    say(f"{b.key}: still not ignored after the fix: {', '.join(sorted(still))} "
+                        "(a negation rule `!…` in .gitignore may override them)")  # fmt: skip
+        if not missing and not report.tracked_heavy:
+            say(f"{b.key}: ok ({repo})")
+            continue
+        if missing and not (fix and dry_run):
+            hint = "" if fix else f" (fix with `vam repo.check --brand {b.key} --fix`)"
+            say(f"{b.key}: .gitignore in {repo} does not cover: "
+                + ", ".join(r.pattern for r in missing) + hint)  # fmt: skip
+            problems += 1
+        elif missing:
+            problems += 1
+        for t in report.tracked_heavy:
+            what = "staged (not committed yet)" if t.staged_only else "tracked in git"
+            say(f"{b.key}: heavy file {what}: {t.path}")
+            say(f"    untrack it (the file stays on disk): {t.command(repo)}")
+            problems += 1
+    if problems:
+        raise Exit(f"vam: repo.check found {problems} problem(s)", code=1)

@@ -1,0 +1,313 @@
+"""S3 staging sync: upload, download and compare a project's s3-staging/ files by content."""
+
+from __future__ import annotations
+
+import json as jsonlib
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import botocore.exceptions as bce
+from invoke import Exit
+
+from vam.awsclient import connect, explain
+from vam.config import Config, load_config
+from vam.errors import AwsError, NotFoundError, UsageError
+from vam.model import ActionKind, FileState
+from vam.projects import (
+    Project,
+    find_brand,
+    infer_location,
+    projects_root,
+    select_brand,
+    select_project,
+    settings_for_brand,
+)
+from vam.sync import (
+    brand_status,
+    download,
+    remote_project_ids,
+    require_user,
+    staged_projects,
+    status,
+    target_for,
+    upload,
+)
+from vam.syncview import report_dict, report_lines, status_dict, status_lines
+from vam.tasks.base import say, vam_task
+from vam.units import parse_rate
+from vam.uploads import abort, describe, list_incomplete, older_than, parse_age
+
+COMMON_HELP = {
+    "brand": "brand (key, shortcut or repo name); default: from the current folder",
+    "project": "project id or short id (b65); default: from the current folder",
+    "dry_run": "print the exact plan and transfer nothing",
+    "json": "print a machine-readable JSON result on stdout instead of text",
+    "max_rate": "bandwidth cap, e.g. 2MB/s; default: max_rate in your settings",
+}
+
+
+class _Session:
+    """Configuration, person and S3 client for one brand."""
+
+    def __init__(self, brand: str | None):
+        self.config: Config = load_config()
+        self.root = projects_root(self.config)
+        self.brand = select_brand(self.config, brand)
+        self.settings = settings_for_brand(self.config, self.root, self.brand)
+        self.user = require_user(self.settings.user, self.settings.path)
+        team_user = self.config.team.user(self.user)
+        self.aws = connect(
+            self.settings, self.config.storage,
+            team_default=team_user.aws_profile if team_user else None,
+        )  # fmt: skip
+        self.s3 = self.aws.client("s3")
+
+    def project(self, query: str | None, *, remote: bool) -> Project:
+        """The project from the flags or the folder; for down/status it may exist only in S3."""
+        try:
+            return select_project(self.config, self.root, self.brand.key, query)
+        except NotFoundError:
+            if not remote:
+                raise
+        ids = remote_project_ids(
+            self.s3, self.config.storage.bucket, self.config.storage.prefix_for(self.brand.key)
+        )
+        return select_project(self.config, self.root, self.brand.key, query, remote_ids=ids)
+
+    def rate(self, max_rate: str | None) -> int | None:
+        if max_rate is None:
+            return self.settings.max_rate
+        return parse_rate(max_rate, where="--max-rate")
+
+
+def _aws_errors(session: _Session | None, fn):
+    try:
+        return fn()
+    except (bce.ClientError, bce.BotoCoreError) as exc:
+        explained = explain(exc, profile=session.aws.profile if session else None)
+        if explained is None:
+            raise
+        raise explained from None
+
+
+def _emit(payload: dict | list, lines: list[str], as_json: bool) -> None:
+    if as_json:
+        say(jsonlib.dumps(payload, indent=1, ensure_ascii=False))
+    else:
+        for line in lines:
+            say(line)
+
+
+def _finish(reports: list) -> None:
+    failed = [o for r in reports for o in r.outcomes if not o.ok]
+    unsettled = [u for r in reports for u in r.unsettled]
+    if failed or unsettled:
+        raise Exit(
+            f"vam: {len(failed) + len(unsettled)} file(s) not transferred; see the lines above",
+            code=1,
+        )
+    conflicts = [
+        a for r in reports for a in r.actions
+        if a.kind is ActionKind.SKIP and a.state is FileState.CONFLICT
+    ]  # fmt: skip
+    if conflicts and not reports[0].dry_run:
+        raise Exit(
+            f"vam: {len(conflicts)} conflict(s) left untouched; run one of the two commands shown",
+            code=1,
+        )
+
+
+@vam_task(
+    auto_shortflags=False,  # -d is --debug for every vam command
+    help={
+        **COMMON_HELP,
+        "all": "every project of the brand with a non-empty s3-staging/ folder",
+        "force": "upload conflicting files too, each only over the S3 version shown "
+        "(bucket versioning keeps the old one)",
+        "delete": "delete in S3 the files you deleted here (only the version you last synced; "
+        "bucket versioning keeps it)",
+    },
+)
+def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, delete=False,
+       json_=False, max_rate=None):  # fmt: skip
+    """Upload new and changed files of a project's s3-staging/ (conflicts need --force)."""
+    session = _Session(brand)
+    rate = session.rate(max_rate)
+    if all_:
+        if project:
+            raise UsageError("give either --project or --all, not both")
+        projects = staged_projects(session.root, session.brand)
+        if not projects:
+            say(f"nothing to upload: no project of {session.brand.key} has files in s3-staging/")
+            return
+    else:
+        projects = [session.project(project, remote=False)]
+    reports = []
+    for proj in projects:
+        report = _aws_errors(
+            session,
+            lambda p=proj: upload(
+                session.s3, target_for(session.config, p), user=session.user,
+                rules=session.config.team.files, force=force, delete=delete, dry_run=dry_run,
+                max_rate=rate,
+                show_progress=False if json_ else None,
+            ),
+        )  # fmt: skip
+        reports.append(report)
+        if not json_:
+            _emit({}, report_lines(report), False)
+    if json_:
+        _emit([report_dict(r) for r in reports] if all_ else report_dict(reports[0]), [], True)
+    _finish(reports)
+
+
+@vam_task(
+    auto_shortflags=False,  # -d is --debug for every vam command
+    help={
+        **COMMON_HELP,
+        "force": "download conflicting files too; your version is kept in the project's "
+        ".vam/backups/ first",
+        "delete": "remove here the files deleted in S3 (moved to the project's .vam/backups/)",
+    },
+)
+def down(c, brand=None, project=None, dry_run=False, force=False, delete=False, json_=False,
+         max_rate=None):  # fmt: skip
+    """Download new and changed S3 files into the project's s3-staging/ (conflicts need --force)."""
+    session = _Session(brand)
+    rate = session.rate(max_rate)
+    proj = _aws_errors(session, lambda: session.project(project, remote=True))
+    report = _aws_errors(
+        session,
+        lambda: download(
+            session.s3, target_for(session.config, proj), user=session.user,
+            rules=session.config.team.files, force=force, delete=delete, dry_run=dry_run,
+                max_rate=rate,
+            show_progress=False if json_ else None,
+        ),
+    )  # fmt: skip
+    _emit(report_dict(report), report_lines(report), json_)
+    _finish([report])
+
+
+@vam_task(
+    auto_shortflags=False,  # -d is --debug for every vam command
+    help={
+        "brand": COMMON_HELP["brand"],
+        "project": COMMON_HELP["project"],
+        "all": "every project of the brand (or of every brand when no --brand and not inside "
+        "one), from one listing per brand",
+        "json": COMMON_HELP["json"],
+    },
+    name="status",
+)
+def show_status(c, brand=None, project=None, all_=False, json_=False):
+    """Per file: state, size, who uploaded it and when; then the commands to run next."""
+    if all_ or (not project and not _inside_project(brand)):
+        _status_all(brand, json_)
+        return
+    session = _Session(brand)
+    proj = _aws_errors(session, lambda: session.project(project, remote=True))
+    result = _aws_errors(
+        session,
+        lambda: status(
+            session.s3, target_for(session.config, proj), user=session.user,
+            rules=session.config.team.files, staging_days=session.config.storage.staging_days,
+        ),
+    )  # fmt: skip
+    _emit(status_dict(result), status_lines(result), json_)
+
+
+def _inside_project(brand: str | None) -> bool:
+    config = load_config()
+    here = infer_location(config, Path.cwd())
+    if here.project_id is None:
+        return False
+    return brand is None or (here.brand is not None and find_brand(config, brand) == here.brand)
+
+
+def _status_all(brand: str | None, as_json: bool) -> None:
+    config = load_config()
+    if brand:
+        brand_keys = [find_brand(config, brand).key]
+    else:
+        here = infer_location(config, Path.cwd())
+        brand_keys = [here.brand.key] if here.brand else [b.key for b in config.team.brands]
+    payload: list[dict] = []
+    for key in brand_keys:
+        session = _Session(key)
+        statuses, refusals = _aws_errors(
+            session, lambda s=session, k=key: brand_status(s.s3, s.config, s.root, k, user=s.user)
+        )
+        if not as_json:
+            if not statuses and not refusals:
+                say(f"{key}: no staging files in S3 or locally")
+            for st in statuses:
+                for line in status_lines(st):
+                    say(line)
+                say()
+            for refusal in refusals:
+                say(f"! {refusal}")
+        payload.extend(status_dict(st) for st in statuses)
+    if as_json:
+        say(jsonlib.dumps(payload, indent=1, ensure_ascii=False))
+
+
+@vam_task(
+    help={
+        "brand": "brand whose staging area to look at (default: from the current folder)",
+        "abort_older_than": "abort the uploads started longer ago than this, e.g. 7d, 12h, 2w",
+        "dry_run": "with --abort-older-than: show what would be aborted, abort nothing",
+        "yes": "abort without asking",
+    }
+)
+def uploads(c, brand=None, abort_older_than=None, dry_run=False, yes=False):
+    """List a brand's unfinished uploads (who, when, bytes sent); abort old ones."""
+    config = load_config()
+    chosen = select_brand(config, brand)
+    age = parse_age(abort_older_than) if abort_older_than else None
+    storage = config.storage
+    settings = config.settings
+    team_user = config.team.user(settings.user or "")
+    aws = connect(settings, storage, team_default=team_user.aws_profile if team_user else None)
+    s3 = aws.client("s3")
+    prefix = storage.prefix_for(chosen.key)
+    people = {u.iam_user: u.name for u in config.team.users if u.iam_user}
+    now = datetime.now(UTC)
+
+    found = list_incomplete(s3, storage.bucket, prefix, people)
+    if not found:
+        say(f"no unfinished uploads under s3://{storage.bucket}/{prefix}")
+        return
+    say(f"{len(found)} unfinished upload(s) under s3://{storage.bucket}/{prefix}:")
+    for pending in found:
+        say(f"  {describe(pending, prefix, now)}")
+    if age is None:
+        say("an interrupted `vam s3.up` resumes these by itself; to clean up old ones: "
+            f"vam s3.uploads --brand {chosen.key} --abort-older-than 7d")  # fmt: skip
+        return
+
+    doomed = older_than(found, age, now)
+    if not doomed:
+        say(f"none is older than {abort_older_than}: nothing to abort")
+        return
+    verb = "would abort" if dry_run else "to abort"
+    say(f"{verb} ({len(doomed)}, older than {abort_older_than}):")
+    for pending in doomed:
+        say(f"  {describe(pending, prefix, now)}")
+    if dry_run:
+        say("dry run: nothing aborted")
+        return
+    if not yes and not sys.stdin.isatty():
+        raise UsageError("not a terminal, so vam cannot ask: add --yes to abort them")
+    if not yes and input(f"abort these {len(doomed)} upload(s)? [y/N] ").strip().lower() != "y":
+        say("nothing aborted")
+        return
+    aborted = abort(s3, storage.bucket, doomed)
+    left = {u.upload_id for u in list_incomplete(s3, storage.bucket, prefix, people)}
+    still = [u for u in aborted if u.upload_id in left]
+    if still:  # re-check: S3 must no longer list them
+        raise AwsError(
+            f"{len(still)} upload(s) are still listed after aborting; run the same command again"
+        )
+    say(f"aborted {len(aborted)} upload(s); {len(found) - len(aborted)} left")

@@ -1,0 +1,205 @@
+"""Archive finished projects to the SSD, bring their light files back, show what is where."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from vam.archive import (
+    DEFAULT_RESERVE,
+    Hooks,
+    execute_archive,
+    execute_cleanup,
+    pick_oldest,
+    plan_archive,
+    plan_cleanup,
+    plan_lines,
+    staging_state,
+)
+from vam.config import STATE_DIR, load_config
+from vam.errors import NotFoundError, SafetyError, UsageError
+from vam.projects import find_brand, infer_location, projects_root, select_brand, select_project
+from vam.ssd import apply_light, brand_status, plan_sync, require_ssd
+from vam.tasks.base import say, vam_task
+from vam.units import format_size, parse_size
+
+
+class _Progress(Hooks):
+    """A tqdm bar on a terminal, nothing otherwise."""
+
+    def __init__(self, total: int):
+        self.bar = None
+        if sys.stderr.isatty() and total:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="B", unit_scale=True, desc="copy", leave=False)
+
+    def on_bytes(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@vam_task(
+    help={
+        "project": "project to archive (id or short id like b65); default: from the current folder",
+        "brand": "brand (key, shortcut or repo name); default: from the current folder",
+        "next": "archive the N oldest active projects (by newest file) instead of one",
+        "dry_run": "print the exact plan and touch nothing",
+        "keep_local": "copy and verify, but keep the local project",
+        "cleanup_s3": "after the verified copy, delete the project's S3 staging objects whose "
+        "content is on the SSD (compared by size and MD5/CRC32)",
+        "reserve": "space to keep free on the SSD after the copy (e.g. 2GB); default 512MiB",
+    }
+)
+def archive(
+    c, project=None, brand=None, next=0, dry_run=False, keep_local=False, cleanup_s3=False,
+    reserve=None,
+):  # fmt: skip
+    """Copy a finished project to the SSD, verify every file, then keep only its light files."""
+    config = load_config()
+    root = projects_root(config)
+    spare = parse_size(reserve, where="--reserve") if reserve else DEFAULT_RESERVE
+    next_n = int(next or 0)
+    if next_n and project:
+        raise UsageError("give either a project or --next N, not both")
+    if next_n:
+        chosen = select_brand(config, brand)
+        projects = pick_oldest(root, config, chosen, next_n)
+        if not projects:
+            raise NotFoundError(f"brand {chosen.key} has no active projects to archive")
+        say(f"oldest {len(projects)} active project(s): {', '.join(p.id for p in projects)}")
+    else:
+        found = select_project(config, root, brand, project, include_archived=True)
+        if found.structure == "archived":
+            raise NotFoundError(
+                f"{found.id} is already archived ({found.path}); `vam ssd.status` shows where"
+            )
+        projects = [found]
+    require_ssd(config, root, projects[0].brand)
+
+    for proj in projects:
+        plan = plan_archive(config, root, proj, reserve=spare)
+        for line in plan_lines(plan):
+            say(line)
+        staging = staging_state(config, root, proj)
+        objects = staging.projects.get(proj.id, [])
+        if not staging.available:
+            say(f"  S3 staging: unknown ({staging.error})")
+        elif objects:
+            size = sum(o.size for o in objects)
+            where = f"{staging.prefix}{proj.id}/"
+            say(f"  S3 staging: {len(objects)} file(s), {format_size(size)} under {where}")
+        else:
+            say("  S3 staging: nothing staged")
+        if plan.differs:
+            say(f"  the SSD copy differs in {len(plan.differs)} file(s):")
+            for step in plan.differs:
+                say(f"    {step.rel}: {step.detail}")
+        if dry_run:
+            if cleanup_s3 and objects:
+                say("  --cleanup-s3 would delete only files whose content the SSD copy has "
+                    "(checked after the copy verifies)")  # fmt: skip
+            say("  dry run: nothing copied, verified or deleted")
+            continue
+        progress = _Progress(plan.copy_bytes)
+        try:
+            result = execute_archive(plan, config, keep_local=keep_local, hooks=progress)
+        finally:
+            progress.close()
+        say(f"  copied {len(result.copied)} file(s), verified {result.verified} on the SSD "
+            f"({plan.ssd_dir})")  # fmt: skip
+        if result.removed_local:
+            say(f"  removed {proj.path}; {len(result.light_restored)} light file(s) now in "
+                f"{plan.archived_dir}")  # fmt: skip
+        else:
+            say(f"  kept the local project {proj.path} (--keep-local)")
+        for note in result.notes:
+            if note != "kept local":
+                say(f"  note: {note}")
+        if objects and cleanup_s3:
+            decisions = plan_cleanup(plan, staging)
+            for d in decisions:
+                say(f"    {'delete' if d.delete else 'keep  '} {d.obj.rel}: {d.reason}")
+            deleted = execute_cleanup(config, root, plan, decisions, staging)
+            state = [k for k in deleted if f"/{STATE_DIR}/" in k]
+            extra = f" and vam's {len(state)} index/handoff object(s)" if state else ""
+            say(f"  S3 staging: deleted {len(deleted) - len(state)} file(s){extra}")
+            kept = [d for d in decisions if not d.delete]
+            if kept:
+                raise SafetyError(
+                    f"{len(kept)} staging file(s) of {proj.id} were kept (content not proven to be "
+                    "on the SSD); check them with `vam s3.status`, remove with `vam s3.cleanup`"
+                )
+        elif objects:
+            say(f"  S3 staging still holds {len(objects)} file(s); to remove them: "
+                f"vam s3.cleanup --brand {proj.brand.key} --project {proj.id}")  # fmt: skip
+
+
+@vam_task(
+    help={
+        "brand": "brand (key, shortcut or repo name); default: from the current folder, else all",
+        "dry_run": "print what would be copied and touch nothing",
+        "overwrite": "also replace local light files that differ from the SSD's",
+    }
+)
+def sync(c, brand=None, dry_run=False, overwrite=False):
+    """Copy light files of archived projects from the SSD into archived/{range}/{id}/."""
+    config = load_config()
+    root = projects_root(config)
+    brands = _brands(config, brand)
+    for b in brands:
+        try:
+            report = plan_sync(config, root, b)
+        except NotFoundError as exc:
+            if len(brands) == 1:
+                raise
+            say(f"{b.key}: skipped, {exc}")
+            continue
+        copies = sum(1 for p in report.projects for a in p.actions if a.action == "copy")
+        say(f"{b.key}: {len(report.projects)} archived project(s) on the SSD ({report.ssd})")
+        for p in report.projects:
+            for a in p.actions:
+                if a.action == "copy" or (a.action == "differs" and overwrite):
+                    verb = "would copy" if dry_run else "copy"
+                    say(f"  {verb} {p.id}/{a.rel} -> {a.dst}")
+                elif a.action == "differs":
+                    say(f"  differs {p.id}/{a.rel}: kept the local file (--overwrite replaces it)")
+            if not dry_run:
+                apply_light(list(p.actions), overwrite=overwrite)
+        for pid in report.skipped_active:
+            say(f"  skipped {pid}: still an active project here")
+        same = sum(1 for p in report.projects for a in p.actions if a.action == "same")
+        say(f"  {copies} to copy, {same} already identical" + (" (dry run)" if dry_run else ""))
+
+
+@vam_task(help={"brand": "brand (key, shortcut or repo name); default: every brand"})
+def status(c, brand=None):
+    """Per brand: projects only on the SSD, only local, on both; SSD free space."""
+    config = load_config()
+    root = projects_root(config)
+    brands = [find_brand(config, brand)] if brand else list(config.team.brands)
+    for b in brands:
+        st = brand_status(config, root, b)
+        if not st.mounted:
+            where = st.ssd.parent if st.ssd else "no ssd_root in settings"
+            say(f"{b.key}: SSD not mounted ({where}); local: {len(st.local_only)} project(s)")
+            continue
+        say(f"{b.key}: SSD {st.ssd} — {format_size(st.free_bytes)} free of "
+            f"{format_size(st.total_bytes)}")  # fmt: skip
+        say(f"  on SSD only ({len(st.ssd_only)}): {', '.join(st.ssd_only) or '-'}")
+        say(f"  on both     ({len(st.both)}): {', '.join(st.both) or '-'}")
+        say(f"  local only  ({len(st.local_only)}): {', '.join(st.local_only) or '-'}")
+        if st.heavy_local_only:
+            say(f"  not archived yet: {', '.join(st.heavy_local_only)} "
+                f"(`vam ssd.archive --brand {b.key} --next 1`)")  # fmt: skip
+
+
+def _brands(config, brand):
+    if brand:
+        return [find_brand(config, brand)]
+    here = infer_location(config, Path.cwd()).brand
+    return [here] if here else list(config.team.brands)
