@@ -19,8 +19,12 @@ PREFIX = "staging/v-appydave/b65-x/"
 
 def note(at: str, who: str = "david", to=("jan",), message="cut the intro") -> HandoffNote:
     return HandoffNote(
-        brand="appydave", project="b65-x", from_user=who, to_users=to,
-        created_at=datetime.fromisoformat(at).replace(tzinfo=UTC), message=message,
+        brand="appydave",
+        project="b65-x",
+        from_user=who,
+        to_users=to,
+        created_at=datetime.fromisoformat(at).replace(tzinfo=UTC),
+        message=message,
         files=(NoteFile("raw.mp4", 123, "0a1b2c3d"), NoteFile("café take.mov", 5, "00000001")),
         receive_command="vam receive --brand appydave --project b65-x",
     )
@@ -35,7 +39,9 @@ def test_latest_note_for_a_person(s3):
     client = boto3.client("s3", region_name="us-east-1")
     client.create_bucket(Bucket="video-projects")
     store_note(client, "video-projects", PREFIX, note("2026-11-23T10:00:00"))
-    store_note(client, "video-projects", PREFIX, note("2026-11-24T09:00:00", "jan", ("david",), "done"))
+    store_note(
+        client, "video-projects", PREFIX, note("2026-11-24T09:00:00", "jan", ("david",), "done")
+    )
     assert latest_note(client, "video-projects", PREFIX).message == "done"
     assert latest_note(client, "video-projects", PREFIX, for_user="jan").message == "cut the intro"
     assert latest_note(client, "video-projects", "staging/v-appydave/other/") is None
@@ -46,7 +52,9 @@ def test_receivers_default_to_the_other_members():
     assert receivers(("david", "jan"), "david", "jan,client") == ("jan", "client")
 
 
-@pytest.mark.parametrize("text,seconds", [("1h", 3600), ("36h", 129600), ("7d", 604800), ("3600", 3600)])
+@pytest.mark.parametrize(
+    "text,seconds", [("1h", 3600), ("36h", 129600), ("7d", 604800), ("3600", 3600)]
+)
 def test_expiry_within_one_hour_and_seven_days(text, seconds):
     assert parse_expiry(text) == seconds
 
@@ -63,7 +71,9 @@ def test_share_link_downloads_the_exact_bytes_with_plain_urllib(s3):
     data = bytes(range(256)) * 100
     key = PREFIX + "b-roll café – take 2.mov"
     client.put_object(Bucket="video-projects", Key=key, Body=data)
-    [link] = share_links(client, "video-projects", [("b-roll café – take 2.mov", key, len(data))], 3600)
+    [link] = share_links(
+        client, "video-projects", [("b-roll café – take 2.mov", key, len(data))], 3600
+    )
     with urllib.request.urlopen(link.url, timeout=30) as response:
         assert response.read() == data
 
@@ -94,7 +104,12 @@ def test_webhook_gets_one_slack_compatible_post():
     assert result.ok
     [(ctype, body)] = _Recorder.received
     text = json.loads(body)["text"]
-    assert ctype == "application/json" and "b65-x" in text and "raw.mp4" in text and "café take.mov" in text
+    assert (
+        ctype == "application/json"
+        and "b65-x" in text
+        and "raw.mp4" in text
+        and "café take.mov" in text
+    )
 
 
 def test_unreachable_webhook_is_reported_not_raised():

@@ -61,15 +61,18 @@ class HandoffNote:
     def addressed_to(self, user: str | None) -> bool:
         return not self.to_users or user is None or user in self.to_users
 
-    def summary_lines(self) -> list[str]:
-        """What a person reads: who, when, message, files."""
+    def summary_lines(self, *, files: bool = True) -> list[str]:
+        """What a person reads: who, when, message, files (left out where listed already)."""
         when = self.created_at.strftime("%Y-%m-%d %H:%M UTC")
         to = ", ".join(self.to_users) or "the team"
         total = sum(f.size for f in self.files)
-        lines = [f"handoff from {self.from_user} to {to}, {when}: {len(self.files)} files, {format_size(total)}"]
+        lines = [
+            f"handoff from {self.from_user} to {to}, {when}: {len(self.files)} files, {format_size(total)}"
+        ]
         if self.message:
             lines.append(f"  “{self.message}”")
-        lines.extend(f"  {f.rel}  {format_size(f.size)}  crc32 {f.crc32}" for f in self.files)
+        if files:
+            lines.extend(f"  {f.rel}  {format_size(f.size)}  crc32 {f.crc32}" for f in self.files)
         if self.receive_command:
             lines.append(f"  to receive: {self.receive_command}")
         return lines
@@ -99,7 +102,9 @@ def store_note(s3, bucket: str, project_prefix: str, note: HandoffNote) -> str:
     return key
 
 
-def latest_note(s3, bucket: str, project_prefix: str, *, for_user: str | None = None) -> HandoffNote | None:
+def latest_note(
+    s3, bucket: str, project_prefix: str, *, for_user: str | None = None
+) -> HandoffNote | None:
     """The newest note of a project (addressed to `for_user` when given), or None."""
     paginator = s3.get_paginator("list_objects_v2")
     keys: list[str] = []
@@ -138,3 +143,39 @@ def slack_payload(note: HandoffNote) -> dict:
     if note.receive_command:
         lines.append(f"Receive with `{note.receive_command}`")
     return {"text": "\n".join(lines)}
+
+
+# --------------------------------------------------------------------------- the handoff itself
+
+
+def note_from_scan(
+    plan,
+    *,
+    brand: str,
+    project: str,
+    me: str,
+    to: tuple[str, ...],
+    message: str,
+    links: dict[str, str],
+    links_expire_at: datetime | None,
+    now: datetime | None = None,
+) -> HandoffNote:
+    """A note describing every file that is now in S3 with the same content on both sides."""
+    from vam.model import FileState
+
+    files = tuple(
+        NoteFile(r.rel, r.remote.size, f"{r.remote.crc32:08x}", links.get(r.rel))
+        for r in plan.rows
+        if r.state is FileState.SYNCED and r.remote is not None and r.remote.crc32 is not None
+    )
+    return HandoffNote(
+        brand=brand,
+        project=project,
+        from_user=me,
+        to_users=to,
+        created_at=(now or datetime.now(UTC)).replace(microsecond=0),
+        message=message,
+        files=files,
+        links_expire_at=links_expire_at,
+        receive_command=f"vam receive --brand {brand} --project {project}",
+    )

@@ -62,4 +62,7 @@ def _quote(name: str) -> str:
 def share_links(s3, bucket: str, objects: list[tuple[str, str, int]], seconds: int) -> list[Link]:
     """Links for (rel, key, size) triples; signing is local, no request per file."""
     expires_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=seconds)
-    return [Link(rel, key, size, presign(s3, bucket, key, seconds), expires_at) for rel, key, size in objects]
+    return [
+        Link(rel, key, size, presign(s3, bucket, key, seconds), expires_at)
+        for rel, key, size in objects
+    ]
