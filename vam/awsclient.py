@@ -45,6 +45,8 @@ class Aws:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
             s3={"addressing_style": "path"} if self.endpoint(service) else None,
+            # SigV4 everywhere: presigned links of up to 7 days work in every region
+            signature_version="s3v4" if service == "s3" else None,
         )
         return self.session.client(
             service, endpoint_url=self.endpoint(service), config=config, **kwargs

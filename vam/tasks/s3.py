@@ -11,23 +11,18 @@ import botocore.exceptions as bce
 from invoke import Exit
 
 from vam.awsclient import connect, explain
-from vam.config import Config, load_config
+from vam.config import load_config
 from vam.errors import AwsError, NotFoundError, UsageError
 from vam.model import ActionKind, FileState
 from vam.projects import (
-    Project,
     find_brand,
     infer_location,
-    projects_root,
     select_brand,
-    select_project,
-    settings_for_brand,
 )
+from vam.session import Session
 from vam.sync import (
     brand_status,
     download,
-    remote_project_ids,
-    require_user,
     staged_projects,
     status,
     target_for,
@@ -35,7 +30,7 @@ from vam.sync import (
 )
 from vam.syncview import report_dict, report_lines, status_dict, status_lines
 from vam.tasks.base import say, vam_task
-from vam.units import parse_rate
+from vam.units import format_size
 from vam.uploads import abort, describe, list_incomplete, older_than, parse_age
 
 COMMON_HELP = {
@@ -47,41 +42,7 @@ COMMON_HELP = {
 }
 
 
-class _Session:
-    """Configuration, person and S3 client for one brand."""
-
-    def __init__(self, brand: str | None):
-        self.config: Config = load_config()
-        self.root = projects_root(self.config)
-        self.brand = select_brand(self.config, brand)
-        self.settings = settings_for_brand(self.config, self.root, self.brand)
-        self.user = require_user(self.settings.user, self.settings.path)
-        team_user = self.config.team.user(self.user)
-        self.aws = connect(
-            self.settings, self.config.storage,
-            team_default=team_user.aws_profile if team_user else None,
-        )  # fmt: skip
-        self.s3 = self.aws.client("s3")
-
-    def project(self, query: str | None, *, remote: bool) -> Project:
-        """The project from the flags or the folder; for down/status it may exist only in S3."""
-        try:
-            return select_project(self.config, self.root, self.brand.key, query)
-        except NotFoundError:
-            if not remote:
-                raise
-        ids = remote_project_ids(
-            self.s3, self.config.storage.bucket, self.config.storage.prefix_for(self.brand.key)
-        )
-        return select_project(self.config, self.root, self.brand.key, query, remote_ids=ids)
-
-    def rate(self, max_rate: str | None) -> int | None:
-        if max_rate is None:
-            return self.settings.max_rate
-        return parse_rate(max_rate, where="--max-rate")
-
-
-def _aws_errors(session: _Session | None, fn):
+def _aws_errors(session: Session | None, fn):
     try:
         return fn()
     except (bce.ClientError, bce.BotoCoreError) as exc:
@@ -132,7 +93,7 @@ def _finish(reports: list) -> None:
 def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, delete=False,
        json_=False, max_rate=None):  # fmt: skip
     """Upload new and changed files of a project's s3-staging/ (conflicts need --force)."""
-    session = _Session(brand)
+    session = Session(brand)
     rate = session.rate(max_rate)
     if all_:
         if project:
@@ -174,7 +135,7 @@ def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, dele
 def down(c, brand=None, project=None, dry_run=False, force=False, delete=False, json_=False,
          max_rate=None):  # fmt: skip
     """Download new and changed S3 files into the project's s3-staging/ (conflicts need --force)."""
-    session = _Session(brand)
+    session = Session(brand)
     rate = session.rate(max_rate)
     proj = _aws_errors(session, lambda: session.project(project, remote=True))
     report = _aws_errors(
@@ -206,7 +167,7 @@ def show_status(c, brand=None, project=None, all_=False, json_=False):
     if all_ or (not project and not _inside_project(brand)):
         _status_all(brand, json_)
         return
-    session = _Session(brand)
+    session = Session(brand)
     proj = _aws_errors(session, lambda: session.project(project, remote=True))
     result = _aws_errors(
         session,
@@ -215,7 +176,18 @@ def show_status(c, brand=None, project=None, all_=False, json_=False):
             rules=session.config.team.files, staging_days=session.config.storage.staging_days,
         ),
     )  # fmt: skip
-    _emit(status_dict(result), status_lines(result), json_)
+    from vam.handoff import latest_note
+
+    note = _aws_errors(
+        session, lambda: latest_note(session.s3, result.target.bucket, result.target.prefix)
+    )
+    payload = status_dict(result)
+    payload["handoff"] = jsonlib.loads(note.to_json()) if note else None
+    lines = status_lines(result)
+    if note is not None:
+        first, *rest = note.summary_lines(files=False)
+        lines += [f"  latest {first}", *rest]
+    _emit(payload, lines, json_)
 
 
 def _inside_project(brand: str | None) -> bool:
@@ -235,7 +207,7 @@ def _status_all(brand: str | None, as_json: bool) -> None:
         brand_keys = [here.brand.key] if here.brand else [b.key for b in config.team.brands]
     payload: list[dict] = []
     for key in brand_keys:
-        session = _Session(key)
+        session = Session(key)
         statuses, refusals = _aws_errors(
             session, lambda s=session, k=key: brand_status(s.s3, s.config, s.root, k, user=s.user)
         )
@@ -311,3 +283,114 @@ def uploads(c, brand=None, abort_older_than=None, dry_run=False, yes=False):
             f"{len(still)} upload(s) are still listed after aborting; run the same command again"
         )
     say(f"aborted {len(aborted)} upload(s); {len(found) - len(aborted)} left")
+
+
+@vam_task(
+    auto_shortflags=False,
+    help={
+        "brand": COMMON_HELP["brand"],
+        "project": COMMON_HELP["project"],
+        "file": "only files whose path contains this text (default: every file)",
+        "expires": "how long the links work: 1h … 7d (default 7d, S3's maximum)",
+        "json": COMMON_HELP["json"],
+    },
+)
+def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
+    """Presigned download links for a project's S3 files (1h … 7d), for a client or a browser."""
+    from vam.remoteindex import is_vam_key
+    from vam.share import parse_expiry, share_links
+    from vam.sync import list_project
+
+    seconds = parse_expiry(expires)
+    session = Session(brand)
+    proj = _aws_errors(session, lambda: session.project(project, remote=True))
+    target = session.target(proj)
+    objects = [
+        o for o in list_project(session.s3, target.bucket, target.prefix)
+        if not is_vam_key(o.rel) and (not file or file.lower() in o.rel.lower())
+    ]  # fmt: skip
+    if not objects:
+        what = f"matching {file!r} " if file else ""
+        raise NotFoundError(
+            f"no S3 files {what}in {target.brand_key} {target.project_id}; "
+            f"upload them first: {target.command('up')}"
+        )
+    links = share_links(
+        session.s3, target.bucket, [(o.rel, o.key, o.size) for o in objects], seconds
+    )
+    if json_:
+        payload = [
+            {"path": lk.rel, "bytes": lk.size, "url": lk.url,
+             "expires": lk.expires_at.isoformat().replace("+00:00", "Z")}
+            for lk in links
+        ]  # fmt: skip
+        say(jsonlib.dumps(payload, indent=1, ensure_ascii=False))
+        return
+    expires_at = links[0].expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    say(f"{len(links)} link(s) for {target.brand_key} {target.project_id}, valid until {expires_at}:")
+    for link in links:
+        say(f"  {link.rel} ({format_size(link.size)})")
+        say(f"    {link.url}")
+
+
+@vam_task(
+    auto_shortflags=False,
+    help={
+        "brand": COMMON_HELP["brand"],
+        "project": COMMON_HELP["project"],
+        "side": "what to clean: remote (S3, the default), local (this computer's s3-staging/) "
+        "or both",
+        "force": "also delete files that exist only on the side being cleaned",
+        "yes": "do not ask for confirmation",
+        "dry_run": "show what would be deleted; delete nothing",
+    },
+)
+def cleanup(c, brand=None, project=None, side="remote", force=False, yes=False, dry_run=False):
+    """Delete a finished project's staging files (S3 and/or here), never the only copy unless --force."""
+    from vam.cleanup import LOCAL, REMOTE, apply_cleanup, plan_cleanup
+
+    sides = {"remote": (REMOTE,), "local": (LOCAL,), "both": (REMOTE, LOCAL)}.get(side)
+    if sides is None:
+        raise UsageError(f"--side {side!r}: use remote, local or both")
+    session = Session(brand)
+    proj = _aws_errors(session, lambda: session.project(project, remote=True))
+    target = session.target(proj)
+    plan = _aws_errors(session, lambda: plan_cleanup(
+        session.s3, target, user=session.user, rules=session.rules, sides=sides, force=force,
+        noncurrent_days=session.config.storage.noncurrent_days,
+    ))  # fmt: skip
+    for line in plan.lines():
+        say(line)
+    if plan.nothing:
+        say("nothing to delete")
+        if plan.refused:
+            raise Exit(f"vam: {len(plan.refused)} file(s) kept (see above)", code=1)
+        return
+    if dry_run:
+        say("dry run: nothing deleted")
+        return
+    count = len(plan.to_delete)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("not a terminal, so vam cannot ask: add --yes to delete them")
+        if input(f"delete these {count} file(s)? [y/N] ").strip().lower() != "y":
+            say("nothing deleted")
+            return
+    result = _aws_errors(
+        session, lambda: apply_cleanup(session.s3, plan, user=session.user, rules=session.rules)
+    )
+    say(
+        f"deleted {len(result.deleted)} file(s)"
+        + (f", aborted {result.aborted} unfinished upload(s)" if result.aborted else "")
+        + (f", removed vam's {result.vam_deleted} index/handoff object(s)" if result.vam_deleted else "")
+    )
+    if REMOTE in sides:
+        say(f"re-checked S3: {result.remaining_remote} project file(s) left")
+    if LOCAL in sides:
+        say(f"re-checked here: {result.remaining_local} file(s) left in {target.staging}")
+    for item, why in result.failed:
+        say(f"  ! {item.rel}: {why}")
+    if result.failed or plan.refused:
+        raise Exit(
+            f"vam: {len(result.failed) + len(plan.refused)} file(s) kept (see above)", code=1
+        )

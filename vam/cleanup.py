@@ -1,0 +1,303 @@
+"""Cleaning a project's staging area once it is done (SPEC §4 s3.cleanup).
+
+Plan first: every file on the side being cleaned is safe to delete only when the other side holds
+the same content (state synced). Anything that exists only here (a remote file never downloaded,
+a local file never uploaded, either side of a conflict) is refused unless --force. Remote deletes
+re-check each object's ETag just before deleting, so a file the other person uploaded meanwhile
+is never deleted unseen; bucket versioning keeps deleted objects recoverable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import botocore.exceptions as bce
+
+from vam.config import FileRules
+from vam.model import FileRow, FileState
+from vam.remoteindex import is_vam_key
+from vam.sync import Target, list_project, scan_project
+from vam.syncrecord import load_record, save_record
+from vam.units import format_size
+
+REMOTE, LOCAL = "remote", "local"
+
+
+@dataclass(frozen=True)
+class Item:
+    side: str  # remote | local
+    rel: str
+    size: int
+    safe: bool
+    reason: str  # why it is (not) safe, in words
+    key: str = ""  # remote: the S3 key; local: ""
+    etag: str = ""  # remote: the ETag seen when planning
+    mtime_ns: int = 0  # local: the mtime seen when planning
+
+    def line(self) -> str:
+        where = "S3" if self.side == REMOTE else "here"
+        mark = "delete" if self.safe else "KEEP  "
+        return f"  {mark} {where:<4} {format_size(self.size):>9}  {self.rel}  ({self.reason})"
+
+
+@dataclass(frozen=True)
+class Upload:
+    key: str
+    upload_id: str
+    initiated: str
+
+
+@dataclass(frozen=True)
+class CleanupPlan:
+    target: Target
+    sides: tuple[str, ...]
+    force: bool
+    items: tuple[Item, ...]
+    uploads: tuple[Upload, ...] = ()  # unfinished multipart uploads under the project prefix
+    vam_keys: tuple[str, ...] = ()  # the project's index and handoff notes in S3
+    versioning: bool | None = None  # None: not readable with these credentials
+    noncurrent_days: int = 14
+
+    @property
+    def to_delete(self) -> tuple[Item, ...]:
+        return tuple(i for i in self.items if i.safe or self.force)
+
+    @property
+    def refused(self) -> tuple[Item, ...]:
+        return tuple(i for i in self.items if not i.safe and not self.force)
+
+    @property
+    def nothing(self) -> bool:
+        return not self.to_delete and not self.uploads and not self.vam_keys_to_delete
+
+    @property
+    def vam_keys_to_delete(self) -> tuple[str, ...]:
+        # vam's own objects go only when no project file stays in S3
+        if REMOTE in self.sides and not any(i.side == REMOTE for i in self.refused):
+            return self.vam_keys
+        return ()
+
+    def lines(self) -> list[str]:
+        t = self.target
+        out = [f"cleanup {t.brand_key} {t.project_id} ({' and '.join(self.sides)}):"]
+        out += [i.line() for i in self.items] or ["  no staging files on the side(s) cleaned"]
+        for up in self.uploads:
+            out.append(
+                f"  abort unfinished upload {up.key[len(t.prefix) :]} (started {up.initiated})"
+            )
+        if self.vam_keys_to_delete:
+            out.append(f"  delete vam's {len(self.vam_keys_to_delete)} index/handoff object(s)")
+        for item in self.refused:
+            other = "this computer" if item.side == REMOTE else "S3"
+            out.append(
+                f"  ! kept {item.rel}: it is not on {other} ({item.reason}); "
+                f"sync it first or add --force to delete it anyway"
+            )
+        if REMOTE in self.sides and self.to_delete:
+            out.append("  " + self.undo_line())
+        return out
+
+    def undo_line(self) -> str:
+        if self.versioning:
+            return (
+                f"undo: bucket versioning keeps deleted S3 objects as previous versions for "
+                f"{self.noncurrent_days} days (restore with `aws s3api list-object-versions` + "
+                "`get-object --version-id`)"
+            )
+        if self.versioning is None:
+            return (
+                "undo: ask the bucket owner; these credentials cannot read the bucket's versioning"
+            )
+        return "no undo: versioning is off on this bucket (`vam aws.setup-bucket` turns it on)"
+
+
+@dataclass(frozen=True)
+class CleanupResult:
+    deleted: tuple[Item, ...]
+    failed: tuple[tuple[Item, str], ...]
+    aborted: int
+    vam_deleted: int
+    remaining_remote: int = 0
+    remaining_local: int = 0
+    messages: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _row_item(side: str, row: FileRow) -> Item | None:
+    synced = row.state is FileState.SYNCED
+    if side == REMOTE:
+        if row.remote is None:
+            return None
+        reason = "same content here" if synced else _why(row, REMOTE)
+        return Item(
+            REMOTE, row.rel, row.remote.size, synced, reason, row.remote.key, row.remote.etag
+        )
+    if row.local is None:
+        return None
+    reason = "same content in S3" if synced else _why(row, LOCAL)
+    return Item(LOCAL, row.rel, row.local.size, synced, reason, mtime_ns=row.local.mtime_ns)
+
+
+def _why(row: FileRow, side: str) -> str:
+    st = row.state
+    if st is FileState.CONFLICT:
+        return "conflict: both sides changed"
+    if st is FileState.REFUSED:
+        return "unsafe key, never downloadable"
+    if side == REMOTE:
+        if st is FileState.DOWNLOAD:
+            who = row.remote.uploaded_by if row.remote else None
+            return f"never downloaded{f', from {who}' if who else ''}"
+        if st is FileState.UPLOAD:
+            return "your newer version is not uploaded"
+        if st is FileState.DELETED_HERE:
+            return "deleted here, only in S3"
+    else:
+        if st is FileState.UPLOAD:
+            return "never uploaded" if row.remote is None else "changed here, not uploaded"
+        if st is FileState.DOWNLOAD:
+            return "S3 has a newer version"
+        if st is FileState.DELETED_THERE:
+            return "deleted in S3, only here"
+    return st.value
+
+
+def _versioning(s3, bucket: str) -> bool | None:
+    try:
+        return s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
+    except bce.ClientError:
+        return None
+
+
+def plan_cleanup(
+    s3,
+    target: Target,
+    *,
+    user: str,
+    rules: FileRules,
+    sides: tuple[str, ...] = (REMOTE,),
+    force: bool = False,
+    noncurrent_days: int = 14,
+) -> CleanupPlan:
+    objects = list_project(s3, target.bucket, target.prefix)
+    scan = scan_project(s3, target, user=user, rules=rules, objects=objects)
+    items = []
+    for side in sides:
+        for row in scan.plan.rows:
+            item = _row_item(side, row)
+            if item is not None:
+                items.append(item)
+    uploads: list[Upload] = []
+    vam_keys: tuple[str, ...] = ()
+    versioning = None
+    if REMOTE in sides:
+        paginator = s3.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=target.bucket, Prefix=target.prefix):
+            for up in page.get("Uploads", []):
+                uploads.append(Upload(up["Key"], up["UploadId"], str(up.get("Initiated", ""))[:19]))
+        vam_keys = tuple(o.key for o in objects if is_vam_key(o.rel))
+        versioning = _versioning(s3, target.bucket)
+    return CleanupPlan(
+        target, sides, force, tuple(items), tuple(uploads), vam_keys, versioning, noncurrent_days
+    )
+
+
+def apply_cleanup(s3, plan: CleanupPlan, *, user: str, rules: FileRules) -> CleanupResult:
+    """Delete what the plan allows, each only if unchanged since planning; then re-check."""
+    t = plan.target
+    deleted: list[Item] = []
+    failed: list[tuple[Item, str]] = []
+    for item in plan.to_delete:
+        why = _delete_remote(s3, t, item) if item.side == REMOTE else _delete_local(t, item)
+        if why:
+            failed.append((item, why))
+        else:
+            deleted.append(item)
+    aborted = 0
+    for up in plan.uploads:
+        try:
+            s3.abort_multipart_upload(Bucket=t.bucket, Key=up.key, UploadId=up.upload_id)
+            aborted += 1
+        except bce.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+                raise
+    vam_deleted = 0
+    if not failed:
+        for key in plan.vam_keys_to_delete:
+            s3.delete_object(Bucket=t.bucket, Key=key)
+            vam_deleted += 1
+    _forget(t, user, plan, deleted)
+    _prune_empty_folders(t.staging)
+    # re-check: what is still there on each side cleaned
+    remaining_remote = remaining_local = 0
+    if REMOTE in plan.sides:
+        left = {o.rel for o in list_project(s3, t.bucket, t.prefix) if not is_vam_key(o.rel)}
+        remaining_remote = len(left)
+        gone_wrong = [i for i in deleted if i.side == REMOTE and i.rel in left]
+        if gone_wrong:
+            failed.extend((i, "still in S3 after deleting") for i in gone_wrong)
+    if LOCAL in plan.sides and t.staging.is_dir():
+        remaining_local = sum(1 for _ in _files(t.staging, rules))
+    return CleanupResult(
+        tuple(deleted), tuple(failed), aborted, vam_deleted, remaining_remote, remaining_local
+    )
+
+
+def _delete_remote(s3, t: Target, item: Item) -> str | None:
+    try:
+        head = s3.head_object(Bucket=t.bucket, Key=item.key)
+    except bce.ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+            return None  # already gone
+        raise
+    if head.get("ETag", "").strip('"') != item.etag:
+        return "changed in S3 since the plan (someone uploaded a new version); kept"
+    s3.delete_object(Bucket=t.bucket, Key=item.key)
+    return None
+
+
+def _delete_local(t: Target, item: Item) -> str | None:
+    path = t.staging / item.rel
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    if (st.st_size, st.st_mtime_ns) != (item.size, item.mtime_ns):
+        return "changed here since the plan; kept"
+    path.unlink()
+    return None
+
+
+def _forget(t: Target, user: str, plan: CleanupPlan, deleted: list[Item]) -> None:
+    """Files now gone from both sides leave the sync record, so status starts clean."""
+    if not t.state_dir.is_dir():
+        return
+    base = load_record(t.state_dir, user)
+    gone = {i.rel for i in deleted}
+    if set(plan.sides) != {REMOTE, LOCAL}:
+        # one side cleaned: the record stays, so status reports deleted-here/-there, not "new"
+        return
+    changed = False
+    for rel in gone & set(base):
+        base.pop(rel)
+        changed = True
+    if changed:
+        save_record(t.state_dir, user, t.project_id, base)
+
+
+def _files(folder: Path, rules: FileRules):
+    from vam.files import walk
+
+    return walk(folder, rules)
+
+
+def _prune_empty_folders(folder: Path) -> None:
+    if not folder.is_dir():
+        return
+    for dirpath, dirnames, filenames in os.walk(folder, topdown=False):
+        if Path(dirpath) != folder and not dirnames and not filenames:
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass

@@ -1,0 +1,57 @@
+"""Who is working on which brand, with which S3 client: what every S3 task needs first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vam.awsclient import connect
+from vam.config import Config, load_config
+from vam.errors import NotFoundError
+from vam.projects import Project, projects_root, select_brand, select_project, settings_for_brand
+from vam.sync import Target, remote_project_ids, require_user, target_for
+from vam.units import parse_rate
+
+
+class Session:
+    """Configuration, person and S3 client for one brand (from --brand or the current folder)."""
+
+    def __init__(self, brand: str | None, cwd: Path | None = None):
+        self.cwd = cwd
+        self.config: Config = load_config(cwd)
+        self.root = projects_root(self.config, cwd)
+        self.brand = select_brand(self.config, brand, cwd)
+        self.settings = settings_for_brand(self.config, self.root, self.brand)
+        self.user = require_user(self.settings.user, self.settings.path)
+        team_user = self.config.team.user(self.user)
+        self.aws = connect(
+            self.settings,
+            self.config.storage,
+            team_default=team_user.aws_profile if team_user else None,
+        )
+        self.s3 = self.aws.client("s3")
+
+    @property
+    def rules(self):
+        return self.config.team.files
+
+    def project(self, query: str | None, *, remote: bool) -> Project:
+        """The project from the flags or the folder; with remote=True it may exist only in S3."""
+        try:
+            return select_project(self.config, self.root, self.brand.key, query, self.cwd)
+        except NotFoundError:
+            if not remote:
+                raise
+        ids = remote_project_ids(
+            self.s3, self.config.storage.bucket, self.config.storage.prefix_for(self.brand.key)
+        )
+        return select_project(
+            self.config, self.root, self.brand.key, query, self.cwd, remote_ids=ids
+        )
+
+    def target(self, project: Project) -> Target:
+        return target_for(self.config, project)
+
+    def rate(self, max_rate: str | None) -> int | None:
+        if max_rate is None:
+            return self.settings.max_rate
+        return parse_rate(max_rate, where="--max-rate")
