@@ -34,8 +34,11 @@ def env(sample):
 
 
 def test_unknown_brand_suggests(vam_cli, env):
-    one_line_error(vam_cli("doctor", "--brand", "apydave", "--offline", env=env),
-                   "unknown brand 'apydave'", "did you mean appydave")
+    one_line_error(
+        vam_cli("doctor", "--brand", "apydave", "--offline", env=env),
+        "unknown brand 'apydave'",
+        "did you mean appydave",
+    )
 
 
 def test_malformed_brands_toml_names_file_and_line(vam_cli, sample, env):
@@ -45,13 +48,18 @@ def test_malformed_brands_toml_names_file_and_line(vam_cli, sample, env):
 
 def test_unknown_key_in_settings(vam_cli, sample):
     path = sample.write_settings("david", colour="blue")
-    one_line_error(vam_cli("doctor", env={"VAM_SETTINGS": str(path)}), str(path), "unknown key 'colour'")
+    one_line_error(
+        vam_cli("doctor", env={"VAM_SETTINGS": str(path)}), str(path), "unknown key 'colour'"
+    )
 
 
 def test_missing_settings_file_when_required(vam_cli, tmp_path):
     missing = tmp_path / "nope.toml"
-    one_line_error(vam_cli("doctor", env={"VAM_SETTINGS": str(missing)}),
-                   "settings file not found", str(missing))
+    one_line_error(
+        vam_cli("doctor", env={"VAM_SETTINGS": str(missing)}),
+        "settings file not found",
+        str(missing),
+    )
 
 
 def test_doctor_offline_on_a_sample_root(vam_cli, env):

@@ -25,7 +25,12 @@ def write(path: Path, text: str) -> Path:
 def test_the_teams_brands_toml_has_six_brands_and_two_users():
     team = parse_team(CHECKOUT / "brands.toml")
     assert [b.key for b in team.brands] == [
-        "appydave", "voz", "aitldr", "kiros", "beauty-and-joy", "supportsignal"
+        "appydave",
+        "voz",
+        "aitldr",
+        "kiros",
+        "beauty-and-joy",
+        "supportsignal",
     ]
     ad = team.brands[0]
     assert (ad.shortcut, ad.repo, ad.workflow) == ("ad", "v-appydave", "flivideo")
@@ -65,7 +70,7 @@ def test_missing_required_key(tmp_path):
 
 def test_wrong_type_and_bad_workflow(tmp_path):
     base = '[storage]\nbucket = "video-projects"\nregion = "us-east-1"\n'
-    path = write(tmp_path / "b1.toml", base + "staging_days = \"ninety\"\n[brands.a]\n")
+    path = write(tmp_path / "b1.toml", base + 'staging_days = "ninety"\n[brands.a]\n')
     with pytest.raises(ConfigError, match="'storage.staging_days' must be a int"):
         parse_team(path)
     path = write(tmp_path / "b2.toml", base + '[brands.a]\nworkflow = "vlog"\n')
@@ -90,7 +95,11 @@ def test_settings_file_and_env_overrides(tmp_path):
         '[ssd]\nvoz = "/Volumes/T7/voz"\n',
     )
     s = load_settings({"VAM_SETTINGS": str(path)})
-    assert s.user == "jan" and s.max_rate == 2_500_000 and s.ssd_brands["voz"] == Path("/Volumes/T7/voz")
+    assert (
+        s.user == "jan"
+        and s.max_rate == 2_500_000
+        and s.ssd_brands["voz"] == Path("/Volumes/T7/voz")
+    )
     s = load_settings({"VAM_SETTINGS": str(path), "VAM_USER": "david", "AWS_PROFILE": "p"})
     assert s.user == "david" and s.aws_profile == "p" and s.sources["user"] == "$VAM_USER"
 
@@ -115,15 +124,19 @@ def test_no_settings_file_at_the_default_path_is_fine(tmp_path):
 def test_legacy_video_tools_env_is_a_fallback(tmp_path):
     write(
         tmp_path / ".video-tools.env",
-        "# old config\nSSD_BASE=/Volumes/T7/youtube-PUBLISHED/appydave\nexport S3_SYNC_USER='david'\n"
-        "AWS_PROFILE=\"old\"\n",
+        "# old config\n"
+        "SSD_BASE=/Volumes/T7/youtube-PUBLISHED/appydave\n"
+        "export S3_SYNC_USER='david'\n"
+        'AWS_PROFILE="old"\n',
     )
     legacy = read_legacy_env(tmp_path)
     s = with_legacy_fallback(load_settings({"HOME": str(tmp_path)}), legacy, "appydave")
     assert s.user == "david" and s.aws_profile == "old"
     assert s.ssd_brands["appydave"] == Path("/Volumes/T7/youtube-PUBLISHED/appydave")
     # the person's own settings win over the legacy file
-    s2 = with_legacy_fallback(load_settings({"HOME": str(tmp_path), "VAM_USER": "jan"}), legacy, "appydave")
+    s2 = with_legacy_fallback(
+        load_settings({"HOME": str(tmp_path), "VAM_USER": "jan"}), legacy, "appydave"
+    )
     assert s2.user == "jan"
 
 

@@ -82,7 +82,9 @@ def test_brand_and_project_from_the_current_folder(config, sample):
     assert here.brand.key == "appydave" and here.project_id == "b65-guy-monroe-marketing-plan"
     ss = infer_location(config, sample.root / "v-supportsignal" / "projects" / "a12-onboarding")
     assert (ss.brand.key, ss.project_id) == ("supportsignal", "a12-onboarding")
-    arch = infer_location(config, sample.root / "v-appydave" / "archived" / "b50-b99" / "b63-flivideo")
+    arch = infer_location(
+        config, sample.root / "v-appydave" / "archived" / "b50-b99" / "b63-flivideo"
+    )
     assert arch.project_id == "b63-flivideo"
     assert infer_location(config, sample.root).brand is None
 

@@ -14,8 +14,8 @@ import botocore.exceptions as bce
 
 from vam.awsclient import explain
 from vam.bucket import compare, desired_settings, read_settings
-from vam.config import Storage
 from vam.checks import Check
+from vam.config import Storage
 
 SETUP = "`vam aws.setup-bucket` with the owner's profile"
 

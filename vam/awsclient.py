@@ -54,7 +54,10 @@ class Aws:
 
 
 def connect(
-    settings: Settings, storage: Storage, profile: str | None = None, team_default: str | None = None
+    settings: Settings,
+    storage: Storage,
+    profile: str | None = None,
+    team_default: str | None = None,
 ) -> Aws:
     """A session for `profile`, else the person's settings/AWS_PROFILE, else the team's default
     profile for this user (brands.toml) when this machine has it, else the default chain."""
@@ -72,7 +75,9 @@ def connect(
     return Aws(session=session, storage=storage, profile=chosen)
 
 
-def explain(exc: BaseException, *, action: str = "", key: str = "", profile: str | None = None) -> VamError | None:
+def explain(
+    exc: BaseException, *, action: str = "", key: str = "", profile: str | None = None
+) -> VamError | None:
     """A botocore/boto3 exception as one line saying what failed and what to do, or None."""
     who = f"profile {profile!r}" if profile else "the default AWS credentials"
     target = f" on {key}" if key else ""
@@ -81,7 +86,9 @@ def explain(exc: BaseException, *, action: str = "", key: str = "", profile: str
             f"no AWS credentials found ({who}); set aws_profile in your vam settings, "
             "run `aws configure`, or `aws sso login`"
         )
-    if isinstance(exc, (bce.SSOTokenLoadError, bce.UnauthorizedSSOTokenError, bce.TokenRetrievalError)):
+    if isinstance(
+        exc, (bce.SSOTokenLoadError, bce.UnauthorizedSSOTokenError, bce.TokenRetrievalError)
+    ):
         return AwsError(
             f"the AWS SSO session for {who} has expired; run `aws sso login"
             + (f" --profile {profile}`" if profile else "`")
@@ -106,7 +113,11 @@ def explain(exc: BaseException, *, action: str = "", key: str = "", profile: str
                 f"bucket {bucket or 'in brands.toml'} does not exist; create it with "
                 "`vam aws.setup-bucket` (or fix storage.bucket in brands.toml)"
             )
-        if code in ("AccessDenied", "AccessDeniedException", "403", "Forbidden", "AllAccessDisabled") or status == 403:
+        if (
+            code
+            in ("AccessDenied", "AccessDeniedException", "403", "Forbidden", "AllAccessDisabled")
+            or status == 403
+        ):
             # IAM and STS name the missing action: "... is not authorized to perform: iam:X ..."
             named = str(err.get("Message", "")).partition("not authorized to perform: ")[2]
             if named:
@@ -120,7 +131,12 @@ def explain(exc: BaseException, *, action: str = "", key: str = "", profile: str
                 f"access denied: {op}{target} with {who}; ask the bucket owner to grant it "
                 "(`vam aws.setup-policy`) or use another profile"
             )
-        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidClientTokenId", "UnrecognizedClientException"):
+        if code in (
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "InvalidClientTokenId",
+            "UnrecognizedClientException",
+        ):
             return AwsError(
                 f"AWS rejected the access key of {who} ({code}); it may be deleted or mistyped: "
                 "re-import it with `vam aws.import-key` or fix ~/.aws/credentials"
@@ -128,7 +144,8 @@ def explain(exc: BaseException, *, action: str = "", key: str = "", profile: str
         if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
             return AwsError(
                 f"the AWS session token of {who} has expired; run `aws sso login"
-                + (f" --profile {profile}`" if profile else "`") + " or refresh your credentials"
+                + (f" --profile {profile}`" if profile else "`")
+                + " or refresh your credentials"
             )
         if code in ("SlowDown", "ServiceUnavailable", "InternalError", "503", "500"):
             return AwsError(f"S3 is busy ({code}) during {op}{target}; run the same command again")

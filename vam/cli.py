@@ -9,13 +9,13 @@ from vam.tasks import ns
 
 class VamProgram(Program):
     def task_list_opener(self, extra: str = "") -> str:
-        # invoke titles a bundled namespace "Subcommands"; say "Available tasks" like `invoke --list`
+        # invoke titles a bundled namespace "Subcommands"; say "Available tasks" like
+        # `invoke --list` does
         bundled, self.namespace = self.namespace, None
         try:
             return super().task_list_opener(extra)
         finally:
             self.namespace = bundled
-
 
     def parse_tasks(self) -> None:
         # invoke casts typed flags (int, …) while parsing and lets a ValueError escape as a
@@ -23,7 +23,9 @@ class VamProgram(Program):
         try:
             super().parse_tasks()
         except ValueError as exc:
-            raise ParseError(f"vam: a flag's value cannot be read ({exc}); see `vam --help TASK`") from None
+            raise ParseError(
+                f"vam: a flag's value cannot be read ({exc}); see `vam --help TASK`"
+            ) from None
 
 
 program = VamProgram(namespace=ns, name="vam", binary="vam", version=__version__)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-import sys
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +20,6 @@ from typing import Any
 
 from vam.errors import ConfigError
 from vam.units import parse_rate
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 
@@ -183,7 +178,9 @@ class _Table:
         if unknown:
             key = unknown[0]
             hint = _closest(key, allowed)
-            fix = f"did you mean {hint!r}?" if hint else f"allowed keys: {', '.join(sorted(allowed))}"
+            fix = (
+                f"did you mean {hint!r}?" if hint else f"allowed keys: {', '.join(sorted(allowed))}"
+            )
             raise ConfigError(
                 f"{_where(path, f'{name}.{key}' if name else key)}: unknown key "
                 f"{self._full(key)!r}; {fix}"
@@ -216,9 +213,8 @@ class _Table:
         if value is None:
             return default
         if not all(isinstance(v, str) for v in value):
-            raise ConfigError(
-                f"{_where(self.path, self._full(key))}: {self._full(key)!r} must be a list of strings"
-            )
+            full = self._full(key)
+            raise ConfigError(f"{_where(self.path, full)}: {full!r} must be a list of strings")
         return tuple(value)
 
 
@@ -266,18 +262,22 @@ def parse_team(path: Path) -> Team:
 
     files = FileRules()
     if "files" in data:
-        ft = _Table(path, "files", data["files"],
-                    {"heavy_extensions", "light_extensions", "heavy_min_mb", "exclude"})  # fmt: skip
+        allowed = {"heavy_extensions", "light_extensions", "heavy_min_mb", "exclude"}
+        ft = _Table(path, "files", data["files"], allowed)
         files = FileRules(
             heavy_extensions=tuple(
-                e.lower().lstrip(".") for e in ft.str_list("heavy_extensions", files.heavy_extensions)
+                e.lower().lstrip(".")
+                for e in ft.str_list("heavy_extensions", files.heavy_extensions)
             ),
             light_extensions=tuple(
-                e.lower().lstrip(".") for e in ft.str_list("light_extensions", files.light_extensions)
+                e.lower().lstrip(".")
+                for e in ft.str_list("light_extensions", files.light_extensions)
             ),
             heavy_min_bytes=int(ft.get("heavy_min_mb", (int, float), 100) * 1000 * 1000),
             # the tool's own state files are always excluded, whatever the list says
-            exclude=tuple(dict.fromkeys(ft.str_list("exclude", ()) + (STATE_DIR, f"*{PARTIAL_SUFFIX}"))),
+            exclude=tuple(
+                dict.fromkeys(ft.str_list("exclude", ()) + (STATE_DIR, f"*{PARTIAL_SUFFIX}"))
+            ),
         )
 
     brands_data = top.get("brands", dict, required=True)

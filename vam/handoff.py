@@ -66,9 +66,8 @@ class HandoffNote:
         when = self.created_at.strftime("%Y-%m-%d %H:%M UTC")
         to = ", ".join(self.to_users) or "the team"
         total = sum(f.size for f in self.files)
-        lines = [
-            f"handoff from {self.from_user} to {to}, {when}: {len(self.files)} files, {format_size(total)}"
-        ]
+        size = format_size(total)
+        lines = [f"handoff from {self.from_user} to {to}, {when}: {len(self.files)} files, {size}"]
         if self.message:
             lines.append(f"  “{self.message}”")
         if files:

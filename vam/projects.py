@@ -146,9 +146,7 @@ def list_active(root: Path, brand: Brand) -> list[Project]:
     return [
         Project(brand, e.name, Path(e.path), "flat")
         for e in entries
-        if e.is_dir()
-        and not e.name.startswith((".", "_"))
-        and e.name.lower() not in _NOT_PROJECTS
+        if e.is_dir() and not e.name.startswith((".", "_")) and e.name.lower() not in _NOT_PROJECTS
     ]
 
 
@@ -188,7 +186,10 @@ def resolve_name(query: str, names: Sequence[str], *, brand: Brand) -> str:
             f"project {query!r} is ambiguous in brand {brand.key}: {', '.join(matches)}; "
             "give more of the name"
         )
-    near = suggest(query, names) or sorted(n for n in names if n.lower().startswith(query[:1].lower()))[:3]
+    near = (
+        suggest(query, names)
+        or sorted(n for n in names if n.lower().startswith(query[:1].lower()))[:3]
+    )
     hint = f"closest: {', '.join(near)}" if near else "it has no projects yet"
     raise NotFoundError(f"no project {query!r} in brand {brand.key}; {hint}")
 

@@ -49,7 +49,9 @@ def vam_task(*args: Any, **kwargs: Any) -> Callable:
             except Exit:
                 raise
             except KeyboardInterrupt:
-                raise Exit("vam: interrupted; run the same command again to continue", code=130) from None
+                raise Exit(
+                    "vam: interrupted; run the same command again to continue", code=130
+                ) from None
             except Exception as exc:
                 if debug_enabled():
                     raise

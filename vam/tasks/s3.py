@@ -327,7 +327,8 @@ def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
         say(jsonlib.dumps(payload, indent=1, ensure_ascii=False))
         return
     expires_at = links[0].expires_at.strftime("%Y-%m-%d %H:%M UTC")
-    say(f"{len(links)} link(s) for {target.brand_key} {target.project_id}, valid until {expires_at}:")
+    where = f"{target.brand_key} {target.project_id}"
+    say(f"{len(links)} link(s) for {where}, valid until {expires_at}:")
     for link in links:
         say(f"  {link.rel} ({format_size(link.size)})")
         say(f"    {link.url}")
@@ -346,7 +347,7 @@ def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
     },
 )
 def cleanup(c, brand=None, project=None, side="remote", force=False, yes=False, dry_run=False):
-    """Delete a finished project's staging files (S3 and/or here), never the only copy unless --force."""
+    """Delete a finished project's staging files (S3 and/or here); the only copy needs --force."""
     from vam.cleanup import LOCAL, REMOTE, apply_cleanup, plan_cleanup
 
     sides = {"remote": (REMOTE,), "local": (LOCAL,), "both": (REMOTE, LOCAL)}.get(side)
@@ -382,7 +383,11 @@ def cleanup(c, brand=None, project=None, side="remote", force=False, yes=False, 
     say(
         f"deleted {len(result.deleted)} file(s)"
         + (f", aborted {result.aborted} unfinished upload(s)" if result.aborted else "")
-        + (f", removed vam's {result.vam_deleted} index/handoff object(s)" if result.vam_deleted else "")
+        + (
+            f", removed vam's {result.vam_deleted} index/handoff object(s)"
+            if result.vam_deleted
+            else ""
+        )
     )
     if REMOTE in sides:
         say(f"re-checked S3: {result.remaining_remote} project file(s) left")
