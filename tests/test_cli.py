@@ -77,3 +77,60 @@ def test_doctor_reports_an_unplugged_ssd(vam_cli, sample, env):
     result = vam_cli("doctor", "--brand", "ad", "--offline", env=env)
     assert result.returncode == 1
     assert "✗ SSD for appydave" in result.stdout and "plug in and mount the SSD" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args", [("--list",), ("--help", "s3.up"), ("doctor", "--brand", "ad", "--offline")]
+)
+def test_a_closed_pipe_ends_quietly(env, args):
+    """`vam … | head`: the reader has gone before vam writes; no traceback, no 'Broken pipe'."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # closed before vam starts, so every write fails: no timing involved
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "vam", *args],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO), **env},
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert result.stderr == ""
+    assert result.returncode == 141  # as a shell reports a program stopped by SIGPIPE
+
+
+def test_ctrl_c_in_a_task_is_one_line(capsys):
+    from invoke import Collection
+
+    from vam.tasks.base import vam_task
+    from vam.tasks.program import VamProgram
+
+    @vam_task()
+    def wait(c):
+        raise KeyboardInterrupt  # what Python raises in the task when Ctrl-C arrives
+
+    program = VamProgram(namespace=Collection(wait), name="vam", binary="vam")
+    with pytest.raises(SystemExit) as stopped:
+        program.run(["vam", "wait"])
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == ("vam: interrupted; run the same command again to continue\n")
+
+
+def test_ctrl_c_before_any_task_runs_is_one_line(monkeypatch, capsys):
+    """Ctrl-C while invoke and boto3 load (the first second): one line, not a traceback."""
+    from vam import cli
+    from vam.tasks.program import VamProgram
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(VamProgram, "run", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == ("vam: interrupted; run the same command again to continue\n")

@@ -58,8 +58,8 @@ def build_world(
 
 def run_vam(person: Person, argv: list[str], *, expect: int | tuple[int, ...] = 0) -> int:
     """Run one vam command in-process as `person`, echoing it like a terminal would."""
-    from vam.cli import VamProgram
     from vam.tasks import ns
+    from vam.tasks.program import VamProgram
 
     print(f"\n[{person.name}] $ vam {shlex.join(argv)}", flush=True)
     saved = os.environ.get("VAM_SETTINGS")

@@ -13,6 +13,7 @@ from invoke import Exit, task
 
 from vam.awsclient import explain
 from vam.errors import VamError
+from vam.terminal import INTERRUPTED, INTERRUPTED_CODE, PIPE_CLOSED_CODE, silence_stdout
 
 
 def debug_enabled() -> bool:
@@ -49,9 +50,11 @@ def vam_task(*args: Any, **kwargs: Any) -> Callable:
             except Exit:
                 raise
             except KeyboardInterrupt:
-                raise Exit(
-                    "vam: interrupted; run the same command again to continue", code=130
-                ) from None
+                raise Exit(f"vam: {INTERRUPTED}", code=INTERRUPTED_CODE) from None
+            except BrokenPipeError:
+                # the reader of our output has gone (`vam … --json | head`): stop quietly
+                silence_stdout()
+                raise Exit(code=PIPE_CLOSED_CODE) from None
             except Exception as exc:
                 if debug_enabled():
                     raise
