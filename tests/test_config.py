@@ -71,11 +71,35 @@ def test_missing_required_key(tmp_path):
 def test_wrong_type_and_bad_workflow(tmp_path):
     base = '[storage]\nbucket = "video-projects"\nregion = "us-east-1"\n'
     path = write(tmp_path / "b1.toml", base + 'staging_days = "ninety"\n[brands.a]\n')
-    with pytest.raises(ConfigError, match="'storage.staging_days' must be a int"):
+    with pytest.raises(
+        ConfigError, match="'storage.staging_days' must be a whole number, not 'ninety'"
+    ):
         parse_team(path)
     path = write(tmp_path / "b2.toml", base + '[brands.a]\nworkflow = "vlog"\n')
     with pytest.raises(ConfigError, match="use one of flivideo, storyline"):
         parse_team(path)
+
+
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        ("[brands.a]\nshortcut = 3\n", "'brands.a.shortcut' must be text in quotes"),
+        ("[brands.a]\n[files]\nheavy_min_mb = true\n", "'files.heavy_min_mb' must be a number,"),
+        ('[brands.a]\nmembers = "jan"\n', "'brands.a.members' must be a list (e.g."),
+        (
+            "[brands.a]\n[[users]]\nname = 1\n",
+            "'users' must be a table, not [{'name': 1}]; "
+            "write one [users.NAME] table each, not [[users]]",
+        ),
+    ],
+)
+def test_wrong_types_in_the_words_of_the_file(tmp_path, body, says):
+    """Jan edits brands.toml by hand: 'must be a str / a int / a dict' tells him nothing."""
+    base = '[storage]\nbucket = "video-projects"\nregion = "us-east-1"\n'
+    path = write(tmp_path / "brands.toml", base + body)
+    with pytest.raises(ConfigError) as err:
+        parse_team(path)
+    assert says in str(err.value)
 
 
 def test_user_scoped_to_an_unknown_brand(tmp_path):

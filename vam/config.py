@@ -202,10 +202,12 @@ class _Table:
         if bool in kinds or not isinstance(value, bool):
             if isinstance(value, kinds):
                 return value
-        names = " or ".join(k.__name__ for k in kinds)
+        full = self._full(key)
+        fix = ""
+        if dict in kinds and isinstance(value, list):
+            fix = f"; write one [{full}.NAME] table each, not [[{full}]]"
         raise ConfigError(
-            f"{_where(self.path, self._full(key))}: {self._full(key)!r} must be a {names}, "
-            f"not {value!r}"
+            f"{_where(self.path, full)}: {full!r} must be {_kind_words(kinds)}, not {value!r}{fix}"
         )
 
     def str_list(self, key: str, default: tuple[str, ...] | None = ()) -> tuple[str, ...] | None:
@@ -216,6 +218,23 @@ class _Table:
             full = self._full(key)
             raise ConfigError(f"{_where(self.path, full)}: {full!r} must be a list of strings")
         return tuple(value)
+
+
+# TOML types in the words of a person editing the file (not Python's "str", "int", "dict")
+_KIND_WORDS = {
+    str: 'text in quotes (e.g. "…")',
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    list: 'a list (e.g. ["a", "b"])',
+    dict: "a table",
+}
+
+
+def _kind_words(kinds: tuple[type, ...]) -> str:
+    if float in kinds:
+        kinds = tuple(k for k in kinds if k is not int)  # 100 and 99.5 are both "a number"
+    return " or ".join(_KIND_WORDS.get(k, k.__name__) for k in kinds)
 
 
 def _closest(word: str, candidates: Any) -> str | None:
