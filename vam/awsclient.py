@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions as bce
 from botocore.config import Config as BotoConfig
 
-from vam.config import Settings, Storage
+from vam.config import Config, Settings, Storage
 from vam.errors import AwsError, VamError
 
 
@@ -75,6 +76,28 @@ def connect(
     return Aws(session=session, storage=storage, profile=chosen)
 
 
+def connect_as(config: Config, settings: Settings | None = None, profile: str | None = None) -> Aws:
+    """`connect` for the person in `settings` (default: config.settings): `profile`, else their
+    own, else the profile brands.toml names for them."""
+    settings = settings or config.settings
+    me = config.team.user(settings.user or "")
+    return connect(settings, config.storage, profile, team_default=me.aws_profile if me else None)
+
+
+def no_credentials(profile: str | None = None) -> AwsError:
+    where = f" for profile {profile!r}" if profile else ""
+    return AwsError(
+        f"no AWS credentials found{where}; set aws_profile in your vam settings, "
+        "run `aws configure`, or `aws sso login`"
+    )
+
+
+def _endpoint_of(exc: BaseException) -> str:
+    """scheme://host:port of a failed request, not its full URL with bucket, key and query."""
+    url = urlsplit(str(getattr(exc, "kwargs", {}).get("endpoint_url", "")))
+    return f"{url.scheme}://{url.netloc}" if url.netloc else "the S3 endpoint"
+
+
 def explain(
     exc: BaseException, *, action: str = "", key: str = "", profile: str | None = None
 ) -> VamError | None:
@@ -82,10 +105,7 @@ def explain(
     who = f"profile {profile!r}" if profile else "the default AWS credentials"
     target = f" on {key}" if key else ""
     if isinstance(exc, bce.NoCredentialsError):
-        return AwsError(
-            f"no AWS credentials found ({who}); set aws_profile in your vam settings, "
-            "run `aws configure`, or `aws sso login`"
-        )
+        return no_credentials(profile)
     if isinstance(
         exc, (bce.SSOTokenLoadError, bce.UnauthorizedSSOTokenError, bce.TokenRetrievalError)
     ):
@@ -96,9 +116,11 @@ def explain(
     if isinstance(exc, bce.ProfileNotFound):
         return AwsError(f"{exc}; check aws_profile in your vam settings or AWS_PROFILE")
     if isinstance(exc, (bce.EndpointConnectionError, bce.ConnectTimeoutError)):
+        from_env = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        setting = "$AWS_ENDPOINT_URL" if from_env else "endpoint_url in brands.toml"
         return AwsError(
-            f"cannot reach S3 ({getattr(exc, 'kwargs', {}).get('endpoint_url', 'endpoint')}); "
-            "check the network or endpoint_url in brands.toml, then run the same command again"
+            f"cannot reach S3 at {_endpoint_of(exc)}; check the network or {setting}, "
+            "then run the same command again"
         )
     if isinstance(exc, bce.ReadTimeoutError):
         return AwsError("S3 stopped answering (read timeout); run the same command again to resume")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vam.awscheck import check_bucket
-from vam.awsclient import connect, explain
+from vam.awsclient import connect_as, explain
 from vam.checks import Check
 from vam.config import Config
 from vam.errors import VamError
@@ -58,7 +58,7 @@ def run_checks(
         root = projects_root(config, cwd)
         checks.append(Check(True, "projects root", str(root)))
     except VamError as exc:
-        checks.append(Check(False, "projects root", str(exc), "set projects_root in your settings"))
+        checks.append(Check(False, "projects root", str(exc)))  # the message says the fix
         root = None
     settings = config.settings
     for brand in brands:
@@ -99,9 +99,8 @@ def run_checks(
 
 def aws_checks(config: Config, settings) -> list[Check]:
     storage = config.storage
-    team_user = config.team.user(settings.user or "")
     try:
-        aws = connect(settings, storage, team_default=team_user.aws_profile if team_user else None)
+        aws = connect_as(config, settings)
     except VamError as exc:
         return [Check(False, "AWS credentials", str(exc))]
     profile = aws.profile or "default chain"

@@ -10,7 +10,7 @@ from pathlib import Path
 import botocore.exceptions as bce
 from invoke import Exit
 
-from vam.awsclient import connect, explain
+from vam.awsclient import connect_as, explain
 from vam.config import load_config
 from vam.errors import AwsError, NotFoundError, UsageError
 from vam.model import ActionKind, FileState
@@ -239,10 +239,7 @@ def uploads(c, brand=None, abort_older_than=None, dry_run=False, yes=False):
     chosen = select_brand(config, brand)
     age = parse_age(abort_older_than) if abort_older_than else None
     storage = config.storage
-    settings = config.settings
-    team_user = config.team.user(settings.user or "")
-    aws = connect(settings, storage, team_default=team_user.aws_profile if team_user else None)
-    s3 = aws.client("s3")
+    s3 = connect_as(config).client("s3")
     prefix = storage.prefix_for(chosen.key)
     people = {u.iam_user: u.name for u in config.team.users if u.iam_user}
     now = datetime.now(UTC)
