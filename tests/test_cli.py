@@ -134,3 +134,57 @@ def test_ctrl_c_before_any_task_runs_is_one_line(monkeypatch, capsys):
         cli.main()
     assert stopped.value.code == 130
     assert capsys.readouterr().err == ("vam: interrupted; run the same command again to continue\n")
+
+
+def test_dry_is_not_taken_for_a_real_run(vam_cli, env):
+    """`--dry` used to be invoke's own core flag (echo shell commands), so `vam s3.up --dry`
+    uploaded for real. Now it is refused before anything runs, pointing at --dry-run."""
+    for typed in (["--dry"], ["-d"], ["--dryrun"]):
+        line = one_line_error(
+            vam_cli("s3.up", "--brand", "ad", "--project", "b65", *typed, env=env),
+            f"vam: s3.up has no option {typed[0]}; did you mean --dry-run?",
+        )
+        assert "vam --help s3.up" in line
+
+
+def run_in_process(capsys, *argv: str) -> tuple[int, str]:
+    from vam.tasks import ns
+    from vam.tasks.program import VamProgram
+
+    with pytest.raises(SystemExit) as stopped:
+        VamProgram(namespace=ns, name="vam", binary="vam").run(["vam", *argv])
+    return stopped.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["s3.upp"], "vam: no task 's3.upp'; did you mean s3.up or s3.uploads"),
+        (["S3.up"], "vam: no task 'S3.up'; did you mean s3.up"),
+        (["s3", "up"], "vam: 's3' is a group of tasks: name one with a dot, e.g. `vam s3.up`"),
+        (["--help", "s3.upp"], "vam: no task 's3.upp'; did you mean s3.up"),
+        (["s3.status", "--prject", "b65"], "vam: s3.status has no option --prject; did you mean"),
+        (["s3.up", "--brand"], "vam: --brand needs a value, e.g. --brand=VALUE; see `vam --h"),
+        (["s3.up", "extra"], "vam: unexpected 'extra' after s3.up: options are --name value"),
+        (["ssd.archive", "--next", "two"], "vam: an option's value cannot be read (invalid lit"),
+        (["--pty", "s3.status"], "vam: s3.status has no option --pty;"),
+    ],
+)
+def test_a_command_line_vam_cannot_read_is_one_line_with_the_nearest(capsys, argv, says):
+    code, err = run_in_process(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith(says), err
+
+
+def test_debug_shows_the_traceback_but_logs_no_credentials(vam_cli, env, s3):
+    """--debug used to switch botocore's logging on, which prints every request's headers,
+    the AWS session token included."""
+    token = "SessionTokenThatMustNeverBePrinted"
+    result = vam_cli(
+        "--debug", "s3.status", "--brand", "ad", "--project", "b65",
+        env={**env, "AWS_SESSION_TOKEN": token},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "bucket video-projects does not" in result.stderr
+    assert token not in result.stderr + result.stdout
+    assert "botocore" not in result.stderr.replace("/botocore/", "")

@@ -17,7 +17,7 @@ from vam.terminal import INTERRUPTED, INTERRUPTED_CODE, PIPE_CLOSED_CODE, silenc
 
 
 def debug_enabled() -> bool:
-    # only the long flag: tasks use -d for --dry-run
+    # only the long flag: -d is what people type for a dry run (vam/tasks/program.py)
     return bool(os.environ.get("VAM_DEBUG")) or "--debug" in sys.argv[1:]
 
 

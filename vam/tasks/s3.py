@@ -80,7 +80,7 @@ def _finish(reports: list) -> None:
 
 
 @vam_task(
-    auto_shortflags=False,  # -d is --debug for every vam command
+    auto_shortflags=False,  # long options only: --dry-run is never a guess
     help={
         **COMMON_HELP,
         "all": "every project of the brand with a non-empty s3-staging/ folder",
@@ -124,7 +124,7 @@ def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, dele
 
 
 @vam_task(
-    auto_shortflags=False,  # -d is --debug for every vam command
+    auto_shortflags=False,  # long options only: --dry-run is never a guess
     help={
         **COMMON_HELP,
         "force": "download conflicting files too; your version is kept in the project's "
@@ -152,7 +152,7 @@ def down(c, brand=None, project=None, dry_run=False, force=False, delete=False, 
 
 
 @vam_task(
-    auto_shortflags=False,  # -d is --debug for every vam command
+    auto_shortflags=False,  # long options only: --dry-run is never a guess
     help={
         "brand": COMMON_HELP["brand"],
         "project": COMMON_HELP["project"],
