@@ -148,6 +148,8 @@ def plan_archive(
 
 def pick_oldest(root: Path, config: Config, brand, n: int) -> list[Project]:
     """The n active projects whose newest file is oldest (ties by id); invalid ids are skipped."""
+    if n < 1:  # a negative slice would pick all but the newest
+        return []
     rules = config.team.files
     scored = []
     for p in list_active(root, brand):

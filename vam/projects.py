@@ -298,7 +298,7 @@ def select_project(
             project = here.project_id
         else:
             raise UsageError(
-                f"no project given and the current folder is not inside a {chosen.key} project; "
+                f"no project given and the current folder is not inside a project of {chosen.key}; "
                 "pass --project (e.g. --project b65) or cd into the project folder"
             )
     return find_project(
