@@ -168,6 +168,7 @@ def run_in_process(capsys, *argv: str) -> tuple[int, str]:
         (["s3.up", "extra"], "vam: unexpected 'extra' after s3.up: options are --name value"),
         (["ssd.archive", "--next", "two"], "vam: an option's value cannot be read (invalid lit"),
         (["--pty", "s3.status"], "vam: s3.status has no option --pty;"),
+        (["aws.setup-user"], "vam: aws.setup-user needs --name; see `vam --help aws.setup-user`"),
     ],
 )
 def test_a_command_line_vam_cannot_read_is_one_line_with_the_nearest(capsys, argv, says):

@@ -138,6 +138,12 @@ class VamProgram(Program):
                 )
             hint = f"did you mean {' or '.join(near)}? " if near else ""
             return f"no task {token!r}; {hint}`vam --list` shows every task"
+        required = re.fullmatch(r"'(.+)' did not receive required positional arguments: (.+)", text)
+        if required:  # invoke's word for a task argument without a default
+            flags = [
+                f"--{n.strip(chr(39))}".replace("_", "-") for n in required.group(2).split(", ")
+            ]
+            return f"{required.group(1)} needs {' and '.join(flags)}; {see}"
         needs = re.fullmatch(r"Flag (?:<Argument: |')-*([\w-]+)(?:>|') needed value.*", text)
         if needs:
             flag = "--" + needs.group(1).replace("_", "-")

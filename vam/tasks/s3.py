@@ -302,15 +302,20 @@ def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
     session = Session(brand)
     proj = _aws_errors(session, lambda: session.project(project, remote=True))
     target = session.target(proj)
-    objects = [
-        o for o in list_project(session.s3, target.bucket, target.prefix)
-        if not is_vam_key(o.rel) and (not file or file.lower() in o.rel.lower())
-    ]  # fmt: skip
-    if not objects:
-        what = f"matching {file!r} " if file else ""
+    files = [
+        o for o in list_project(session.s3, target.bucket, target.prefix) if not is_vam_key(o.rel)
+    ]
+    objects = [o for o in files if not file or file.lower() in o.rel.lower()]
+    if not files:
         raise NotFoundError(
-            f"no S3 files {what}in {target.brand_key} {target.project_id}; "
+            f"no S3 files in {target.brand_key} {target.project_id}; "
             f"upload them first: {target.command('up')}"
+        )
+    if not objects:
+        names = ", ".join(o.rel for o in files[:5]) + (", …" if len(files) > 5 else "")
+        raise NotFoundError(
+            f"no S3 file of {target.brand_key} {target.project_id} has {file!r} in its name; "
+            f"its files: {names}"
         )
     links = share_links(
         session.s3, target.bucket, [(o.rel, o.key, o.size) for o in objects], seconds
