@@ -189,3 +189,28 @@ def test_debug_shows_the_traceback_but_logs_no_credentials(vam_cli, env, s3):
     assert "Traceback" in result.stderr and "bucket video-projects does not" in result.stderr
     assert token not in result.stderr + result.stdout
     assert "botocore" not in result.stderr.replace("/botocore/", "")
+
+
+def test_one_confirmation_prompt_for_every_task(monkeypatch):
+    """aws.*, s3.uploads and s3.cleanup ask the same way: --yes, else y/yes at a terminal."""
+    from vam.errors import UsageError
+    from vam.tasks.base import confirmed
+
+    refusal = UsageError("not a terminal, so vam cannot ask: add --yes to delete them")
+    asked: list[str] = []
+    monkeypatch.setattr("builtins.input", lambda q: asked.append(q) or "")
+    assert confirmed("delete these 2 file(s)?", True, refusal) and asked == []
+    with pytest.raises(UsageError) as refused:  # pytest's stdin is not a terminal
+        confirmed("delete these 2 file(s)?", False, refusal)
+    assert refused.value is refusal and asked == []
+
+    class Terminal:
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    assert not confirmed("delete these 2 file(s)?", False, refusal)
+    assert asked == ["delete these 2 file(s)? [y/N] "]
+    for answer, agreed in (("y", True), (" YES ", True), ("n", False), ("yep", False)):
+        monkeypatch.setattr("builtins.input", lambda q, a=answer: a)
+        assert confirmed("delete?", False, refusal) is agreed

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from invoke import Exit
@@ -12,7 +11,7 @@ from vam import awscheck, bucket, iamuser, keyfile, policy
 from vam.awsclient import connect_as
 from vam.config import Config, Storage, default_settings_path, load_config, load_settings
 from vam.errors import SafetyError, UsageError, VamError
-from vam.tasks.base import say, vam_task
+from vam.tasks.base import confirmed, say, vam_task
 
 AWS_PROFILE_HELP = (
     "AWS profile to act with (default: aws_profile in your vam settings, or AWS_PROFILE)"
@@ -22,14 +21,10 @@ DRY_RUN_HELP = "show what exists and the plan, change nothing"
 
 def _confirm(question: str, yes: bool) -> None:
     """Go on only if the person agreed: --yes, or y at a prompt. Without a terminal, refuse."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise SafetyError(
-            f"{question} needs confirmation; run the same command with --yes to go ahead"
-        )
-    answer = input(f"{question} [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
+    unasked = SafetyError(
+        f"{question} needs confirmation; run the same command with --yes to go ahead"
+    )
+    if not confirmed(question, yes, unasked):
         raise Exit("vam: nothing changed", code=1)
 
 

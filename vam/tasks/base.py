@@ -66,5 +66,15 @@ def vam_task(*args: Any, **kwargs: Any) -> Callable:
     return decorate
 
 
+def confirmed(question: str, yes: bool, unasked: VamError) -> bool:
+    """True with --yes, or when the person answers y at the `[y/N]` prompt. Without a terminal
+    to ask on, `unasked` (a one-line refusal naming --yes) is raised."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise unasked
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
 def say(text: str = "") -> None:
     print(text, flush=True)

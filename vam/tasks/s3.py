@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json as jsonlib
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from vam.sync import (
     upload,
 )
 from vam.syncview import report_dict, report_lines, status_dict, status_lines
-from vam.tasks.base import say, vam_task
+from vam.tasks.base import confirmed, say, vam_task
 from vam.units import format_size
 from vam.uploads import abort, describe, list_incomplete, older_than, parse_age
 
@@ -267,9 +266,8 @@ def uploads(c, brand=None, abort_older_than=None, dry_run=False, yes=False):
     if dry_run:
         say("dry run: nothing aborted")
         return
-    if not yes and not sys.stdin.isatty():
-        raise UsageError("not a terminal, so vam cannot ask: add --yes to abort them")
-    if not yes and input(f"abort these {len(doomed)} upload(s)? [y/N] ").strip().lower() != "y":
+    unasked = UsageError("not a terminal, so vam cannot ask: add --yes to abort them")
+    if not confirmed(f"abort these {len(doomed)} upload(s)?", yes, unasked):
         say("nothing aborted")
         return
     aborted = abort(s3, storage.bucket, doomed)
@@ -373,12 +371,10 @@ def cleanup(c, brand=None, project=None, side="remote", force=False, yes=False, 
         say("dry run: nothing deleted")
         return
     count = len(plan.to_delete)
-    if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError("not a terminal, so vam cannot ask: add --yes to delete them")
-        if input(f"delete these {count} file(s)? [y/N] ").strip().lower() != "y":
-            say("nothing deleted")
-            return
+    unasked = UsageError("not a terminal, so vam cannot ask: add --yes to delete them")
+    if not confirmed(f"delete these {count} file(s)?", yes, unasked):
+        say("nothing deleted")
+        return
     result = _aws_errors(
         session, lambda: apply_cleanup(session.s3, plan, user=session.user, rules=session.rules)
     )
