@@ -17,7 +17,7 @@ from botocore.config import Config as BotoConfig
 from vam.awsclient import connect_as, explain, no_credentials
 from vam.config import STATE_DIR, Config, Settings
 from vam.errors import VamError
-from vam.remote import RemoteObject, iter_objects, list_staging
+from vam.remote import RemoteObject, list_project, list_staging
 
 INDEX_NAME = "index.json"
 
@@ -55,17 +55,7 @@ def quick_s3_client(config: Config, settings: Settings, *, connect_timeout: floa
 
 
 def _list_project(s3, bucket: str, prefix: str, project: str) -> dict[str, list[RemoteObject]]:
-    objects = [
-        RemoteObject(
-            key=item["Key"],
-            project=project,
-            rel=item["Key"][len(prefix) + len(project) + 1 :],
-            size=int(item["Size"]),
-            etag=str(item.get("ETag", "")).strip('"'),
-            last_modified=item["LastModified"],
-        )
-        for item in iter_objects(s3, bucket, f"{prefix}{project}/")
-    ]
+    objects = list_project(s3, bucket, f"{prefix}{project}/")
     return {project: objects} if objects else {}
 
 

@@ -44,7 +44,7 @@ from vam.model import (
 from vam.plan import download_actions, make_plan, upload_actions
 from vam.progress import make_progress
 from vam.projects import STAGING, Project, list_active, projects_dir
-from vam.remote import RemoteObject, iter_objects, list_staging
+from vam.remote import RemoteObject, list_project, list_staging
 from vam.remoteindex import IndexEntry, RemoteIndex, is_vam_key, read_index, update_index
 from vam.syncrecord import load_record, save_record
 from vam.units import format_size
@@ -180,24 +180,6 @@ def when(dt: datetime | str | None) -> str:
         except ValueError:
             return dt
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def list_project(s3, bucket: str, prefix: str) -> list[RemoteObject]:
-    """The project's objects, one paginated listing."""
-    objects = []
-    for item in iter_objects(s3, bucket, prefix):
-        rel = item["Key"][len(prefix) :]
-        objects.append(
-            RemoteObject(
-                key=item["Key"],
-                project=prefix.rstrip("/").rsplit("/", 1)[-1],
-                rel=rel,
-                size=int(item["Size"]),
-                etag=str(item.get("ETag", "")).strip('"'),
-                last_modified=item["LastModified"],
-            )
-        )
-    return objects
 
 
 def remote_project_ids(s3, bucket: str, brand_prefix: str) -> list[str]:

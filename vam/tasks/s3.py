@@ -292,9 +292,9 @@ def uploads(c, brand=None, abort_older_than=None, dry_run=False, yes=False):
 )
 def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
     """Presigned download links for a project's S3 files (1h … 7d), for a client or a browser."""
+    from vam.remote import list_project
     from vam.remoteindex import is_vam_key
     from vam.share import parse_expiry, share_links
-    from vam.sync import list_project
 
     seconds = parse_expiry(expires)
     session = Session(brand)
