@@ -63,7 +63,12 @@ def test_up_without_staging_folder_says_where(vam_cli, david_env, bucket, sample
     line = one_line_error(
         vam_cli("s3.up", "--brand", "ad", "--project", "b64", env=david_env), "s3-staging"
     )
-    assert "does not exist" in line
+    assert "does not exist" in line and line.endswith("then run the same command again")
+    # handoff hits the same check: it must not send the person to a different command
+    line = one_line_error(
+        vam_cli("handoff", "--brand", "ad", "--project", "b64", env=david_env), "s3-staging"
+    )
+    assert "vam s3.up" not in line and line.endswith("then run the same command again")
 
 
 def test_dry_run_then_up_then_status_from_the_project_folder(vam_cli, david_env, bucket, sample):

@@ -481,7 +481,7 @@ def upload(
     if not target.staging.is_dir():
         raise NotFoundError(
             f"{target.staging} does not exist: put the files for S3 in the project's "
-            f"{STAGING}/ folder, then run `{target.command('up')}`"
+            f"{STAGING}/ folder, then run the same command again"
         )
     scan = scan_project(s3, target, user=user, rules=rules, hasher=hasher, save_cache=not dry_run)
     plan = scan.plan
