@@ -186,3 +186,17 @@ def test_load_config_from_a_sample_root(sample, monkeypatch):
     monkeypatch.setenv("VAM_SETTINGS", str(sample.write_settings("david")))
     config = load_config(cwd=sample.root)
     assert config.team.path == sample.brands_file and config.settings.user == "david"
+
+
+@pytest.mark.parametrize("folder", ["D:\\video-projects", "C:\\Users\\jan\\video-projects"])
+def test_a_windows_path_in_double_quotes_says_how_to_write_it(tmp_path, folder):
+    """Jan pastes his folder from Explorer: TOML reads \\v and \\U as escapes."""
+    path = write(tmp_path / "settings.toml", f'user = "jan"\nprojects_root = "{folder}"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings({"VAM_SETTINGS": str(path)})
+    message = str(err.value)
+    assert message.startswith(f"{path}: not valid TOML: ") and "(at line 2," in message
+    assert message.endswith(
+        'write Windows paths with forward slashes ("D:/video-projects") or in single quotes '
+        "('D:\\video-projects')"
+    )

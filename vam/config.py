@@ -162,9 +162,25 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"{what} not found: {path}; create it or fix the path") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}; fix that line") from None
+        raise ConfigError(f"{path}: not valid TOML: {exc}; {_toml_fix(path, exc)}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read {what}: {exc.strerror}") from None
+
+
+def _toml_fix(path: Path, exc: tomllib.TOMLDecodeError) -> str:
+    """What to do about a TOML error; a Windows path in double quotes gets its own advice
+    (`"D:\\video-projects"` reads `\\v` as an escape: "Unescaped '\\'", "Invalid hex value")."""
+    found = re.search(r"at line (\d+)", str(exc))
+    try:
+        line = path.read_text(encoding="utf-8").splitlines()[int(found.group(1)) - 1]
+    except (AttributeError, IndexError, OSError, UnicodeDecodeError, ValueError):
+        line = ""
+    if "\\" in line and '"' in line:
+        return (
+            "write Windows paths with forward slashes (\"D:/video-projects\") or in single "
+            "quotes ('D:\\video-projects')"
+        )
+    return "fix that line"
 
 
 class _Table:
