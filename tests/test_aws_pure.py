@@ -270,6 +270,21 @@ def test_unreachable_s3_names_the_endpoint_not_the_request_url(monkeypatch):
     assert "check the network or $AWS_ENDPOINT_URL," in str(explain(exc))
 
 
+def test_a_botocore_text_on_several_lines_becomes_one():
+    import botocore.exceptions as bce
+
+    from vam.awsclient import explain
+
+    exc = bce.ParamValidationError(
+        report='Non ascii characters found in S3 metadata for key "uploaded-by".  \n'
+        "S3 metadata can only contain ASCII characters. "
+    )
+    assert str(explain(exc)) == (
+        "AWS client error: Parameter validation failed: Non ascii characters found in S3 "
+        'metadata for key "uploaded-by". S3 metadata can only contain ASCII characters.'
+    )
+
+
 def test_aws_check_without_credentials_does_not_send_you_to_setup_bucket():
     """The failure is the missing credentials; `aws.setup-bucket` would fail the same way."""
     import boto3

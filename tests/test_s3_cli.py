@@ -48,6 +48,19 @@ def test_no_credentials_is_one_line(vam_cli, david_env):
     )
 
 
+@pytest.mark.parametrize("name, plain", [("jürgen", "jurgen"), ("Jan Novák", "jan-novak")])
+def test_a_user_name_s3_cannot_keep_is_refused_before_any_upload(
+    vam_cli, david_env, bucket, name, plain
+):
+    """S3 user metadata is ASCII only: botocore refused 'uploaded-by: jürgen' mid-upload, in
+    three lines, after the plan was shown."""
+    result = vam_cli(
+        "s3.up", "--brand", "ad", "--project", "b65", env={**david_env, "VAM_USER": name}
+    )
+    line = one_line_error(result, f"user {name!r}", f'write e.g. "{plain}"')
+    assert "only ASCII" in line and result.stdout == ""
+
+
 def test_unknown_user_says_how_to_set_it(vam_cli, sample, bucket):
     path = sample.write_settings("nobody")
     path.write_text("\n".join(x for x in path.read_text().splitlines() if not x.startswith("user")))

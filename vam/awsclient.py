@@ -174,5 +174,6 @@ def explain(
         message = err.get("Message") or code
         return AwsError(f"S3 refused {op}{target}: {message} ({code})")
     if isinstance(exc, bce.BotoCoreError):
-        return AwsError(f"AWS client error: {exc}")
+        # botocore's own texts can span lines (parameter validation): keep the one line
+        return AwsError(f"AWS client error: {' '.join(str(exc).split())}")
     return None

@@ -17,7 +17,9 @@ uploads, and re-scans afterwards to confirm every transferred file is now synced
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -147,12 +149,23 @@ class ProjectStatus:
 # --------------------------------------------------------------------------- helpers
 
 
+# the name goes into S3 user metadata (ASCII only), the sync record's file name and IAM
+_USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
 def require_user(user: str | None, settings_path: Path | None = None) -> str:
+    where = settings_path or "~/.config/vam/settings.toml"
     if not user:
-        where = settings_path or "~/.config/vam/settings.toml"
         raise ConfigError(
             f'who you are is not set: add user = "yourname" to {where} or set VAM_USER '
             "(it is recorded as uploaded-by and names your sync record)"
+        )
+    if not _USER_NAME.fullmatch(user):
+        plain = unicodedata.normalize("NFKD", user).encode("ascii", "ignore").decode()
+        plain = re.sub(r"[^A-Za-z0-9._-]+", "-", plain).strip("-._").lower() or "yourname"
+        raise ConfigError(
+            f"user {user!r} (from {where} or VAM_USER) must be plain letters, digits, '.', '_' "
+            f"or '-': S3 keeps it as uploaded-by, which allows only ASCII; write e.g. \"{plain}\""
         )
     return user
 

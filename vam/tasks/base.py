@@ -59,7 +59,8 @@ def vam_task(*args: Any, **kwargs: Any) -> Callable:
                 if debug_enabled():
                     raise
                 message, code = one_line(exc)
-                raise Exit(f"vam: {message}", code=code) from None
+                # one line whatever the library wrote (botocore's texts can span several)
+                raise Exit(f"vam: {' '.join(message.split())}", code=code) from None
 
         return task(*args, **kwargs)(body)
 
