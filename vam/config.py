@@ -177,7 +177,7 @@ def _toml_fix(path: Path, exc: tomllib.TOMLDecodeError) -> str:
         line = ""
     if "\\" in line and '"' in line:
         return (
-            "write Windows paths with forward slashes (\"D:/video-projects\") or in single "
+            'write Windows paths with forward slashes ("D:/video-projects") or in single '
             "quotes ('D:\\video-projects')"
         )
     return "fix that line"
