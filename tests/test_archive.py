@@ -197,6 +197,17 @@ def test_next_two_picks_the_two_oldest(config, ad, sample, vam_cli):
     assert "S3 staging: unknown" in result.stdout
 
 
+def test_next_minus_one_archives_nothing(config, ad, sample, vam_cli):
+    """`--next -1` used to slice [:-1]: every active project but the newest, for real."""
+    assert pick_oldest(sample.root, config, ad, -1) == []
+    assert pick_oldest(sample.root, config, ad, 0) == []
+    env = {"VAM_SETTINGS": str(sample.settings["david"])}
+    result = vam_cli("ssd.archive", "--brand", "ad", "--next=-1", env=env)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == ("vam: --next -1: give how many projects to archive, e.g. --next 1\n")
+    assert (sample.root / "v-appydave" / "b64-bmad-claude-sdk").is_dir()
+
+
 def test_storyline_project_archives_without_a_range(config, sample):
     voz = find_brand(config, "voz")
     story = project(config, voz, "boy-baker")

@@ -255,6 +255,53 @@ def test_explain_names_the_iam_action_from_the_message():
     )
 
 
+def test_unreachable_s3_names_the_endpoint_not_the_request_url(monkeypatch):
+    import botocore.exceptions as bce
+
+    from vam.awsclient import explain
+
+    exc = bce.EndpointConnectionError(
+        endpoint_url="http://127.0.0.1:1/video-projects?list-type=2&prefix=staging%2Fv-appydave%2F"
+    )
+    message = str(explain(exc))
+    assert message.startswith("cannot reach S3 at http://127.0.0.1:1; check the network or ")
+    assert "list-type" not in message and "endpoint_url in brands.toml" in message
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    assert "check the network or $AWS_ENDPOINT_URL," in str(explain(exc))
+
+
+def test_a_botocore_text_on_several_lines_becomes_one():
+    import botocore.exceptions as bce
+
+    from vam.awsclient import explain
+
+    exc = bce.ParamValidationError(
+        report='Non ascii characters found in S3 metadata for key "uploaded-by".  \n'
+        "S3 metadata can only contain ASCII characters. "
+    )
+    assert str(explain(exc)) == (
+        "AWS client error: Parameter validation failed: Non ascii characters found in S3 "
+        'metadata for key "uploaded-by". S3 metadata can only contain ASCII characters.'
+    )
+
+
+def test_aws_check_without_credentials_does_not_send_you_to_setup_bucket():
+    """The failure is the missing credentials; `aws.setup-bucket` would fail the same way."""
+    import boto3
+
+    from vam.awscheck import check_bucket
+
+    storage = Storage(bucket="video-projects", region="us-east-1")
+    s3 = boto3.session.Session(region_name="us-east-1").client(
+        "s3", endpoint_url="http://127.0.0.1:1"
+    )
+    check = check_bucket(s3, storage)
+    assert check.line() == (
+        "✗ bucket: no AWS credentials found; set aws_profile in your vam settings, "
+        "run `aws configure`, or `aws sso login`"
+    )
+
+
 def test_key_target_is_checked_before_any_key_exists(tmp_path):
     from vam.errors import UsageError
 

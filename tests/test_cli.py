@@ -34,8 +34,11 @@ def env(sample):
 
 
 def test_unknown_brand_suggests(vam_cli, env):
-    one_line_error(vam_cli("doctor", "--brand", "apydave", "--offline", env=env),
-                   "unknown brand 'apydave'", "did you mean appydave")
+    one_line_error(
+        vam_cli("doctor", "--brand", "apydave", "--offline", env=env),
+        "unknown brand 'apydave'",
+        "did you mean appydave",
+    )
 
 
 def test_malformed_brands_toml_names_file_and_line(vam_cli, sample, env):
@@ -45,13 +48,18 @@ def test_malformed_brands_toml_names_file_and_line(vam_cli, sample, env):
 
 def test_unknown_key_in_settings(vam_cli, sample):
     path = sample.write_settings("david", colour="blue")
-    one_line_error(vam_cli("doctor", env={"VAM_SETTINGS": str(path)}), str(path), "unknown key 'colour'")
+    one_line_error(
+        vam_cli("doctor", env={"VAM_SETTINGS": str(path)}), str(path), "unknown key 'colour'"
+    )
 
 
 def test_missing_settings_file_when_required(vam_cli, tmp_path):
     missing = tmp_path / "nope.toml"
-    one_line_error(vam_cli("doctor", env={"VAM_SETTINGS": str(missing)}),
-                   "settings file not found", str(missing))
+    one_line_error(
+        vam_cli("doctor", env={"VAM_SETTINGS": str(missing)}),
+        "settings file not found",
+        str(missing),
+    )
 
 
 def test_doctor_offline_on_a_sample_root(vam_cli, env):
@@ -69,3 +77,140 @@ def test_doctor_reports_an_unplugged_ssd(vam_cli, sample, env):
     result = vam_cli("doctor", "--brand", "ad", "--offline", env=env)
     assert result.returncode == 1
     assert "✗ SSD for appydave" in result.stdout and "plug in and mount the SSD" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args", [("--list",), ("--help", "s3.up"), ("doctor", "--brand", "ad", "--offline")]
+)
+def test_a_closed_pipe_ends_quietly(env, args):
+    """`vam … | head`: the reader has gone before vam writes; no traceback, no 'Broken pipe'."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # closed before vam starts, so every write fails: no timing involved
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "vam", *args],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO), **env},
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert result.stderr == ""
+    assert result.returncode == 141  # as a shell reports a program stopped by SIGPIPE
+
+
+def test_ctrl_c_in_a_task_is_one_line(capsys):
+    from invoke import Collection
+
+    from vam.tasks.base import vam_task
+    from vam.tasks.program import VamProgram
+
+    @vam_task()
+    def wait(c):
+        raise KeyboardInterrupt  # what Python raises in the task when Ctrl-C arrives
+
+    program = VamProgram(namespace=Collection(wait), name="vam", binary="vam")
+    with pytest.raises(SystemExit) as stopped:
+        program.run(["vam", "wait"])
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == ("vam: interrupted; run the same command again to continue\n")
+
+
+def test_ctrl_c_before_any_task_runs_is_one_line(monkeypatch, capsys):
+    """Ctrl-C while invoke and boto3 load (the first second): one line, not a traceback."""
+    from vam import cli
+    from vam.tasks.program import VamProgram
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(VamProgram, "run", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main()
+    assert stopped.value.code == 130
+    assert capsys.readouterr().err == ("vam: interrupted; run the same command again to continue\n")
+
+
+def test_dry_is_not_taken_for_a_real_run(vam_cli, env):
+    """`--dry` used to be invoke's own core flag (echo shell commands), so `vam s3.up --dry`
+    uploaded for real. Now it is refused before anything runs, pointing at --dry-run."""
+    for typed in (["--dry"], ["-d"], ["--dryrun"]):
+        line = one_line_error(
+            vam_cli("s3.up", "--brand", "ad", "--project", "b65", *typed, env=env),
+            f"vam: s3.up has no option {typed[0]}; did you mean --dry-run?",
+        )
+        assert "vam --help s3.up" in line
+
+
+def run_in_process(capsys, *argv: str) -> tuple[int, str]:
+    from vam.tasks import ns
+    from vam.tasks.program import VamProgram
+
+    with pytest.raises(SystemExit) as stopped:
+        VamProgram(namespace=ns, name="vam", binary="vam").run(["vam", *argv])
+    return stopped.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["s3.upp"], "vam: no task 's3.upp'; did you mean s3.up or s3.uploads"),
+        (["S3.up"], "vam: no task 'S3.up'; did you mean s3.up"),
+        (["s3", "up"], "vam: 's3' is a group of tasks: name one with a dot, e.g. `vam s3.up`"),
+        (["--help", "s3.upp"], "vam: no task 's3.upp'; did you mean s3.up"),
+        (["s3.status", "--prject", "b65"], "vam: s3.status has no option --prject; did you mean"),
+        (["s3.up", "--brand"], "vam: --brand needs a value, e.g. --brand=VALUE; see `vam --h"),
+        (["s3.up", "extra"], "vam: unexpected 'extra' after s3.up: options are --name value"),
+        (["ssd.archive", "--next", "two"], "vam: an option's value cannot be read (invalid lit"),
+        (["--pty", "s3.status"], "vam: s3.status has no option --pty;"),
+        (["aws.setup-user"], "vam: aws.setup-user needs --name; see `vam --help aws.setup-user`"),
+    ],
+)
+def test_a_command_line_vam_cannot_read_is_one_line_with_the_nearest(capsys, argv, says):
+    code, err = run_in_process(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith(says), err
+
+
+def test_debug_shows_the_traceback_but_logs_no_credentials(vam_cli, env, s3):
+    """--debug used to switch botocore's logging on, which prints every request's headers,
+    the AWS session token included."""
+    token = "SessionTokenThatMustNeverBePrinted"
+    result = vam_cli(
+        "--debug", "s3.status", "--brand", "ad", "--project", "b65",
+        env={**env, "AWS_SESSION_TOKEN": token},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "bucket video-projects does not" in result.stderr
+    assert token not in result.stderr + result.stdout
+    assert "botocore" not in result.stderr.replace("/botocore/", "")
+
+
+def test_one_confirmation_prompt_for_every_task(monkeypatch):
+    """aws.*, s3.uploads and s3.cleanup ask the same way: --yes, else y/yes at a terminal."""
+    from vam.errors import UsageError
+    from vam.tasks.base import confirmed
+
+    refusal = UsageError("not a terminal, so vam cannot ask: add --yes to delete them")
+    asked: list[str] = []
+    monkeypatch.setattr("builtins.input", lambda q: asked.append(q) or "")
+    assert confirmed("delete these 2 file(s)?", True, refusal) and asked == []
+    with pytest.raises(UsageError) as refused:  # pytest's stdin is not a terminal
+        confirmed("delete these 2 file(s)?", False, refusal)
+    assert refused.value is refusal and asked == []
+
+    class Terminal:
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    assert not confirmed("delete these 2 file(s)?", False, refusal)
+    assert asked == ["delete these 2 file(s)? [y/N] "]
+    for answer, agreed in (("y", True), (" YES ", True), ("n", False), ("yep", False)):
+        monkeypatch.setattr("builtins.input", lambda q, a=answer: a)
+        assert confirmed("delete?", False, refusal) is agreed

@@ -25,7 +25,12 @@ def write(path: Path, text: str) -> Path:
 def test_the_teams_brands_toml_has_six_brands_and_two_users():
     team = parse_team(CHECKOUT / "brands.toml")
     assert [b.key for b in team.brands] == [
-        "appydave", "voz", "aitldr", "kiros", "beauty-and-joy", "supportsignal"
+        "appydave",
+        "voz",
+        "aitldr",
+        "kiros",
+        "beauty-and-joy",
+        "supportsignal",
     ]
     ad = team.brands[0]
     assert (ad.shortcut, ad.repo, ad.workflow) == ("ad", "v-appydave", "flivideo")
@@ -65,12 +70,36 @@ def test_missing_required_key(tmp_path):
 
 def test_wrong_type_and_bad_workflow(tmp_path):
     base = '[storage]\nbucket = "video-projects"\nregion = "us-east-1"\n'
-    path = write(tmp_path / "b1.toml", base + "staging_days = \"ninety\"\n[brands.a]\n")
-    with pytest.raises(ConfigError, match="'storage.staging_days' must be a int"):
+    path = write(tmp_path / "b1.toml", base + 'staging_days = "ninety"\n[brands.a]\n')
+    with pytest.raises(
+        ConfigError, match="'storage.staging_days' must be a whole number, not 'ninety'"
+    ):
         parse_team(path)
     path = write(tmp_path / "b2.toml", base + '[brands.a]\nworkflow = "vlog"\n')
     with pytest.raises(ConfigError, match="use one of flivideo, storyline"):
         parse_team(path)
+
+
+@pytest.mark.parametrize(
+    "body, says",
+    [
+        ("[brands.a]\nshortcut = 3\n", "'brands.a.shortcut' must be text in quotes"),
+        ("[brands.a]\n[files]\nheavy_min_mb = true\n", "'files.heavy_min_mb' must be a number,"),
+        ('[brands.a]\nmembers = "jan"\n', "'brands.a.members' must be a list (e.g."),
+        (
+            "[brands.a]\n[[users]]\nname = 1\n",
+            "'users' must be a table, not [{'name': 1}]; "
+            "write one [users.NAME] table each, not [[users]]",
+        ),
+    ],
+)
+def test_wrong_types_in_the_words_of_the_file(tmp_path, body, says):
+    """Jan edits brands.toml by hand: 'must be a str / a int / a dict' tells him nothing."""
+    base = '[storage]\nbucket = "video-projects"\nregion = "us-east-1"\n'
+    path = write(tmp_path / "brands.toml", base + body)
+    with pytest.raises(ConfigError) as err:
+        parse_team(path)
+    assert says in str(err.value)
 
 
 def test_user_scoped_to_an_unknown_brand(tmp_path):
@@ -90,7 +119,11 @@ def test_settings_file_and_env_overrides(tmp_path):
         '[ssd]\nvoz = "/Volumes/T7/voz"\n',
     )
     s = load_settings({"VAM_SETTINGS": str(path)})
-    assert s.user == "jan" and s.max_rate == 2_500_000 and s.ssd_brands["voz"] == Path("/Volumes/T7/voz")
+    assert (
+        s.user == "jan"
+        and s.max_rate == 2_500_000
+        and s.ssd_brands["voz"] == Path("/Volumes/T7/voz")
+    )
     s = load_settings({"VAM_SETTINGS": str(path), "VAM_USER": "david", "AWS_PROFILE": "p"})
     assert s.user == "david" and s.aws_profile == "p" and s.sources["user"] == "$VAM_USER"
 
@@ -115,15 +148,19 @@ def test_no_settings_file_at_the_default_path_is_fine(tmp_path):
 def test_legacy_video_tools_env_is_a_fallback(tmp_path):
     write(
         tmp_path / ".video-tools.env",
-        "# old config\nSSD_BASE=/Volumes/T7/youtube-PUBLISHED/appydave\nexport S3_SYNC_USER='david'\n"
-        "AWS_PROFILE=\"old\"\n",
+        "# old config\n"
+        "SSD_BASE=/Volumes/T7/youtube-PUBLISHED/appydave\n"
+        "export S3_SYNC_USER='david'\n"
+        'AWS_PROFILE="old"\n',
     )
     legacy = read_legacy_env(tmp_path)
     s = with_legacy_fallback(load_settings({"HOME": str(tmp_path)}), legacy, "appydave")
     assert s.user == "david" and s.aws_profile == "old"
     assert s.ssd_brands["appydave"] == Path("/Volumes/T7/youtube-PUBLISHED/appydave")
     # the person's own settings win over the legacy file
-    s2 = with_legacy_fallback(load_settings({"HOME": str(tmp_path), "VAM_USER": "jan"}), legacy, "appydave")
+    s2 = with_legacy_fallback(
+        load_settings({"HOME": str(tmp_path), "VAM_USER": "jan"}), legacy, "appydave"
+    )
     assert s2.user == "jan"
 
 
@@ -149,3 +186,17 @@ def test_load_config_from_a_sample_root(sample, monkeypatch):
     monkeypatch.setenv("VAM_SETTINGS", str(sample.write_settings("david")))
     config = load_config(cwd=sample.root)
     assert config.team.path == sample.brands_file and config.settings.user == "david"
+
+
+@pytest.mark.parametrize("folder", ["D:\\video-projects", "C:\\Users\\jan\\video-projects"])
+def test_a_windows_path_in_double_quotes_says_how_to_write_it(tmp_path, folder):
+    """Jan pastes his folder from Explorer: TOML reads \\v and \\U as escapes."""
+    path = write(tmp_path / "settings.toml", f'user = "jan"\nprojects_root = "{folder}"\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings({"VAM_SETTINGS": str(path)})
+    message = str(err.value)
+    assert message.startswith(f"{path}: not valid TOML: ") and "(at line 2," in message
+    assert message.endswith(
+        'write Windows paths with forward slashes ("D:/video-projects") or in single quotes '
+        "('D:\\video-projects')"
+    )

@@ -23,8 +23,15 @@ def test_light_files():
 
 
 def test_excluded_names_anywhere_in_the_path():
-    for name in [".DS_Store", "sub/Thumbs.db", "raw.mp4:Zone.Identifier", ".git/config",
-                 "node_modules/x/index.js", ".vam/sync.json", "raw.mp4.vam-part"]:
+    for name in [
+        ".DS_Store",
+        "sub/Thumbs.db",
+        "raw.mp4:Zone.Identifier",
+        ".git/config",
+        "node_modules/x/index.js",
+        ".vam/sync.json",
+        "raw.mp4.vam-part",
+    ]:
         assert classify(name, 1, RULES) is Kind.EXCLUDED, name
 
 

@@ -135,6 +135,10 @@ def test_share_links_download_the_exact_bytes(world, capsys):
         assert response.read() == (staging(world.david) / "raw.mp4").read_bytes()
     out = vam(world.david, capsys, "s3.share", *AD, "--expires", "30d", expect=2)
     assert "outside 1h … 7d" in out
+    # a --file that matches nothing: the files are in S3, so not "upload them first"
+    out = vam(world.david, capsys, "s3.share", *AD, "--file", "final-cut", expect=1)
+    assert f"no S3 file of appydave {B65} has 'final-cut' in its name; its files: " in out
+    assert "raw.mp4" in out and "upload them first" not in out
 
 
 def test_cleanup_refuses_a_file_never_downloaded_and_force_keeps_it_recoverable(

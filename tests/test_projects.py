@@ -54,6 +54,43 @@ def test_missing_project_names_brand_and_closest(config):
         find_project(root, ad, "b67")
 
 
+def test_a_name_nothing_like_any_project_lists_the_projects(config):
+    """Not "it has no projects yet" for a brand that has some."""
+    root = projects_root(config)
+    ad = find_brand(config, "ad")
+    with pytest.raises(NotFoundError) as err:
+        find_project(root, ad, "zzz")
+    assert "has no projects" not in str(err.value)
+    assert "its 5 project(s): 006-ac-carnivore-90, Misc Stuff, b64-bmad" in str(err.value)
+    empty = find_brand(config, "kiros")
+    with pytest.raises(NotFoundError, match="kiros; it has no projects yet"):
+        find_project(root, empty, "zzz")
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "b65-guy-monroe-marketing-plan/",  # David's tab completion
+        "b65-guy-monroe-marketing-plan\\",  # Jan's, on Windows
+        "./b65-guy-monroe-marketing-plan",
+        ".\\b65",
+        "/Users/david/dev/video-projects/v-appydave/b65-guy-monroe-marketing-plan/",
+        "D:\\video-projects\\v-appydave\\b65",
+        " b65 ",
+    ],
+)
+def test_a_typed_folder_means_its_name(config, typed):
+    root = projects_root(config)
+    assert find_project(root, find_brand(config, "ad"), typed).id == (
+        "b65-guy-monroe-marketing-plan"
+    )
+
+
+@pytest.mark.parametrize("typed", ["v-appydave/", "v-appydave\\", "./v-appydave", "AD "])
+def test_a_typed_brand_folder_means_the_brand(config, typed):
+    assert find_brand(config, typed).key == "appydave"
+
+
 def test_archived_and_remote_only_projects(config):
     root = projects_root(config)
     ad = find_brand(config, "ad")
@@ -82,7 +119,9 @@ def test_brand_and_project_from_the_current_folder(config, sample):
     assert here.brand.key == "appydave" and here.project_id == "b65-guy-monroe-marketing-plan"
     ss = infer_location(config, sample.root / "v-supportsignal" / "projects" / "a12-onboarding")
     assert (ss.brand.key, ss.project_id) == ("supportsignal", "a12-onboarding")
-    arch = infer_location(config, sample.root / "v-appydave" / "archived" / "b50-b99" / "b63-flivideo")
+    arch = infer_location(
+        config, sample.root / "v-appydave" / "archived" / "b50-b99" / "b63-flivideo"
+    )
     assert arch.project_id == "b63-flivideo"
     assert infer_location(config, sample.root).brand is None
 

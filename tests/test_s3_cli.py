@@ -48,6 +48,19 @@ def test_no_credentials_is_one_line(vam_cli, david_env):
     )
 
 
+@pytest.mark.parametrize("name, plain", [("jürgen", "jurgen"), ("Jan Novák", "jan-novak")])
+def test_a_user_name_s3_cannot_keep_is_refused_before_any_upload(
+    vam_cli, david_env, bucket, name, plain
+):
+    """S3 user metadata is ASCII only: botocore refused 'uploaded-by: jürgen' mid-upload, in
+    three lines, after the plan was shown."""
+    result = vam_cli(
+        "s3.up", "--brand", "ad", "--project", "b65", env={**david_env, "VAM_USER": name}
+    )
+    line = one_line_error(result, f"user {name!r}", f'write e.g. "{plain}"')
+    assert "only ASCII" in line and result.stdout == ""
+
+
 def test_unknown_user_says_how_to_set_it(vam_cli, sample, bucket):
     path = sample.write_settings("nobody")
     path.write_text("\n".join(x for x in path.read_text().splitlines() if not x.startswith("user")))
@@ -63,7 +76,12 @@ def test_up_without_staging_folder_says_where(vam_cli, david_env, bucket, sample
     line = one_line_error(
         vam_cli("s3.up", "--brand", "ad", "--project", "b64", env=david_env), "s3-staging"
     )
-    assert "does not exist" in line
+    assert "does not exist" in line and line.endswith("then run the same command again")
+    # handoff hits the same check: it must not send the person to a different command
+    line = one_line_error(
+        vam_cli("handoff", "--brand", "ad", "--project", "b64", env=david_env), "s3-staging"
+    )
+    assert "vam s3.up" not in line and line.endswith("then run the same command again")
 
 
 def test_dry_run_then_up_then_status_from_the_project_folder(vam_cli, david_env, bucket, sample):

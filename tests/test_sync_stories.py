@@ -437,7 +437,9 @@ def test_a_file_saved_again_during_its_upload_is_not_recorded_as_synced(david):
     assert not report.ok and any(u.startswith("brief.md:") for u in report.unsettled)
     assert report.after.row("brief.md").state is FileState.UPLOAD
     assert david.up().ok
-    assert s3c.get_object(Bucket=BUCKET, Key=PREFIX + "brief.md")["Body"].read() == brief.read_bytes()
+    assert (
+        s3c.get_object(Bucket=BUCKET, Key=PREFIX + "brief.md")["Body"].read() == brief.read_bytes()
+    )
 
 
 def _record(person: Person) -> dict:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from vam.checksum import file_crc32
 from vam.config import PARTIAL_SUFFIX, STATE_DIR, Config
-from vam.errors import NotFoundError, SafetyError
+from vam.errors import SafetyError
 from vam.filecopy import copy_file_atomic
 from vam.files import LocalFile, Skipped, walk
 from vam.manifest import range_names, ssd_projects, tree_stats
@@ -148,6 +148,8 @@ def plan_archive(
 
 def pick_oldest(root: Path, config: Config, brand, n: int) -> list[Project]:
     """The n active projects whose newest file is oldest (ties by id); invalid ids are skipped."""
+    if n < 1:  # a negative slice would pick all but the newest
+        return []
     rules = config.team.files
     scored = []
     for p in list_active(root, brand):
@@ -424,14 +426,3 @@ def execute_cleanup(
                 "the SSD copy is fine, run `vam s3.cleanup` later"
             )
     return deleted
-
-
-def find_archivable(root: Path, config: Config, brand, query: str) -> Project:
-    from vam.projects import find_project
-
-    project = find_project(root, brand, query, include_archived=True)
-    if project.structure == "archived":
-        raise NotFoundError(
-            f"{project.id} is already archived ({project.path}); `vam ssd.status` shows where"
-        )
-    return project

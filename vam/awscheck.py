@@ -14,8 +14,8 @@ import botocore.exceptions as bce
 
 from vam.awsclient import explain
 from vam.bucket import compare, desired_settings, read_settings
-from vam.config import Storage
 from vam.checks import Check
+from vam.config import Storage
 
 SETUP = "`vam aws.setup-bucket` with the owner's profile"
 
@@ -95,7 +95,8 @@ def check_bucket(s3, storage: Storage, profile: str | None = None) -> Check:
         location = s3.get_bucket_location(Bucket=storage.bucket).get("LocationConstraint")
     except Exception as exc:  # noqa: BLE001
         err = explain(exc, action="s3:GetBucketLocation", key=storage.bucket, profile=profile)
-        return Check(False, "bucket", str(err or exc), SETUP)
+        # an explained failure already says what to do (credentials, network, setup-bucket)
+        return Check(False, "bucket", str(err or exc), "" if err else SETUP)
     region = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
     if region != storage.region:
         return Check(
@@ -124,7 +125,7 @@ def check_bucket_settings(s3, storage: Storage, profile: str | None = None) -> l
                 )
             ]
         err = explain(exc, action="GetBucketConfiguration", key=storage.bucket, profile=profile)
-        return [Check(False, "bucket settings", str(err or exc), SETUP)]
+        return [Check(False, "bucket settings", str(err or exc), "" if err else SETUP)]
     differences = {c.setting: c for c in compare(have, want)}
     names: Iterable[str] = [
         "public access",

@@ -10,12 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions as bce
 from botocore.config import Config as BotoConfig
 
-from vam.config import Settings, Storage
+from vam.config import Config, Settings, Storage
 from vam.errors import AwsError, VamError
 
 
@@ -54,7 +55,10 @@ class Aws:
 
 
 def connect(
-    settings: Settings, storage: Storage, profile: str | None = None, team_default: str | None = None
+    settings: Settings,
+    storage: Storage,
+    profile: str | None = None,
+    team_default: str | None = None,
 ) -> Aws:
     """A session for `profile`, else the person's settings/AWS_PROFILE, else the team's default
     profile for this user (brands.toml) when this machine has it, else the default chain."""
@@ -72,16 +76,39 @@ def connect(
     return Aws(session=session, storage=storage, profile=chosen)
 
 
-def explain(exc: BaseException, *, action: str = "", key: str = "", profile: str | None = None) -> VamError | None:
+def connect_as(config: Config, settings: Settings | None = None, profile: str | None = None) -> Aws:
+    """`connect` for the person in `settings` (default: config.settings): `profile`, else their
+    own, else the profile brands.toml names for them."""
+    settings = settings or config.settings
+    me = config.team.user(settings.user or "")
+    return connect(settings, config.storage, profile, team_default=me.aws_profile if me else None)
+
+
+def no_credentials(profile: str | None = None) -> AwsError:
+    where = f" for profile {profile!r}" if profile else ""
+    return AwsError(
+        f"no AWS credentials found{where}; set aws_profile in your vam settings, "
+        "run `aws configure`, or `aws sso login`"
+    )
+
+
+def _endpoint_of(exc: BaseException) -> str:
+    """scheme://host:port of a failed request, not its full URL with bucket, key and query."""
+    url = urlsplit(str(getattr(exc, "kwargs", {}).get("endpoint_url", "")))
+    return f"{url.scheme}://{url.netloc}" if url.netloc else "the S3 endpoint"
+
+
+def explain(
+    exc: BaseException, *, action: str = "", key: str = "", profile: str | None = None
+) -> VamError | None:
     """A botocore/boto3 exception as one line saying what failed and what to do, or None."""
     who = f"profile {profile!r}" if profile else "the default AWS credentials"
     target = f" on {key}" if key else ""
     if isinstance(exc, bce.NoCredentialsError):
-        return AwsError(
-            f"no AWS credentials found ({who}); set aws_profile in your vam settings, "
-            "run `aws configure`, or `aws sso login`"
-        )
-    if isinstance(exc, (bce.SSOTokenLoadError, bce.UnauthorizedSSOTokenError, bce.TokenRetrievalError)):
+        return no_credentials(profile)
+    if isinstance(
+        exc, (bce.SSOTokenLoadError, bce.UnauthorizedSSOTokenError, bce.TokenRetrievalError)
+    ):
         return AwsError(
             f"the AWS SSO session for {who} has expired; run `aws sso login"
             + (f" --profile {profile}`" if profile else "`")
@@ -89,9 +116,11 @@ def explain(exc: BaseException, *, action: str = "", key: str = "", profile: str
     if isinstance(exc, bce.ProfileNotFound):
         return AwsError(f"{exc}; check aws_profile in your vam settings or AWS_PROFILE")
     if isinstance(exc, (bce.EndpointConnectionError, bce.ConnectTimeoutError)):
+        from_env = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        setting = "$AWS_ENDPOINT_URL" if from_env else "endpoint_url in brands.toml"
         return AwsError(
-            f"cannot reach S3 ({getattr(exc, 'kwargs', {}).get('endpoint_url', 'endpoint')}); "
-            "check the network or endpoint_url in brands.toml, then run the same command again"
+            f"cannot reach S3 at {_endpoint_of(exc)}; check the network or {setting}, "
+            "then run the same command again"
         )
     if isinstance(exc, bce.ReadTimeoutError):
         return AwsError("S3 stopped answering (read timeout); run the same command again to resume")
@@ -106,7 +135,11 @@ def explain(exc: BaseException, *, action: str = "", key: str = "", profile: str
                 f"bucket {bucket or 'in brands.toml'} does not exist; create it with "
                 "`vam aws.setup-bucket` (or fix storage.bucket in brands.toml)"
             )
-        if code in ("AccessDenied", "AccessDeniedException", "403", "Forbidden", "AllAccessDisabled") or status == 403:
+        if (
+            code
+            in ("AccessDenied", "AccessDeniedException", "403", "Forbidden", "AllAccessDisabled")
+            or status == 403
+        ):
             # IAM and STS name the missing action: "... is not authorized to perform: iam:X ..."
             named = str(err.get("Message", "")).partition("not authorized to perform: ")[2]
             if named:
@@ -120,7 +153,12 @@ def explain(exc: BaseException, *, action: str = "", key: str = "", profile: str
                 f"access denied: {op}{target} with {who}; ask the bucket owner to grant it "
                 "(`vam aws.setup-policy`) or use another profile"
             )
-        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidClientTokenId", "UnrecognizedClientException"):
+        if code in (
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "InvalidClientTokenId",
+            "UnrecognizedClientException",
+        ):
             return AwsError(
                 f"AWS rejected the access key of {who} ({code}); it may be deleted or mistyped: "
                 "re-import it with `vam aws.import-key` or fix ~/.aws/credentials"
@@ -128,12 +166,14 @@ def explain(exc: BaseException, *, action: str = "", key: str = "", profile: str
         if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
             return AwsError(
                 f"the AWS session token of {who} has expired; run `aws sso login"
-                + (f" --profile {profile}`" if profile else "`") + " or refresh your credentials"
+                + (f" --profile {profile}`" if profile else "`")
+                + " or refresh your credentials"
             )
         if code in ("SlowDown", "ServiceUnavailable", "InternalError", "503", "500"):
             return AwsError(f"S3 is busy ({code}) during {op}{target}; run the same command again")
         message = err.get("Message") or code
         return AwsError(f"S3 refused {op}{target}: {message} ({code})")
     if isinstance(exc, bce.BotoCoreError):
-        return AwsError(f"AWS client error: {exc}")
+        # botocore's own texts can span lines (parameter validation): keep the one line
+        return AwsError(f"AWS client error: {' '.join(str(exc).split())}")
     return None

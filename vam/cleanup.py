@@ -17,8 +17,9 @@ import botocore.exceptions as bce
 
 from vam.config import FileRules
 from vam.model import FileRow, FileState
+from vam.remote import list_project
 from vam.remoteindex import is_vam_key
-from vam.sync import Target, list_project, scan_project
+from vam.sync import Target, scan_project
 from vam.syncrecord import load_record, save_record
 from vam.units import format_size
 

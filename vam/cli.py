@@ -1,33 +1,28 @@
-"""The `vam` console script: the same task namespace as `invoke` run from the checkout."""
+"""The `vam` console script: the same task namespace as `invoke` run from the checkout.
 
-from invoke import Program
-from invoke.exceptions import ParseError
+Imports nothing slow at module level: Ctrl-C in the second it takes to load invoke, boto3 and
+the tasks still ends in one line, not a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
 
 from vam import __version__
-from vam.tasks import ns
-
-
-class VamProgram(Program):
-    def task_list_opener(self, extra: str = "") -> str:
-        # invoke titles a bundled namespace "Subcommands"; say "Available tasks" like `invoke --list`
-        bundled, self.namespace = self.namespace, None
-        try:
-            return super().task_list_opener(extra)
-        finally:
-            self.namespace = bundled
-
-
-    def parse_tasks(self) -> None:
-        # invoke casts typed flags (int, …) while parsing and lets a ValueError escape as a
-        # traceback; a person who typed `--next two` gets one line instead
-        try:
-            super().parse_tasks()
-        except ValueError as exc:
-            raise ParseError(f"vam: a flag's value cannot be read ({exc}); see `vam --help TASK`") from None
-
-
-program = VamProgram(namespace=ns, name="vam", binary="vam", version=__version__)
+from vam.terminal import INTERRUPTED, INTERRUPTED_CODE, PIPE_CLOSED_CODE, silence_stdout
 
 
 def main() -> None:
-    program.run()
+    # Ctrl-C or a closed pipe (`vam --list | head`) can come before any task runs, so they are
+    # caught here as well as in every task (vam/tasks/base.py)
+    try:
+        from vam.tasks import ns
+        from vam.tasks.program import VamProgram
+
+        VamProgram(namespace=ns, name="vam", binary="vam", version=__version__).run()
+    except KeyboardInterrupt:
+        print(f"vam: {INTERRUPTED}", file=sys.stderr)
+        sys.exit(INTERRUPTED_CODE)
+    except BrokenPipeError:
+        silence_stdout()
+        sys.exit(PIPE_CLOSED_CODE)

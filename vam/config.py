@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-import sys
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +20,6 @@ from typing import Any
 
 from vam.errors import ConfigError
 from vam.units import parse_rate
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 
@@ -167,9 +162,25 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"{what} not found: {path}; create it or fix the path") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}; fix that line") from None
+        raise ConfigError(f"{path}: not valid TOML: {exc}; {_toml_fix(path, exc)}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read {what}: {exc.strerror}") from None
+
+
+def _toml_fix(path: Path, exc: tomllib.TOMLDecodeError) -> str:
+    """What to do about a TOML error; a Windows path in double quotes gets its own advice
+    (`"D:\\video-projects"` reads `\\v` as an escape: "Unescaped '\\'", "Invalid hex value")."""
+    found = re.search(r"at line (\d+)", str(exc))
+    try:
+        line = path.read_text(encoding="utf-8").splitlines()[int(found.group(1)) - 1]
+    except (AttributeError, IndexError, OSError, UnicodeDecodeError, ValueError):
+        line = ""
+    if "\\" in line and '"' in line:
+        return (
+            'write Windows paths with forward slashes ("D:/video-projects") or in single '
+            "quotes ('D:\\video-projects')"
+        )
+    return "fix that line"
 
 
 class _Table:
@@ -183,7 +194,9 @@ class _Table:
         if unknown:
             key = unknown[0]
             hint = _closest(key, allowed)
-            fix = f"did you mean {hint!r}?" if hint else f"allowed keys: {', '.join(sorted(allowed))}"
+            fix = (
+                f"did you mean {hint!r}?" if hint else f"allowed keys: {', '.join(sorted(allowed))}"
+            )
             raise ConfigError(
                 f"{_where(path, f'{name}.{key}' if name else key)}: unknown key "
                 f"{self._full(key)!r}; {fix}"
@@ -205,10 +218,12 @@ class _Table:
         if bool in kinds or not isinstance(value, bool):
             if isinstance(value, kinds):
                 return value
-        names = " or ".join(k.__name__ for k in kinds)
+        full = self._full(key)
+        fix = ""
+        if dict in kinds and isinstance(value, list):
+            fix = f"; write one [{full}.NAME] table each, not [[{full}]]"
         raise ConfigError(
-            f"{_where(self.path, self._full(key))}: {self._full(key)!r} must be a {names}, "
-            f"not {value!r}"
+            f"{_where(self.path, full)}: {full!r} must be {_kind_words(kinds)}, not {value!r}{fix}"
         )
 
     def str_list(self, key: str, default: tuple[str, ...] | None = ()) -> tuple[str, ...] | None:
@@ -216,10 +231,26 @@ class _Table:
         if value is None:
             return default
         if not all(isinstance(v, str) for v in value):
-            raise ConfigError(
-                f"{_where(self.path, self._full(key))}: {self._full(key)!r} must be a list of strings"
-            )
+            full = self._full(key)
+            raise ConfigError(f"{_where(self.path, full)}: {full!r} must be a list of strings")
         return tuple(value)
+
+
+# TOML types in the words of a person editing the file (not Python's "str", "int", "dict")
+_KIND_WORDS = {
+    str: 'text in quotes (e.g. "…")',
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    list: 'a list (e.g. ["a", "b"])',
+    dict: "a table",
+}
+
+
+def _kind_words(kinds: tuple[type, ...]) -> str:
+    if float in kinds:
+        kinds = tuple(k for k in kinds if k is not int)  # 100 and 99.5 are both "a number"
+    return " or ".join(_KIND_WORDS.get(k, k.__name__) for k in kinds)
 
 
 def _closest(word: str, candidates: Any) -> str | None:
@@ -266,18 +297,22 @@ def parse_team(path: Path) -> Team:
 
     files = FileRules()
     if "files" in data:
-        ft = _Table(path, "files", data["files"],
-                    {"heavy_extensions", "light_extensions", "heavy_min_mb", "exclude"})  # fmt: skip
+        allowed = {"heavy_extensions", "light_extensions", "heavy_min_mb", "exclude"}
+        ft = _Table(path, "files", data["files"], allowed)
         files = FileRules(
             heavy_extensions=tuple(
-                e.lower().lstrip(".") for e in ft.str_list("heavy_extensions", files.heavy_extensions)
+                e.lower().lstrip(".")
+                for e in ft.str_list("heavy_extensions", files.heavy_extensions)
             ),
             light_extensions=tuple(
-                e.lower().lstrip(".") for e in ft.str_list("light_extensions", files.light_extensions)
+                e.lower().lstrip(".")
+                for e in ft.str_list("light_extensions", files.light_extensions)
             ),
             heavy_min_bytes=int(ft.get("heavy_min_mb", (int, float), 100) * 1000 * 1000),
             # the tool's own state files are always excluded, whatever the list says
-            exclude=tuple(dict.fromkeys(ft.str_list("exclude", ()) + (STATE_DIR, f"*{PARTIAL_SUFFIX}"))),
+            exclude=tuple(
+                dict.fromkeys(ft.str_list("exclude", ()) + (STATE_DIR, f"*{PARTIAL_SUFFIX}"))
+            ),
         )
 
     brands_data = top.get("brands", dict, required=True)

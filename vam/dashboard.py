@@ -12,15 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
-import tempfile
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from vam.config import PARTIAL_SUFFIX
+from vam.atomicfile import write_text_atomic
 from vam.errors import ConfigError, NotFoundError
 
 REGISTRY_NAME = "video-projects-registry.json"
@@ -173,15 +171,5 @@ def write_dashboard(
             f"folder {path.parent} does not exist; create it or choose another --output"
         )
     html = render_dashboard(registry, generated_at=generated_at)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
-            out.write(html)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the page is for the whole team to open
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    # 0644: the page is for the whole team to open
+    return write_text_atomic(path, html, mode=0o644, durable=True)

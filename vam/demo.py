@@ -38,7 +38,7 @@ class DemoWorld:
 def build_world(
     base: Path, endpoint: str, *, media_bytes: int, webhook_url: str | None
 ) -> DemoWorld:
-    """David's sample projects root (two brands with media) and Jan's empty one, each with settings."""
+    """David's sample projects root (two brands with media) and Jan's empty one, with settings."""
     david_sample = build_sample_root(base / "david" / "video-projects", media_bytes=media_bytes)
     extra = {"webhook_url": webhook_url} if webhook_url else {}
     david_settings = david_sample.write_settings("david", **extra)
@@ -58,8 +58,8 @@ def build_world(
 
 def run_vam(person: Person, argv: list[str], *, expect: int | tuple[int, ...] = 0) -> int:
     """Run one vam command in-process as `person`, echoing it like a terminal would."""
-    from vam.cli import VamProgram
     from vam.tasks import ns
+    from vam.tasks.program import VamProgram
 
     print(f"\n[{person.name}] $ vam {shlex.join(argv)}", flush=True)
     saved = os.environ.get("VAM_SETTINGS")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from vam.awscheck import check_bucket
+from vam.awsclient import connect_as, explain
 from vam.checks import Check
-from vam.awsclient import connect, explain
 from vam.config import Config
 from vam.errors import VamError
 from vam.projects import (
@@ -34,39 +34,64 @@ def settings_lines(config: Config, brand: Brand | None) -> list[str]:
         f"webhook        {'set' if s.webhook_url else 'none'}",
     ]
     if brand is not None:
-        lines.append(f"brand          {brand.key} ({brand.name}), staging {config.storage.prefix_for(brand.key)}")
+        staging = config.storage.prefix_for(brand.key)
+        lines.append(f"brand          {brand.key} ({brand.name}), staging {staging}")
     return lines
 
 
-def run_checks(config: Config, brands: list[Brand], *, cwd: Path | None = None, network: bool = True) -> list[Check]:
-    checks = [Check(True, "brands.toml valid", f"{config.team.path} ({len(config.team.brands)} brands)")]
+def run_checks(
+    config: Config, brands: list[Brand], *, cwd: Path | None = None, network: bool = True
+) -> list[Check]:
+    checks = [
+        Check(True, "brands.toml valid", f"{config.team.path} ({len(config.team.brands)} brands)")
+    ]
     user = config.settings.user
     checks.append(
-        Check(bool(user), "user known", user or "not set",
-              "set user = \"yourname\" in your settings file or VAM_USER")
+        Check(
+            bool(user),
+            "user known",
+            user or "not set",
+            'set user = "yourname" in your settings file or VAM_USER',
+        )
     )
     try:
         root = projects_root(config, cwd)
         checks.append(Check(True, "projects root", str(root)))
     except VamError as exc:
-        checks.append(Check(False, "projects root", str(exc), "set projects_root in your settings"))
+        checks.append(Check(False, "projects root", str(exc)))  # the message says the fix
         root = None
     settings = config.settings
     for brand in brands:
         if root is not None:
             repo = brand_repo(root, brand)
             checks.append(
-                Check(repo.is_dir(), f"brand repo {brand.key}", str(repo),
-                      f"clone the brand repo into {repo}")
+                Check(
+                    repo.is_dir(),
+                    f"brand repo {brand.key}",
+                    str(repo),
+                    f"clone the brand repo into {repo}",
+                )
             )
             settings = settings_for_brand(config, root, brand)
         ssd = ssd_path(settings, brand)
         if ssd is None:
-            checks.append(Check(False, f"SSD for {brand.key}", "no SSD configured",
-                                "set ssd_root in your settings (e.g. /Volumes/T7/youtube-PUBLISHED)"))
+            checks.append(
+                Check(
+                    False,
+                    f"SSD for {brand.key}",
+                    "no SSD configured",
+                    "set ssd_root in your settings (e.g. /Volumes/T7/youtube-PUBLISHED)",
+                )
+            )
         else:
-            checks.append(Check(ssd_mounted(settings, brand), f"SSD for {brand.key}", str(ssd),
-                                "plug in and mount the SSD, or fix ssd_root in your settings"))
+            checks.append(
+                Check(
+                    ssd_mounted(settings, brand),
+                    f"SSD for {brand.key}",
+                    str(ssd),
+                    "plug in and mount the SSD, or fix ssd_root in your settings",
+                )
+            )
     if network:
         checks.extend(aws_checks(config, settings))
     return checks
@@ -74,16 +99,21 @@ def run_checks(config: Config, brands: list[Brand], *, cwd: Path | None = None, 
 
 def aws_checks(config: Config, settings) -> list[Check]:
     storage = config.storage
-    team_user = config.team.user(settings.user or "")
     try:
-        aws = connect(settings, storage, team_default=team_user.aws_profile if team_user else None)
+        aws = connect_as(config, settings)
     except VamError as exc:
         return [Check(False, "AWS credentials", str(exc))]
     profile = aws.profile or "default chain"
     creds = aws.session.get_credentials()
     if creds is None:
-        return [Check(False, "AWS credentials", f"none found ({profile})",
-                      "set aws_profile in your settings, run `aws configure` or `aws sso login`")]
+        return [
+            Check(
+                False,
+                "AWS credentials",
+                f"none found ({profile})",
+                "set aws_profile in your settings, run `aws configure` or `aws sso login`",
+            )
+        ]
     checks = []
     try:
         ident = aws.client("sts").get_caller_identity()

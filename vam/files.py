@@ -10,13 +10,13 @@ import fnmatch
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from vam.config import FileRules
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     HEAVY = "heavy"
     LIGHT = "light"
     OTHER = "other"
@@ -82,7 +82,9 @@ def walk(root: Path, rules: FileRules, skipped: list[Skipped] | None = None) -> 
                 target = Path(entry.path).resolve()
                 if not target.is_relative_to(root_real) or not target.exists():
                     if skipped is not None:
-                        skipped.append(Skipped(rel, "symlink pointing outside the project: not followed"))
+                        skipped.append(
+                            Skipped(rel, "symlink pointing outside the project: not followed")
+                        )
                     continue
                 if target.is_dir():
                     if skipped is not None:

@@ -9,11 +9,11 @@ multipart ETag recomputed locally with the part size read from the object. Never
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from vam.atomicfile import write_text_atomic
 from vam.checksum import file_crc32
 from vam.config import STATE_DIR, FileRules
 from vam.files import Skipped, walk
@@ -109,10 +109,8 @@ class ChecksumCache:
         if not self.dirty:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temp = self.path.with_name(self.path.name + ".tmp")
-            temp.write_text(json.dumps({"version": 1, "files": self.files}, sort_keys=True))
-            os.replace(temp, self.path)
+            text = json.dumps({"version": 1, "files": self.files}, sort_keys=True)
+            write_text_atomic(self.path, text)
             self.dirty = False
         except OSError:
             pass

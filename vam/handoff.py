@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
+from vam.remote import iter_objects
 from vam.units import format_size
 
 HANDOFF_FOLDER = ".vam/handoff/"
@@ -66,9 +67,8 @@ class HandoffNote:
         when = self.created_at.strftime("%Y-%m-%d %H:%M UTC")
         to = ", ".join(self.to_users) or "the team"
         total = sum(f.size for f in self.files)
-        lines = [
-            f"handoff from {self.from_user} to {to}, {when}: {len(self.files)} files, {format_size(total)}"
-        ]
+        size = format_size(total)
+        lines = [f"handoff from {self.from_user} to {to}, {when}: {len(self.files)} files, {size}"]
         if self.message:
             lines.append(f"  “{self.message}”")
         if files:
@@ -106,10 +106,11 @@ def latest_note(
     s3, bucket: str, project_prefix: str, *, for_user: str | None = None
 ) -> HandoffNote | None:
     """The newest note of a project (addressed to `for_user` when given), or None."""
-    paginator = s3.get_paginator("list_objects_v2")
-    keys: list[str] = []
-    for page in paginator.paginate(Bucket=bucket, Prefix=f"{project_prefix}{HANDOFF_FOLDER}"):
-        keys.extend(obj["Key"] for obj in page.get("Contents", []) if obj["Key"].endswith(".json"))
+    keys = [
+        obj["Key"]
+        for obj in iter_objects(s3, bucket, f"{project_prefix}{HANDOFF_FOLDER}")
+        if obj["Key"].endswith(".json")
+    ]
     for key in sorted(keys, reverse=True):  # the UTC stamp sorts by time
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
         try:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from vam.atomicfile import write_text_atomic
 from vam.errors import ConfigError, SafetyError, UsageError
 
 
@@ -343,10 +344,4 @@ def settings_with_profile(text: str, profile: str) -> str:
 
 def write_settings_profile(path: Path, profile: str) -> None:
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".vam-part", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(settings_with_profile(text, profile))
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+    write_text_atomic(path, settings_with_profile(text, profile), newline=None)

@@ -16,7 +16,7 @@ _WINDOWS_BAD_CHARS = re.compile(r'[<>:"|?*\\\x00-\x1f]')
 
 
 def unsafe_reason(rel: str) -> str | None:
-    """Why a relative path (from a remote key) must not be written locally, or None if it is fine."""
+    """Why a relative path (from a remote key) must not be written locally, or None if fine."""
     if not rel:
         return "empty name"
     if rel.startswith("/") or rel.startswith("\\"):

@@ -37,7 +37,8 @@ def local_s3(port: int = 0) -> Iterator[LocalS3]:
         from vam.errors import VamError
 
         raise VamError(
-            "the embedded S3 server needs moto: pip install 'vam[demo]' (or run `python3 dev.py demo`)"
+            "the embedded S3 server needs moto: pip install 'vam[demo]' "
+            "(or run `python3 dev.py demo`)"
         ) from None
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

@@ -39,9 +39,16 @@ def suggest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     return difflib.get_close_matches(word.lower(), sorted(set(candidates)), n=n, cutoff=0.5)
 
 
+def folder_name(query: str) -> str:
+    """The name a person meant when they typed a folder: tab completion adds a trailing `/`
+    (`\\` on Windows), some paste `./b65-…` or a whole path. Names never contain separators."""
+    cleaned = query.strip().replace("\\", "/").rstrip("/")
+    return cleaned.rsplit("/", 1)[-1] if cleaned else query.strip()
+
+
 def find_brand(config: Config, query: str) -> Brand:
     """By key, shortcut, repo folder or display name, case-insensitive; typos get a suggestion."""
-    q = query.strip().lower()
+    q = folder_name(query).lower()
     for brand in config.team.brands:
         if q in {n.lower() for n in brand.names()}:
             return brand
@@ -146,9 +153,7 @@ def list_active(root: Path, brand: Brand) -> list[Project]:
     return [
         Project(brand, e.name, Path(e.path), "flat")
         for e in entries
-        if e.is_dir()
-        and not e.name.startswith((".", "_"))
-        and e.name.lower() not in _NOT_PROJECTS
+        if e.is_dir() and not e.name.startswith((".", "_")) and e.name.lower() not in _NOT_PROJECTS
     ]
 
 
@@ -174,6 +179,7 @@ def list_archived(root: Path, brand: Brand) -> list[Project]:
 
 def resolve_name(query: str, names: Sequence[str], *, brand: Brand) -> str:
     """A project name by exact name or short id (`b65` -> the one `b65-…`). Pure."""
+    query = folder_name(query)
     if query in names:
         return query
     lowered = {n.lower(): n for n in names}
@@ -188,8 +194,17 @@ def resolve_name(query: str, names: Sequence[str], *, brand: Brand) -> str:
             f"project {query!r} is ambiguous in brand {brand.key}: {', '.join(matches)}; "
             "give more of the name"
         )
-    near = suggest(query, names) or sorted(n for n in names if n.lower().startswith(query[:1].lower()))[:3]
-    hint = f"closest: {', '.join(near)}" if near else "it has no projects yet"
+    near = (
+        suggest(query, names)
+        or sorted(n for n in names if n.lower().startswith(query[:1].lower()))[:3]
+    )
+    if near:
+        hint = f"closest: {', '.join(near)}"
+    elif names:
+        listed = ", ".join(sorted(names)[:5]) + (", …" if len(names) > 5 else "")
+        hint = f"its {len(names)} project(s): {listed}"
+    else:
+        hint = "it has no projects yet"
     raise NotFoundError(f"no project {query!r} in brand {brand.key}; {hint}")
 
 
@@ -283,7 +298,7 @@ def select_project(
             project = here.project_id
         else:
             raise UsageError(
-                f"no project given and the current folder is not inside a {chosen.key} project; "
+                f"no project given and the current folder is not inside a project of {chosen.key}; "
                 "pass --project (e.g. --project b65) or cd into the project folder"
             )
     return find_project(

@@ -26,6 +26,17 @@ def iter_objects(s3, bucket: str, prefix: str) -> Iterator[dict]:
         yield from page.get("Contents", [])
 
 
+def _remote_object(item: dict, project: str, rel: str) -> RemoteObject:
+    return RemoteObject(
+        key=item["Key"],
+        project=project,
+        rel=rel,
+        size=int(item["Size"]),
+        etag=str(item.get("ETag", "")).strip('"'),
+        last_modified=item["LastModified"],
+    )
+
+
 def list_staging(s3, bucket: str, prefix: str) -> dict[str, list[RemoteObject]]:
     """Every object under a brand (or project) prefix, grouped by project id, keys sorted."""
     if not prefix.endswith("/"):
@@ -36,14 +47,14 @@ def list_staging(s3, bucket: str, prefix: str) -> dict[str, list[RemoteObject]]:
         project, sep, rel = rest.partition("/")
         if not sep or not project:
             continue  # an object directly under the brand prefix belongs to no project
-        grouped.setdefault(project, []).append(
-            RemoteObject(
-                key=item["Key"],
-                project=project,
-                rel=rel,
-                size=int(item["Size"]),
-                etag=str(item.get("ETag", "")).strip('"'),
-                last_modified=item["LastModified"],
-            )
-        )
+        grouped.setdefault(project, []).append(_remote_object(item, project, rel))
     return grouped
+
+
+def list_project(s3, bucket: str, prefix: str) -> list[RemoteObject]:
+    """One project's objects (`prefix` is the project's, ending in '/'), one paginated listing."""
+    project = prefix.rstrip("/").rsplit("/", 1)[-1]
+    return [
+        _remote_object(item, project, item["Key"][len(prefix) :])
+        for item in iter_objects(s3, bucket, prefix)
+    ]

@@ -7,13 +7,12 @@ writing the rules counts (`*.mp4`, `**/*.mp4`, `*.[mM][pP]4`, …). `--fix` only
 
 from __future__ import annotations
 
-import os
 import shlex
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from vam.atomicfile import write_text_atomic
 from vam.config import LEGACY_ENV_FILE, STATE_DIR, FileRules
 from vam.files import Kind, classify
 from vam.manifest import MANIFEST_NAME
@@ -138,16 +137,5 @@ def fix_gitignore(repo: Path, missing: list[Rule] | tuple[Rule, ...]) -> list[st
     lines = [r.pattern for r in missing]
     addition = ("" if not text or text.endswith("\n") else "\n") + ("\n" if text else "")
     addition += FIX_HEADER + "\n" + "\n".join(lines) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=".gitignore.", suffix=".tmp", dir=repo)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text + addition)
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, text + addition, newline="")  # keeps the file's own line endings
     return lines

@@ -1,12 +1,12 @@
 """A realistic sample projects root, generated on demand (the demo and the tests use the same one).
 
     root/
-      vam/brands.toml                      the team's brands (copied from this checkout)
-      v-appydave/                          flivideo brand: flat projects, archived ranges, legacy ids
-      v-voz/                               storyline brand: free-form names, data/storyline.json
-      v-supportsignal/projects/…           a brand whose projects sit in a subfolder
+      vam/brands.toml                   the team's brands (copied from this checkout)
+      v-appydave/                       flivideo brand: flat projects, archived ranges, legacy ids
+      v-voz/                            storyline brand: free-form names, data/storyline.json
+      v-supportsignal/projects/…        a brand whose projects sit in a subfolder
       ssd/youtube-PUBLISHED/{brand}/{range}/{id}/   the SSD's full copies
-      settings/{david,jan}.toml            one user settings file per person
+      settings/{david,jan}.toml         one user settings file per person
 
 Media files are pseudo-random bytes of a chosen size (no real codec needed): each file's content
 depends on its path and a seed, so two builds with the same seed are byte-identical.

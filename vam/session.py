@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vam.awsclient import connect
+from vam.awsclient import connect_as
 from vam.config import Config, load_config
 from vam.errors import NotFoundError
 from vam.projects import Project, projects_root, select_brand, select_project, settings_for_brand
@@ -22,12 +22,7 @@ class Session:
         self.brand = select_brand(self.config, brand, cwd)
         self.settings = settings_for_brand(self.config, self.root, self.brand)
         self.user = require_user(self.settings.user, self.settings.path)
-        team_user = self.config.team.user(self.user)
-        self.aws = connect(
-            self.settings,
-            self.config.storage,
-            team_default=team_user.aws_profile if team_user else None,
-        )
+        self.aws = connect_as(self.config, self.settings)
         self.s3 = self.aws.client("s3")
 
     @property

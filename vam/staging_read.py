@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 import botocore.exceptions as bce
 from botocore.config import Config as BotoConfig
 
-from vam.awsclient import connect, explain
+from vam.awsclient import connect_as, explain, no_credentials
 from vam.config import STATE_DIR, Config, Settings
 from vam.errors import VamError
-from vam.remote import RemoteObject, iter_objects, list_staging
+from vam.remote import RemoteObject, list_project, list_staging
 
 INDEX_NAME = "index.json"
 
@@ -40,15 +39,9 @@ class StagingRead:
 
 def quick_s3_client(config: Config, settings: Settings, *, connect_timeout: float = 3):
     """An S3 client for reports: short timeouts, one retry. Raises VamError without credentials."""
-    team_user = config.team.user(settings.user) if settings.user else None
-    aws = connect(
-        settings, config.storage, team_default=team_user.aws_profile if team_user else None
-    )
+    aws = connect_as(config, settings)
     if aws.session.get_credentials() is None:
-        raise VamError(
-            "no AWS credentials found; set aws_profile in your vam settings, run `aws configure`, "
-            "or `aws sso login`"
-        )
+        raise no_credentials(aws.profile)
     boto_config = BotoConfig(
         region_name=config.storage.region,
         connect_timeout=connect_timeout,
@@ -62,17 +55,7 @@ def quick_s3_client(config: Config, settings: Settings, *, connect_timeout: floa
 
 
 def _list_project(s3, bucket: str, prefix: str, project: str) -> dict[str, list[RemoteObject]]:
-    objects = [
-        RemoteObject(
-            key=item["Key"],
-            project=project,
-            rel=item["Key"][len(prefix) + len(project) + 1 :],
-            size=int(item["Size"]),
-            etag=str(item.get("ETag", "")).strip('"'),
-            last_modified=item["LastModified"],
-        )
-        for item in iter_objects(s3, bucket, f"{prefix}{project}/")
-    ]
+    objects = list_project(s3, bucket, f"{prefix}{project}/")
     return {project: objects} if objects else {}
 
 
@@ -95,10 +78,6 @@ def read_staging(
             listing = _list_project(client, bucket, prefix, project)
     except VamError as exc:
         return StagingRead(prefix, error=str(exc))
-    except (bce.EndpointConnectionError, bce.ConnectTimeoutError) as exc:
-        url = urlsplit(str(getattr(exc, "kwargs", {}).get("endpoint_url", "")))
-        where = f"{url.scheme}://{url.netloc}" if url.netloc else "the endpoint"
-        return StagingRead(prefix, error=f"cannot reach S3 at {where} (network or endpoint_url)")
     except Exception as exc:  # botocore errors of every kind: report, never a traceback
         explained = explain(exc)
         if explained is None and not isinstance(exc, bce.BotoCoreError | bce.ClientError):

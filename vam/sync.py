@@ -17,7 +17,9 @@ uploads, and re-scans afterwards to confirm every transferred file is now synced
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -44,7 +46,7 @@ from vam.model import (
 from vam.plan import download_actions, make_plan, upload_actions
 from vam.progress import make_progress
 from vam.projects import STAGING, Project, list_active, projects_dir
-from vam.remote import RemoteObject, iter_objects, list_staging
+from vam.remote import RemoteObject, list_project, list_staging
 from vam.remoteindex import IndexEntry, RemoteIndex, is_vam_key, read_index, update_index
 from vam.syncrecord import load_record, save_record
 from vam.units import format_size
@@ -147,12 +149,23 @@ class ProjectStatus:
 # --------------------------------------------------------------------------- helpers
 
 
+# the name goes into S3 user metadata (ASCII only), the sync record's file name and IAM
+_USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
 def require_user(user: str | None, settings_path: Path | None = None) -> str:
+    where = settings_path or "~/.config/vam/settings.toml"
     if not user:
-        where = settings_path or "~/.config/vam/settings.toml"
         raise ConfigError(
             f'who you are is not set: add user = "yourname" to {where} or set VAM_USER '
             "(it is recorded as uploaded-by and names your sync record)"
+        )
+    if not _USER_NAME.fullmatch(user):
+        plain = unicodedata.normalize("NFKD", user).encode("ascii", "ignore").decode()
+        plain = re.sub(r"[^A-Za-z0-9._-]+", "-", plain).strip("-._").lower() or "yourname"
+        raise ConfigError(
+            f"user {user!r} (from {where} or VAM_USER) must be plain letters, digits, '.', '_' "
+            f"or '-': S3 keeps it as uploaded-by, which allows only ASCII; write e.g. \"{plain}\""
         )
     return user
 
@@ -180,24 +193,6 @@ def when(dt: datetime | str | None) -> str:
         except ValueError:
             return dt
     return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def list_project(s3, bucket: str, prefix: str) -> list[RemoteObject]:
-    """The project's objects, one paginated listing."""
-    objects = []
-    for item in iter_objects(s3, bucket, prefix):
-        rel = item["Key"][len(prefix) :]
-        objects.append(
-            RemoteObject(
-                key=item["Key"],
-                project=prefix.rstrip("/").rsplit("/", 1)[-1],
-                rel=rel,
-                size=int(item["Size"]),
-                etag=str(item.get("ETag", "")).strip('"'),
-                last_modified=item["LastModified"],
-            )
-        )
-    return objects
 
 
 def remote_project_ids(s3, bucket: str, brand_prefix: str) -> list[str]:
@@ -499,7 +494,7 @@ def upload(
     if not target.staging.is_dir():
         raise NotFoundError(
             f"{target.staging} does not exist: put the files for S3 in the project's "
-            f"{STAGING}/ folder, then run `{target.command('up')}`"
+            f"{STAGING}/ folder, then run the same command again"
         )
     scan = scan_project(s3, target, user=user, rules=rules, hasher=hasher, save_cache=not dry_run)
     plan = scan.plan

@@ -8,10 +8,10 @@ a copied project folder never mistake each other's base.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
+from vam.atomicfile import write_text_atomic
 from vam.errors import VamError
 from vam.model import BaseEntry
 
@@ -71,7 +71,4 @@ def save_record(state_dir: Path, user: str, project: str, entries: dict[str, Bas
             for rel, e in sorted(entries.items())
         },
     }
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(temp, path)
-    return path
+    return write_text_atomic(path, json.dumps(data, indent=1, sort_keys=True))

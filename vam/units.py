@@ -32,7 +32,9 @@ def parse_size(text: str | int, *, where: str = "size") -> int:
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", str(text))
     unit = m.group(2).lower() if m else None
     if not m or unit not in _SIZE_UNITS:
-        raise ConfigError(f"{where}: cannot read {text!r} as a size; write e.g. 500MB, 2GiB or 1048576")
+        raise ConfigError(
+            f"{where}: cannot read {text!r} as a size; write e.g. 500MB, 2GiB or 1048576"
+        )
     return int(float(m.group(1)) * _SIZE_UNITS[unit])
 
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from invoke import Exit
 
 from vam import awscheck, bucket, iamuser, keyfile, policy
-from vam.awsclient import Aws, connect
+from vam.awsclient import connect_as
 from vam.config import Config, Storage, default_settings_path, load_config, load_settings
 from vam.errors import SafetyError, UsageError, VamError
-from vam.tasks.base import say, vam_task
+from vam.tasks.base import confirmed, say, vam_task
 
 AWS_PROFILE_HELP = (
     "AWS profile to act with (default: aws_profile in your vam settings, or AWS_PROFILE)"
@@ -20,26 +19,12 @@ AWS_PROFILE_HELP = (
 DRY_RUN_HELP = "show what exists and the plan, change nothing"
 
 
-def _connect(config: Config, aws_profile: str | None) -> Aws:
-    me = config.team.user(config.settings.user or "")
-    return connect(
-        config.settings,
-        config.storage,
-        profile=aws_profile,
-        team_default=me.aws_profile if me else None,
-    )
-
-
 def _confirm(question: str, yes: bool) -> None:
     """Go on only if the person agreed: --yes, or y at a prompt. Without a terminal, refuse."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise SafetyError(
-            f"{question} needs confirmation; run the same command with --yes to go ahead"
-        )
-    answer = input(f"{question} [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
+    unasked = SafetyError(
+        f"{question} needs confirmation; run the same command with --yes to go ahead"
+    )
+    if not confirmed(question, yes, unasked):
         raise Exit("vam: nothing changed", code=1)
 
 
@@ -62,7 +47,7 @@ def _plan_block(title: str, lines: list[str]) -> None:
 def setup_bucket(c, dry_run=False, yes=False, aws_profile=None):
     """Create or converge the staging bucket (private, SSE-S3, versioning, lifecycle, tags)."""
     config = load_config()
-    s3 = _connect(config, aws_profile).client("s3")
+    s3 = connect_as(config, profile=aws_profile).client("s3")
     plan = bucket.plan_bucket(s3, config.storage)
     if plan.exists:
         _plan_block(
@@ -120,7 +105,7 @@ def _scopes(config: Config, name: str | None, brands: str | None) -> tuple[polic
 def setup_policy(c, name=None, brands=None, dry_run=False, aws_profile=None):
     """Create or update the least-privilege staging policies (team-wide and per-brand scopes)."""
     config = load_config()
-    aws = _connect(config, aws_profile)
+    aws = connect_as(config, profile=aws_profile)
     iam = aws.client("iam")
     account = policy.caller_account(aws.client("sts"))
     plans = [
@@ -218,7 +203,7 @@ def setup_user(
 ):
     """Create a person's IAM user, attach their scoped policy, hand over an access key (0600)."""
     config = load_config()
-    aws = _connect(config, aws_profile)
+    aws = connect_as(config, profile=aws_profile)
     iam = aws.client("iam")
     account = policy.caller_account(aws.client("sts"))
     plan = iamuser.plan_user(iam, account, config.team, name, new_key=new_key)
@@ -258,7 +243,7 @@ def setup_user(
 def rotate_key(c, name, old_key=None, out=None, profile=None, dry_run=False, aws_profile=None):
     """Replace a person's access key: the new one is proven to work before the old one goes."""
     config = load_config()
-    aws = _connect(config, aws_profile)
+    aws = connect_as(config, profile=aws_profile)
     iam = aws.client("iam")
     plan = iamuser.plan_rotation(iam, config.team, name, old_key)
     # rotating means replacing: a profile holding the old key may be overwritten
@@ -373,7 +358,7 @@ def _settings_target() -> Path:
 def check(c, brand=None, aws_profile=None):
     """With your credentials: probe staging (list/put/get/delete) and compare bucket settings."""
     config = load_config()
-    aws = _connect(config, aws_profile)
+    aws = connect_as(config, profile=aws_profile)
     s3 = aws.client("s3")
     me = config.team.user(config.settings.user or "")
     if brand:

@@ -13,10 +13,11 @@ from invoke import Exit, task
 
 from vam.awsclient import explain
 from vam.errors import VamError
+from vam.terminal import INTERRUPTED, INTERRUPTED_CODE, PIPE_CLOSED_CODE, silence_stdout
 
 
 def debug_enabled() -> bool:
-    # only the long flag: tasks use -d for --dry-run
+    # only the long flag: -d is what people type for a dry run (vam/tasks/program.py)
     return bool(os.environ.get("VAM_DEBUG")) or "--debug" in sys.argv[1:]
 
 
@@ -49,16 +50,31 @@ def vam_task(*args: Any, **kwargs: Any) -> Callable:
             except Exit:
                 raise
             except KeyboardInterrupt:
-                raise Exit("vam: interrupted; run the same command again to continue", code=130) from None
+                raise Exit(f"vam: {INTERRUPTED}", code=INTERRUPTED_CODE) from None
+            except BrokenPipeError:
+                # the reader of our output has gone (`vam … --json | head`): stop quietly
+                silence_stdout()
+                raise Exit(code=PIPE_CLOSED_CODE) from None
             except Exception as exc:
                 if debug_enabled():
                     raise
                 message, code = one_line(exc)
-                raise Exit(f"vam: {message}", code=code) from None
+                # one line whatever the library wrote (botocore's texts can span several)
+                raise Exit(f"vam: {' '.join(message.split())}", code=code) from None
 
         return task(*args, **kwargs)(body)
 
     return decorate
+
+
+def confirmed(question: str, yes: bool, unasked: VamError) -> bool:
+    """True with --yes, or when the person answers y at the `[y/N]` prompt. Without a terminal
+    to ask on, `unasked` (a one-line refusal naming --yes) is raised."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise unasked
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def say(text: str = "") -> None:

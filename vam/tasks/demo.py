@@ -18,7 +18,7 @@ from vam.tasks.base import say, vam_task
     },
 )
 def demo(c, root=None, media_mb=None):
-    """Play the whole story as David and Jan on a local S3 server (moto), then write the dashboard."""
+    """Play the story as David and Jan on a local S3 server (moto), then write the dashboard."""
     base = Path(root).expanduser() if root else Path(tempfile.mkdtemp(prefix="vam-demo-"))
     try:
         size = float(media_mb) if media_mb is not None else 2.0

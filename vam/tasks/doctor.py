@@ -14,7 +14,7 @@ from vam.tasks.base import say, vam_task
 
 @vam_task(
     help={
-        "brand": "brand to check (key, shortcut or repo name); default: from the current folder, else all",
+        "brand": "brand to check (key, shortcut or repo name); default: this folder's, else all",
         "offline": "skip the AWS checks (no network)",
     }
 )

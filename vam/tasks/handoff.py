@@ -32,18 +32,31 @@ HELP = {
         "dry_run": "show what would be uploaded and announced; change nothing",
     },
 )
-def handoff(c, brand=None, project=None, message="", to=None, expires="7d", no_links=False,
-            dry_run=False, max_rate=None):  # fmt: skip
-    """Hand a project over: upload (verified), leave a note in S3, notify, print the receiver's command."""
+def handoff(
+    c,
+    brand=None,
+    project=None,
+    message="",
+    to=None,
+    expires="7d",
+    no_links=False,
+    dry_run=False,
+    max_rate=None,
+):
+    """Hand a project over: upload (verified), note in S3, notify, print the receiver's command."""
     session = Session(brand)
     seconds = parse_expiry(expires)
     proj = session.project(project, remote=False)
     target = session.target(proj)
     to_users = receivers(session.brand.members, session.user, to)
     report = upload(
-        session.s3, target, user=session.user, rules=session.rules, dry_run=dry_run,
+        session.s3,
+        target,
+        user=session.user,
+        rules=session.rules,
+        dry_run=dry_run,
         max_rate=session.rate(max_rate),
-    )  # fmt: skip
+    )
     for line in report_lines(report):
         say(line)
     if dry_run:
@@ -67,14 +80,24 @@ def handoff(c, brand=None, project=None, message="", to=None, expires="7d", no_l
         )
     links, expire_at = {}, None
     if not no_links:
-        made = share_links(session.s3, target.bucket,
-                           [(r.rel, r.remote.key, r.remote.size) for r in synced], seconds)  # fmt: skip
+        made = share_links(
+            session.s3,
+            target.bucket,
+            [(r.rel, r.remote.key, r.remote.size) for r in synced],
+            seconds,
+        )
         links = {link.rel: link.url for link in made}
         expire_at = made[0].expires_at if made else None
     note = note_from_scan(
-        plan, brand=target.brand_key, project=target.project_id, me=session.user, to=to_users,
-        message=message, links=links, links_expire_at=expire_at,
-    )  # fmt: skip
+        plan,
+        brand=target.brand_key,
+        project=target.project_id,
+        me=session.user,
+        to=to_users,
+        message=message,
+        links=links,
+        links_expire_at=expire_at,
+    )
     key = store_note(session.s3, target.bucket, target.prefix, note)
     say(f"handoff note stored with the project in S3 ({key.rsplit('/', 1)[-1]}):")
     for line in note.summary_lines():
@@ -82,28 +105,38 @@ def handoff(c, brand=None, project=None, message="", to=None, expires="7d", no_l
     webhook = session.settings.webhook_url
     if webhook:
         sent = post_webhook(webhook, slack_payload(note))
-        say("notified the team's webhook" if sent.ok else
-            f"! the upload and the note are done, but the notification failed: {sent.detail}")  # fmt: skip
+        say(
+            "notified the team's webhook"
+            if sent.ok
+            else f"! the upload and the note are done, but the notification failed: {sent.detail}"
+        )
     say(f"{', '.join(to_users) or 'the receiver'} runs: {note.receive_command}")
 
 
 @vam_task(auto_shortflags=False, help={**HELP, "dry_run": "show what would be downloaded"})
 def receive(c, brand=None, project=None, dry_run=False, max_rate=None):
-    """Pick up a handoff: download (verified), then the project's status and the latest note to you."""
+    """Pick up a handoff: download (verified), then the project's status and the note to you."""
     session = Session(brand)
     proj = session.project(project, remote=True)
     target = session.target(proj)
     report = download(
-        session.s3, target, user=session.user, rules=session.rules, dry_run=dry_run,
+        session.s3,
+        target,
+        user=session.user,
+        rules=session.rules,
+        dry_run=dry_run,
         max_rate=session.rate(max_rate),
-    )  # fmt: skip
+    )
     for line in report_lines(report):
         say(line)
     say()
     result = status(
-        session.s3, target, user=session.user, rules=session.rules,
+        session.s3,
+        target,
+        user=session.user,
+        rules=session.rules,
         staging_days=session.config.storage.staging_days,
-    )  # fmt: skip
+    )
     for line in status_lines(result):
         say(line)
     note = latest_note(session.s3, target.bucket, target.prefix, for_user=session.user)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json as jsonlib
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import botocore.exceptions as bce
 from invoke import Exit
 
-from vam.awsclient import connect, explain
+from vam.awsclient import connect_as, explain
 from vam.config import load_config
 from vam.errors import AwsError, NotFoundError, UsageError
 from vam.model import ActionKind, FileState
@@ -29,7 +28,7 @@ from vam.sync import (
     upload,
 )
 from vam.syncview import report_dict, report_lines, status_dict, status_lines
-from vam.tasks.base import say, vam_task
+from vam.tasks.base import confirmed, say, vam_task
 from vam.units import format_size
 from vam.uploads import abort, describe, list_incomplete, older_than, parse_age
 
@@ -80,7 +79,7 @@ def _finish(reports: list) -> None:
 
 
 @vam_task(
-    auto_shortflags=False,  # -d is --debug for every vam command
+    auto_shortflags=False,  # long options only: --dry-run is never a guess
     help={
         **COMMON_HELP,
         "all": "every project of the brand with a non-empty s3-staging/ folder",
@@ -124,7 +123,7 @@ def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, dele
 
 
 @vam_task(
-    auto_shortflags=False,  # -d is --debug for every vam command
+    auto_shortflags=False,  # long options only: --dry-run is never a guess
     help={
         **COMMON_HELP,
         "force": "download conflicting files too; your version is kept in the project's "
@@ -152,7 +151,7 @@ def down(c, brand=None, project=None, dry_run=False, force=False, delete=False, 
 
 
 @vam_task(
-    auto_shortflags=False,  # -d is --debug for every vam command
+    auto_shortflags=False,  # long options only: --dry-run is never a guess
     help={
         "brand": COMMON_HELP["brand"],
         "project": COMMON_HELP["project"],
@@ -239,10 +238,7 @@ def uploads(c, brand=None, abort_older_than=None, dry_run=False, yes=False):
     chosen = select_brand(config, brand)
     age = parse_age(abort_older_than) if abort_older_than else None
     storage = config.storage
-    settings = config.settings
-    team_user = config.team.user(settings.user or "")
-    aws = connect(settings, storage, team_default=team_user.aws_profile if team_user else None)
-    s3 = aws.client("s3")
+    s3 = connect_as(config).client("s3")
     prefix = storage.prefix_for(chosen.key)
     people = {u.iam_user: u.name for u in config.team.users if u.iam_user}
     now = datetime.now(UTC)
@@ -270,9 +266,8 @@ def uploads(c, brand=None, abort_older_than=None, dry_run=False, yes=False):
     if dry_run:
         say("dry run: nothing aborted")
         return
-    if not yes and not sys.stdin.isatty():
-        raise UsageError("not a terminal, so vam cannot ask: add --yes to abort them")
-    if not yes and input(f"abort these {len(doomed)} upload(s)? [y/N] ").strip().lower() != "y":
+    unasked = UsageError("not a terminal, so vam cannot ask: add --yes to abort them")
+    if not confirmed(f"abort these {len(doomed)} upload(s)?", yes, unasked):
         say("nothing aborted")
         return
     aborted = abort(s3, storage.bucket, doomed)
@@ -297,23 +292,28 @@ def uploads(c, brand=None, abort_older_than=None, dry_run=False, yes=False):
 )
 def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
     """Presigned download links for a project's S3 files (1h … 7d), for a client or a browser."""
+    from vam.remote import list_project
     from vam.remoteindex import is_vam_key
     from vam.share import parse_expiry, share_links
-    from vam.sync import list_project
 
     seconds = parse_expiry(expires)
     session = Session(brand)
     proj = _aws_errors(session, lambda: session.project(project, remote=True))
     target = session.target(proj)
-    objects = [
-        o for o in list_project(session.s3, target.bucket, target.prefix)
-        if not is_vam_key(o.rel) and (not file or file.lower() in o.rel.lower())
-    ]  # fmt: skip
-    if not objects:
-        what = f"matching {file!r} " if file else ""
+    files = [
+        o for o in list_project(session.s3, target.bucket, target.prefix) if not is_vam_key(o.rel)
+    ]
+    objects = [o for o in files if not file or file.lower() in o.rel.lower()]
+    if not files:
         raise NotFoundError(
-            f"no S3 files {what}in {target.brand_key} {target.project_id}; "
+            f"no S3 files in {target.brand_key} {target.project_id}; "
             f"upload them first: {target.command('up')}"
+        )
+    if not objects:
+        names = ", ".join(o.rel for o in files[:5]) + (", …" if len(files) > 5 else "")
+        raise NotFoundError(
+            f"no S3 file of {target.brand_key} {target.project_id} has {file!r} in its name; "
+            f"its files: {names}"
         )
     links = share_links(
         session.s3, target.bucket, [(o.rel, o.key, o.size) for o in objects], seconds
@@ -327,7 +327,8 @@ def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
         say(jsonlib.dumps(payload, indent=1, ensure_ascii=False))
         return
     expires_at = links[0].expires_at.strftime("%Y-%m-%d %H:%M UTC")
-    say(f"{len(links)} link(s) for {target.brand_key} {target.project_id}, valid until {expires_at}:")
+    where = f"{target.brand_key} {target.project_id}"
+    say(f"{len(links)} link(s) for {where}, valid until {expires_at}:")
     for link in links:
         say(f"  {link.rel} ({format_size(link.size)})")
         say(f"    {link.url}")
@@ -346,7 +347,7 @@ def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
     },
 )
 def cleanup(c, brand=None, project=None, side="remote", force=False, yes=False, dry_run=False):
-    """Delete a finished project's staging files (S3 and/or here), never the only copy unless --force."""
+    """Delete a finished project's staging files (S3 and/or here); the only copy needs --force."""
     from vam.cleanup import LOCAL, REMOTE, apply_cleanup, plan_cleanup
 
     sides = {"remote": (REMOTE,), "local": (LOCAL,), "both": (REMOTE, LOCAL)}.get(side)
@@ -370,19 +371,21 @@ def cleanup(c, brand=None, project=None, side="remote", force=False, yes=False, 
         say("dry run: nothing deleted")
         return
     count = len(plan.to_delete)
-    if not yes:
-        if not sys.stdin.isatty():
-            raise UsageError("not a terminal, so vam cannot ask: add --yes to delete them")
-        if input(f"delete these {count} file(s)? [y/N] ").strip().lower() != "y":
-            say("nothing deleted")
-            return
+    unasked = UsageError("not a terminal, so vam cannot ask: add --yes to delete them")
+    if not confirmed(f"delete these {count} file(s)?", yes, unasked):
+        say("nothing deleted")
+        return
     result = _aws_errors(
         session, lambda: apply_cleanup(session.s3, plan, user=session.user, rules=session.rules)
     )
     say(
         f"deleted {len(result.deleted)} file(s)"
         + (f", aborted {result.aborted} unfinished upload(s)" if result.aborted else "")
-        + (f", removed vam's {result.vam_deleted} index/handoff object(s)" if result.vam_deleted else "")
+        + (
+            f", removed vam's {result.vam_deleted} index/handoff object(s)"
+            if result.vam_deleted
+            else ""
+        )
     )
     if REMOTE in sides:
         say(f"re-checked S3: {result.remaining_remote} project file(s) left")

@@ -64,6 +64,8 @@ def archive(
     root = projects_root(config)
     spare = parse_size(reserve, where="--reserve") if reserve else DEFAULT_RESERVE
     next_n = int(next or 0)
+    if next_n < 0:
+        raise UsageError(f"--next {next_n}: give how many projects to archive, e.g. --next 1")
     if next_n and project:
         raise UsageError("give either a project or --next N, not both")
     if next_n:
