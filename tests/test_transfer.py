@@ -677,3 +677,34 @@ def test_names_with_spaces_and_accents_resume_and_round_trip(
     download_file(client, BUCKET, key, dest, size=result.size, etag=result.etag, state_dir=state)
     assert dest.read_bytes() == path.read_bytes()
     assert records(state, "uploads") == [] and records(state, "downloads") == []
+
+
+def test_uploads_to_loopback_skip_the_sha256_payload_signature_but_keep_the_crc32(
+    client, tmp_path, small_parts
+):
+    """Like botocore over HTTPS with a checksum header: the body is left out of the signature
+    (UNSIGNED-PAYLOAD) on 127.0.0.1 only, and every part still carries its CRC32."""
+    seen: list[tuple[str, str, bool]] = []  # (method, payload hash header, carries a body)
+
+    def record(request, operation_name=None, **_):
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        payload = headers.get("x-amz-content-sha256", b"")
+        payload = payload.decode() if isinstance(payload, bytes) else payload
+        seen.append((request.method, payload, "x-amz-checksum-crc32" in headers))
+
+    client.meta.events.register("before-send.s3", record)
+    upload(client, media(tmp_path / "one.mov", PART), "p/one.mov")  # single PUT
+    upload(client, media(tmp_path / "big.mov", 5 * PART), "p/big.mov")  # multipart
+    bodies = [s for s in seen if s[0] == "PUT"]  # the PUT and the 5 UploadParts
+    assert len(bodies) == 1 + 5
+    assert all(payload == "UNSIGNED-PAYLOAD" and crc for _, payload, crc in bodies)
+    # the other requests (HEAD, create, complete) are signed as before
+    others = [payload for method, payload, _ in seen if method != "PUT"]
+    assert others and all(payload not in ("", "UNSIGNED-PAYLOAD") for payload in others)
+    assert remote_bytes(client, "p/big.mov") == (tmp_path / "big.mov").read_bytes()
+
+
+def test_remote_plain_http_endpoints_keep_the_signed_payload():
+    remote = make_client("http://s3.example.internal:9000")
+    assert transfer._unsigned_payload_handler(remote) is None
+    assert transfer._unsigned_payload_handler(make_client("http://127.0.0.1:9000")) is not None
