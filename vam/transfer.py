@@ -51,7 +51,7 @@ MiB = 1024 * 1024
 SINGLE_PUT_LIMIT = 16 * MiB  # below this: one PUT
 MIN_PART_SIZE = 16 * MiB  # S3's own minimum is 5 MiB; larger parts mean fewer requests
 MAX_PARTS = 10_000  # S3's limit
-PART_MEMORY = 64 * MiB  # part buffers in flight at once, whatever the file size
+PART_MEMORY = 32 * MiB  # part buffers in flight at once, whatever the file size (2 of 16 MiB)
 MAX_UPLOAD_WORKERS = 8
 DOWNLOAD_RANGE = 64 * MiB  # largest ranged GET (few large ranges: cheap on S3 and on moto)
 MIN_DOWNLOAD_RANGE = 8 * MiB
@@ -197,6 +197,19 @@ class _Meter:
         self.progress = progress
         self.limiter = limiter
         self.stop = threading.Event()
+        self.sent = 0  # request body bytes handed to the HTTP layer (retries taken back)
+        self._sent_changed = threading.Condition()
+
+    def note_sent(self, nbytes: int) -> None:
+        with self._sent_changed:
+            self.sent += nbytes
+            self._sent_changed.notify_all()
+
+    def wait_sent(self, threshold: int, give_up: threading.Event) -> None:
+        """Block until `threshold` bytes went out, the transfer stops, or `give_up` is set."""
+        with self._sent_changed:
+            while self.sent < threshold and not self.stop.is_set() and not give_up.is_set():
+                self._sent_changed.wait(0.2)
 
 
 class _Call:
@@ -209,6 +222,7 @@ class _Call:
     def report(self, nbytes: int) -> None:
         if nbytes:
             self.reported += nbytes
+            self.meter.note_sent(nbytes)
             self.meter.progress.advance(self.meter.name, nbytes)
 
 
@@ -830,11 +844,20 @@ def _send_parts(
     if not todo:
         return {}
     sent: dict[int, _Part] = {}
+    workers = _upload_workers(part_size, len(todo))
     # At most `workers` part buffers exist at once: a part is read inside its worker.
-    slots = threading.BoundedSemaphore(_upload_workers(part_size, len(todo)))
+    slots = threading.BoundedSemaphore(workers)
+    # Staggered start: worker k begins once k/workers of a part went out, so the parts in flight
+    # are at different stages and an interruption loses about (workers-1)/2 parts, not up to
+    # `workers` whole parts sent in lockstep. Costs less than one part's time, once.
+    base = meter.sent
+    first_done = threading.Event()
+    stagger = {n: base + i * part_size // workers for i, n in enumerate(todo[:workers]) if i}
 
     def send(number: int) -> _Part:
         with slots:
+            if number in stagger:
+                meter.wait_sent(stagger[number], first_done)
             if meter.stop.is_set():
                 raise _Stopped()
             offset, length = _part_bounds(number, part_size, size)
@@ -859,9 +882,9 @@ def _send_parts(
                 ),
                 meter.stop,
             )
+            first_done.set()  # a part finished: no reason left to hold anyone back
             return _Part(number, str(response["ETag"]).strip('"'), crc, length)
 
-    workers = _upload_workers(part_size, len(todo))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vam-up") as pool:
         futures = {pool.submit(send, n): n for n in todo}
         try:
