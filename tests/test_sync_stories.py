@@ -447,3 +447,13 @@ def _record(person: Person) -> dict:
 
     path = person.staging().parent / ".vam" / f"sync-{person.name}.json"
     return json.loads(path.read_text())["files"]
+
+
+def test_a_re_sync_with_nothing_changed_is_one_listing_and_one_index_read(david, s3c):
+    david.up()
+    counter = RequestCounter(david._setup()[2])
+    again = david.up()
+    assert again.transfers == () and again.bytes_read == 0 and again.ok
+    # nothing was done, so nothing is re-checked: the scan itself is the state afterwards
+    assert counter.calls == ["GET video-projects", "GET index.json"]
+    assert again.after is again.plan and again.after.counts() == {"synced": 3}

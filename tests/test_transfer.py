@@ -140,9 +140,12 @@ def test_part_size_grows_to_stay_within_ten_thousand_parts(monkeypatch):
 
 
 def test_memory_bound_limits_parallel_parts(monkeypatch):
-    # 64 MiB of part buffers at most: 4 parts of 16 MiB, 1 of 128 MiB, never more than 8 workers.
-    assert transfer._upload_workers(16 * 2**20, 1000) == 4
+    # 32 MiB of part buffers at most: 2 parts of 16 MiB, 1 of 128 MiB, never more than 8 workers.
+    assert transfer._upload_workers(16 * 2**20, 1000) == 2
     assert transfer._upload_workers(128 * 2**20, 1000) == 1
+    assert transfer._upload_workers(16 * 2**20, 1) == 1
+    monkeypatch.setattr(transfer, "PART_MEMORY", 64 * 2**20)
+    assert transfer._upload_workers(16 * 2**20, 1000) == 4
     assert transfer._upload_workers(16 * 2**20, 2) == 2
 
 
@@ -677,3 +680,68 @@ def test_names_with_spaces_and_accents_resume_and_round_trip(
     download_file(client, BUCKET, key, dest, size=result.size, etag=result.etag, state_dir=state)
     assert dest.read_bytes() == path.read_bytes()
     assert records(state, "uploads") == [] and records(state, "downloads") == []
+
+
+def test_uploads_to_loopback_skip_the_sha256_payload_signature_but_keep_the_crc32(
+    client, tmp_path, small_parts
+):
+    """Like botocore over HTTPS with a checksum header: the body is left out of the signature
+    (UNSIGNED-PAYLOAD) on 127.0.0.1 only, and every part still carries its CRC32."""
+    seen: list[tuple[str, str, bool]] = []  # (method, payload hash header, carries a body)
+
+    def record(request, operation_name=None, **_):
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        payload = headers.get("x-amz-content-sha256", b"")
+        payload = payload.decode() if isinstance(payload, bytes) else payload
+        seen.append((request.method, payload, "x-amz-checksum-crc32" in headers))
+
+    client.meta.events.register("before-send.s3", record)
+    upload(client, media(tmp_path / "one.mov", PART), "p/one.mov")  # single PUT
+    upload(client, media(tmp_path / "big.mov", 5 * PART), "p/big.mov")  # multipart
+    bodies = [s for s in seen if s[0] == "PUT"]  # the PUT and the 5 UploadParts
+    assert len(bodies) == 1 + 5
+    assert all(payload == "UNSIGNED-PAYLOAD" and crc for _, payload, crc in bodies)
+    # the other requests (HEAD, create, complete) are signed as before
+    others = [payload for method, payload, _ in seen if method != "PUT"]
+    assert others and all(payload not in ("", "UNSIGNED-PAYLOAD") for payload in others)
+    assert remote_bytes(client, "p/big.mov") == (tmp_path / "big.mov").read_bytes()
+
+
+def test_remote_plain_http_endpoints_keep_the_signed_payload():
+    remote = make_client("http://s3.example.internal:9000")
+    assert transfer._unsigned_payload_handler(remote) is None
+    assert transfer._unsigned_payload_handler(make_client("http://127.0.0.1:9000")) is not None
+
+
+def test_parallel_parts_start_staggered_so_an_interruption_loses_little(
+    client, tmp_path, small_parts
+):
+    """Worker k sends its first byte only once k/4 of a part went out: the parts in flight are
+    at different stages, never 4 half-sent parts at once."""
+    progress_at_start: dict[int, int] = {}
+
+    class Count:
+        sent = 0
+
+        def start_file(self, name, total):
+            pass
+
+        def advance(self, name, nbytes):
+            Count.sent += nbytes
+
+        def end_file(self, name, ok):
+            pass
+
+    def before_send(request, **_):
+        query = request.url.split("?")[-1]
+        if "partNumber=" in query:
+            number = int(query.split("partNumber=")[1].split("&")[0])
+            progress_at_start[number] = Count.sent
+
+    client.meta.events.register("before-send.s3.UploadPart", before_send)
+    path = media(tmp_path / "big.mov", 8 * PART)
+    upload(client, path, "p/big.mov", progress=Count())
+    assert transfer._upload_workers(PART, 8) == 4
+    for k in (2, 3, 4):
+        assert progress_at_start[k] >= (k - 1) * PART // 4
+    assert remote_bytes(client, "p/big.mov") == path.read_bytes()

@@ -457,9 +457,25 @@ def _skip_messages(target: Target, plan: Plan, actions: Iterable[Action]) -> tup
     )
 
 
+def _idle(plan: Plan, actions: Iterable[Action]) -> Plan | None:
+    """The plan, when it asked for nothing at all (no transfer, deletion or bookkeeping)."""
+    return plan if all(a.kind is ActionKind.SKIP for a in actions) else None
+
+
 def _recheck(
-    s3, target: Target, user: str, rules: FileRules, hasher: Hasher, done: Iterable[Outcome]
+    s3,
+    target: Target,
+    user: str,
+    rules: FileRules,
+    hasher: Hasher,
+    done: Iterable[Outcome],
+    plan: Plan | None = None,
 ) -> tuple[Plan, tuple[str, ...]]:
+    done = list(done)
+    if not done and plan is not None:
+        # nothing was done: nothing to confirm, and the scan just made is the state (a re-sync
+        # with nothing changed stays one listing and one index GET)
+        return plan, ()
     after = scan_project(s3, target, user=user, rules=rules, hasher=hasher).plan
     unsettled = []
     for outcome in done:
@@ -581,7 +597,7 @@ def upload(
                     uploaded_at=row.remote.last_modified.isoformat(), mtime_ns=row.remote.mtime_ns,
                 )  # fmt: skip
         update_index(s3, target.bucket, target.prefix, index_changes, present=present, user=user)
-    after, unsettled = _recheck(s3, target, user, rules, hasher, outcomes)
+    after, unsettled = _recheck(s3, target, user, rules, hasher, outcomes, _idle(plan, actions))
     return SyncReport(
         "up", target, plan, actions, False, tuple(outcomes), messages, after, unsettled,
         bytes_transferred=sent, bytes_read=hasher.bytes_read,
@@ -726,7 +742,7 @@ def download(
         if outcome.ok:
             base.pop(action.rel, None)
             save_record(target.state_dir, user, target.project_id, base)
-    after, unsettled = _recheck(s3, target, user, rules, hasher, outcomes)
+    after, unsettled = _recheck(s3, target, user, rules, hasher, outcomes, _idle(plan, actions))
     return SyncReport(
         "down", target, plan, actions, False, tuple(outcomes), messages, after, unsettled,
         bytes_transferred=got, bytes_read=hasher.bytes_read,

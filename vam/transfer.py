@@ -51,13 +51,14 @@ MiB = 1024 * 1024
 SINGLE_PUT_LIMIT = 16 * MiB  # below this: one PUT
 MIN_PART_SIZE = 16 * MiB  # S3's own minimum is 5 MiB; larger parts mean fewer requests
 MAX_PARTS = 10_000  # S3's limit
-PART_MEMORY = 64 * MiB  # part buffers in flight at once, whatever the file size
+PART_MEMORY = 32 * MiB  # part buffers in flight at once, whatever the file size (2 of 16 MiB)
 MAX_UPLOAD_WORKERS = 8
 DOWNLOAD_RANGE = 64 * MiB  # largest ranged GET (few large ranges: cheap on S3 and on moto)
 MIN_DOWNLOAD_RANGE = 8 * MiB
 DOWNLOAD_WORKERS = 4
 DOWNLOAD_CHUNK = 1 * MiB
-CHECKPOINT_BYTES = 32 * MiB  # a download range records its progress this often
+CHECKPOINT_BYTES = 64 * MiB  # a download range asks for a checkpoint this often…
+CHECKPOINT_SECONDS = 2.0  # …and the checkpointer saves at least this often anyway
 ATTEMPTS = 4  # our own tries per part/range on a dropped connection, on top of botocore's
 BACKOFF_SECONDS = 0.5
 
@@ -196,6 +197,19 @@ class _Meter:
         self.progress = progress
         self.limiter = limiter
         self.stop = threading.Event()
+        self.sent = 0  # request body bytes handed to the HTTP layer (retries taken back)
+        self._sent_changed = threading.Condition()
+
+    def note_sent(self, nbytes: int) -> None:
+        with self._sent_changed:
+            self.sent += nbytes
+            self._sent_changed.notify_all()
+
+    def wait_sent(self, threshold: int, give_up: threading.Event) -> None:
+        """Block until `threshold` bytes went out, the transfer stops, or `give_up` is set."""
+        with self._sent_changed:
+            while self.sent < threshold and not self.stop.is_set() and not give_up.is_set():
+                self._sent_changed.wait(0.2)
 
 
 class _Call:
@@ -208,6 +222,7 @@ class _Call:
     def report(self, nbytes: int) -> None:
         if nbytes:
             self.reported += nbytes
+            self.meter.note_sent(nbytes)
             self.meter.progress.advance(self.meter.name, nbytes)
 
 
@@ -277,10 +292,44 @@ def _meter_body(request: Any, **_: Any) -> None:
 
 
 def _install_meter(s3: Any) -> None:
+    unsigned = _unsigned_payload_handler(s3)
     for operation in ("PutObject", "UploadPart"):
         s3.meta.events.register(
             f"before-send.s3.{operation}", _meter_body, unique_id=f"vam-meter-{operation}"
         )
+        if unsigned is not None:
+            s3.meta.events.register(
+                f"before-sign.s3.{operation}", unsigned, unique_id=f"vam-unsigned-{operation}"
+            )
+
+
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def _unsigned_payload_handler(s3: Any) -> Callable[..., None] | None:
+    """On a loopback endpoint, sign uploads the way botocore signs them over HTTPS.
+
+    botocore leaves the body out of the SigV4 signature ("UNSIGNED-PAYLOAD") when the request is
+    HTTPS and carries a checksum header, and SHA256-hashes every byte otherwise, i.e. on any plain
+    HTTP endpoint. Every part vam sends carries x-amz-checksum-crc32 (checked by S3, and again as
+    the whole-file CRC32 on completion), so on 127.0.0.1/::1, where no network lies between us and
+    the server, the extra SHA256 pass protects nothing and costs a CPU second per GiB. Remote
+    plain-HTTP endpoints keep the signed payload: there it guards against tampering in transit."""
+    from urllib.parse import urlsplit
+
+    host = urlsplit(str(getattr(s3.meta, "endpoint_url", "") or "")).hostname or ""
+    if host not in _LOOPBACK_HOSTS and not host.startswith("127."):
+        return None
+    base = s3.meta.config
+    unsigned_config = base.merge(
+        type(base)(s3={**(getattr(base, "s3", None) or {}), "payload_signing_enabled": False})
+    )
+
+    def unsigned(request: Any, **_: Any) -> None:
+        if "x-amz-checksum-crc32" in {k.lower() for k in request.headers.keys()}:
+            request.context["client_config"] = unsigned_config
+
+    return unsigned
 
 
 def _metered(meter: _Meter, fn: Callable[..., T], **kwargs: Any) -> T:
@@ -795,11 +844,20 @@ def _send_parts(
     if not todo:
         return {}
     sent: dict[int, _Part] = {}
+    workers = _upload_workers(part_size, len(todo))
     # At most `workers` part buffers exist at once: a part is read inside its worker.
-    slots = threading.BoundedSemaphore(_upload_workers(part_size, len(todo)))
+    slots = threading.BoundedSemaphore(workers)
+    # Staggered start: worker k begins once k/workers of a part went out, so the parts in flight
+    # are at different stages and an interruption loses about (workers-1)/2 parts, not up to
+    # `workers` whole parts sent in lockstep. Costs less than one part's time, once.
+    base = meter.sent
+    first_done = threading.Event()
+    stagger = {n: base + i * part_size // workers for i, n in enumerate(todo[:workers]) if i}
 
     def send(number: int) -> _Part:
         with slots:
+            if number in stagger:
+                meter.wait_sent(stagger[number], first_done)
             if meter.stop.is_set():
                 raise _Stopped()
             offset, length = _part_bounds(number, part_size, size)
@@ -824,9 +882,9 @@ def _send_parts(
                 ),
                 meter.stop,
             )
+            first_done.set()  # a part finished: no reason left to hold anyone back
             return _Part(number, str(response["ETag"]).strip('"'), crc, length)
 
-    workers = _upload_workers(part_size, len(todo))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vam-up") as pool:
         futures = {pool.submit(send, n): n for n in todo}
         try:
@@ -915,7 +973,12 @@ def _crc_on_disk(fd: int, start: int, length: int, meter: _Meter) -> int:
 
 
 class _DownloadState:
-    """Which bytes of each range are on disk, saved now and then (and on interruption)."""
+    """Which bytes of each range are on disk, saved now and then (and on interruption).
+
+    Workers only note their progress in memory (`advance`); a checkpointer thread (see
+    `_checkpointer`) makes it durable off the data path: fsync first, then the record of what was
+    on disk before the fsync, so the record never claims bytes a reboot could lose and no worker
+    waits for the disk."""
 
     def __init__(self, path: Path | None, base: dict, done: dict[int, int], fd: int) -> None:
         self.path = path
@@ -923,16 +986,39 @@ class _DownloadState:
         self.done = done
         self.fd = fd
         self.lock = threading.Lock()
+        self._save_lock = threading.Lock()
+        self._saved: dict[int, int] | None = None
+        self.wake = threading.Event()
 
-    def save(self, start: int, nbytes: int) -> None:
-        if self.path is None:
-            return
+    def advance(self, start: int, nbytes: int) -> None:
         with self.lock:
             self.done[start] = max(self.done.get(start, 0), nbytes)
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        with self._save_lock:
+            with self.lock:
+                snapshot = dict(self.done)
+            if snapshot == self._saved:
+                return
             os.fsync(self.fd)  # the record must never claim bytes a reboot could lose
-            _write_record(
-                self.path, {**self.base, "done": {str(k): v for k, v in self.done.items()}}
-            )
+            done = {str(k): v for k, v in snapshot.items()}
+            _write_record(self.path, {**self.base, "done": done})
+            self._saved = snapshot
+
+
+def _checkpointer(state: _DownloadState, finished: threading.Event) -> None:
+    """Save the download record every CHECKPOINT_SECONDS, or sooner when a worker asks."""
+    while not finished.is_set():
+        state.wake.wait(CHECKPOINT_SECONDS)
+        state.wake.clear()
+        if finished.is_set():
+            return
+        try:
+            state.save()
+        except OSError:
+            return  # the disk is failing: the workers' own writes will say so
 
 
 def download_file(
@@ -988,7 +1074,8 @@ def download_file(
                 os.ftruncate(fd, size)
             state = _DownloadState(record_path, base, done, fd)
             if ranges:  # written before the first byte arrives, so even kill -9 can resume
-                state.save(ranges[0][0], done.get(ranges[0][0], 0))
+                state.advance(ranges[0][0], done.get(ranges[0][0], 0))
+                state.save()
             crc, version_id = _fetch_ranges(s3, bucket, key, etag, fd, ranges, state, meter)
             os.fsync(fd)
         finally:
@@ -1072,8 +1159,9 @@ def _fetch_ranges(
                             crc = zlib.crc32(chunk, crc)
                             position += len(chunk)
                             meter.progress.advance(meter.name, len(chunk))
+                            state.advance(start, position - start)
                             if position - saved >= CHECKPOINT_BYTES:
-                                state.save(start, position - start)
+                                state.wake.set()  # the checkpointer saves it, off this thread
                                 saved = position
                                 failures = 0
                     finally:
@@ -1092,24 +1180,34 @@ def _fetch_ranges(
                 if position < end:
                     time.sleep(BACKOFF_SECONDS * (2 ** (failures - 1)) * (0.5 + random.random()))
         except BaseException:
-            if position > saved:
-                state.save(start, position - start)  # keep what arrived, for the next run
+            state.advance(start, position - start)
+            state.save()  # keep what arrived, for the next run
             raise
-        state.save(start, end - start)
+        state.advance(start, end - start)
         return crc
 
     workers = min(DOWNLOAD_WORKERS, len(ranges))
     crcs: dict[int, int] = {}
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vam-down") as pool:
-        futures = {pool.submit(fetch, s, e): (s, e) for s, e in ranges}
-        try:
-            for future in as_completed(futures):
-                crcs[futures[future][0]] = future.result()
-        except BaseException:
-            meter.stop.set()
-            for future in futures:
-                future.cancel()
-            raise
+    finished = threading.Event()
+    checkpoints = threading.Thread(
+        target=_checkpointer, args=(state, finished), name="vam-checkpoint", daemon=True
+    )
+    checkpoints.start()
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vam-down") as pool:
+            futures = {pool.submit(fetch, s, e): (s, e) for s, e in ranges}
+            try:
+                for future in as_completed(futures):
+                    crcs[futures[future][0]] = future.result()
+            except BaseException:
+                meter.stop.set()
+                for future in futures:
+                    future.cancel()
+                raise
+    finally:
+        finished.set()
+        state.wake.set()
+        checkpoints.join()  # before the caller closes the descriptor it fsyncs
     whole = crc32_of_pieces([(crcs[s], e - s) for s, e in ranges])
     return whole, next((v for v in versions if v), None)
 
