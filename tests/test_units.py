@@ -25,3 +25,13 @@ def test_unreadable_rate_is_a_clear_error():
 def test_format_size():
     assert format_size(512) == "512 B"
     assert format_size(1_200_000_000) == "1.2 GB"
+
+
+def test_timestamps_are_utc_whatever_the_zone_they_come_in():
+    from datetime import datetime, timedelta, timezone
+
+    from vam.units import human_utc, iso_utc
+
+    jan_local = datetime(2026, 11, 23, 12, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert iso_utc(jan_local) == "2026-11-23T10:00:00Z"
+    assert human_utc(jan_local) == "2026-11-23 10:00 UTC"

@@ -20,6 +20,7 @@ from typing import Any
 
 from vam.atomicfile import write_text_atomic
 from vam.errors import ConfigError, NotFoundError
+from vam.units import iso_utc
 
 REGISTRY_NAME = "video-projects-registry.json"
 DASHBOARD_NAME = "video-projects-dashboard.html"
@@ -107,10 +108,6 @@ def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(digest).decode("ascii") + "'"
 
 
-def _utc_stamp(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def render_dashboard(
     registry: dict[str, Any],
     *,
@@ -121,7 +118,7 @@ def render_dashboard(
     check_registry(registry)
     when = generated_at or datetime.now(UTC)
     page = {
-        "written_at": _utc_stamp(when),
+        "written_at": iso_utc(when),
         "s3_price_per_gb_month": s3_price_per_gb_month,
         "expiry_warning_days": EXPIRY_WARNING_DAYS,
     }

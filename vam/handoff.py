@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from vam.remote import iter_objects
-from vam.units import format_size
+from vam.units import format_size, human_utc, iso_utc
 
 HANDOFF_FOLDER = ".vam/handoff/"
 
@@ -40,8 +40,8 @@ class HandoffNote:
 
     def to_json(self) -> str:
         data = asdict(self)
-        data["created_at"] = _iso(self.created_at)
-        data["links_expire_at"] = _iso(self.links_expire_at) if self.links_expire_at else None
+        data["created_at"] = iso_utc(self.created_at)
+        data["links_expire_at"] = iso_utc(self.links_expire_at) if self.links_expire_at else None
         data["to_users"] = list(self.to_users)
         return json.dumps({"format": 1, **data}, indent=2, ensure_ascii=False)
 
@@ -64,7 +64,7 @@ class HandoffNote:
 
     def summary_lines(self, *, files: bool = True) -> list[str]:
         """What a person reads: who, when, message, files (left out where listed already)."""
-        when = self.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        when = human_utc(self.created_at)
         to = ", ".join(self.to_users) or "the team"
         total = sum(f.size for f in self.files)
         size = format_size(total)
@@ -76,10 +76,6 @@ class HandoffNote:
         if self.receive_command:
             lines.append(f"  to receive: {self.receive_command}")
         return lines
-
-
-def _iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _parse_iso(text: str) -> datetime:

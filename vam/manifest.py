@@ -35,6 +35,7 @@ from vam.projects import (
 from vam.ranges import id_key, parse_range, range_for
 from vam.remote import RemoteObject
 from vam.staging_read import StagingRead, read_staging
+from vam.units import iso_utc
 
 FORMAT = 1
 MANIFEST_NAME = "projects.json"
@@ -153,8 +154,7 @@ def range_names(folder: Path) -> list[str]:
 def iso(ts: float | datetime | None) -> str | None:
     if ts is None:
         return None
-    when = ts if isinstance(ts, datetime) else datetime.fromtimestamp(ts, UTC)
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(ts if isinstance(ts, datetime) else datetime.fromtimestamp(ts, UTC))
 
 
 def project_type(brand: Brand, project_id: str) -> str:

@@ -49,7 +49,7 @@ from vam.projects import STAGING, Project, list_active, projects_dir
 from vam.remote import RemoteObject, list_project, list_staging
 from vam.remoteindex import IndexEntry, RemoteIndex, is_vam_key, read_index, update_index
 from vam.syncrecord import load_record, save_record
-from vam.units import format_size
+from vam.units import format_size, human_utc
 
 BACKUPS = "backups"
 
@@ -192,7 +192,7 @@ def when(dt: datetime | str | None) -> str:
             dt = datetime.fromisoformat(dt)
         except ValueError:
             return dt
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return human_utc(dt)
 
 
 def remote_project_ids(s3, bucket: str, brand_prefix: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from vam.errors import ConfigError
 
@@ -78,3 +79,13 @@ def format_duration(seconds: float) -> str:
         return f"{minutes}m{sec:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+def iso_utc(when: datetime) -> str:
+    """A moment for files and JSON: ISO 8601 in UTC with a Z (2026-11-23T10:00:00Z)."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def human_utc(when: datetime) -> str:
+    """A moment for people, the same for David and Jan on two continents: 2026-11-23 10:00 UTC."""
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -29,7 +29,7 @@ from vam.sync import (
 )
 from vam.syncview import report_dict, report_lines, status_dict, status_lines
 from vam.tasks.base import confirmed, say, vam_task
-from vam.units import format_size
+from vam.units import format_size, human_utc
 from vam.uploads import abort, describe, list_incomplete, older_than, parse_age
 
 COMMON_HELP = {
@@ -326,7 +326,7 @@ def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
         ]  # fmt: skip
         say(jsonlib.dumps(payload, indent=1, ensure_ascii=False))
         return
-    expires_at = links[0].expires_at.strftime("%Y-%m-%d %H:%M UTC")
+    expires_at = human_utc(links[0].expires_at)
     where = f"{target.brand_key} {target.project_id}"
     say(f"{len(links)} link(s) for {where}, valid until {expires_at}:")
     for link in links:
