@@ -153,3 +153,12 @@ def test_ssd_paths(config, sample):
     ad = find_brand(config, "ad")
     assert ssd_path(config.settings, ad) == sample.ssd_root / "appydave"
     assert ssd_mounted(config.settings, ad)
+
+
+def test_brand_or_the_current_folders_or_every_brand(config, sample):
+    from vam.projects import select_brands
+
+    assert [b.key for b in select_brands(config, "ad", sample.root)] == ["appydave"]
+    inside = sample.root / "v-voz" / "boy-baker"
+    assert [b.key for b in select_brands(config, None, inside)] == ["voz"]
+    assert len(select_brands(config, None, sample.root)) == len(config.team.brands)

@@ -279,6 +279,15 @@ def select_brand(config: Config, brand: str | None, cwd: Path | None = None) -> 
     return here.brand
 
 
+def select_brands(config: Config, brand: str | None, cwd: Path | None = None) -> list[Brand]:
+    """For tasks that work on one brand or all: --brand wins; else the brand whose repo holds the
+    current folder; else every brand."""
+    if brand:
+        return [find_brand(config, brand)]
+    here = infer_location(config, Path.cwd() if cwd is None else cwd)
+    return [here.brand] if here.brand else list(config.team.brands)
+
+
 def select_project(
     config: Config,
     root: Path,

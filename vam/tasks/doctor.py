@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from invoke import Exit
 
 from vam.config import load_config
 from vam.doctor import run_checks, settings_lines
-from vam.projects import find_brand, infer_location
+from vam.projects import select_brands
 from vam.tasks.base import say, vam_task
 
 
@@ -21,11 +19,11 @@ from vam.tasks.base import say, vam_task
 def doctor(c, brand=None, offline=False):
     """Show the settings in effect and check brands.toml, folders, SSD, AWS credentials, bucket."""
     config = load_config()
-    chosen = find_brand(config, brand) if brand else infer_location(config, Path.cwd()).brand
+    brands = select_brands(config, brand)
+    chosen = brands[0] if len(brands) == 1 else None
     for line in settings_lines(config, chosen):
         say(line)
     say()
-    brands = [chosen] if chosen else list(config.team.brands)
     checks = run_checks(config, brands, network=not offline)
     for check in checks:
         say(check.line())

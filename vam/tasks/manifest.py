@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from vam.config import load_config
 from vam.manifest import generate as generate_manifests
 from vam.manifest import summary_line
-from vam.projects import find_brand, infer_location, projects_root
+from vam.projects import projects_root, select_brands
 from vam.tasks.base import say, vam_task
 
 
@@ -23,13 +21,7 @@ def generate(c, brand=None, all=False, no_s3=False):
     """Scan projects (local, archived, SSD, S3) into projects.json and the all-brands registry."""
     config = load_config()
     root = projects_root(config)
-    if all:
-        brands = list(config.team.brands)
-    elif brand:
-        brands = [find_brand(config, brand)]
-    else:
-        here = infer_location(config, Path.cwd()).brand
-        brands = [here] if here else list(config.team.brands)
+    brands = list(config.team.brands) if all else select_brands(config, brand)
     written, registry_path = generate_manifests(config, root, brands, use_s3=not no_s3)
     notices: set[str] = set()
     for item in written:

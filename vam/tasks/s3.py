@@ -17,6 +17,7 @@ from vam.projects import (
     find_brand,
     infer_location,
     select_brand,
+    select_brands,
 )
 from vam.session import Session
 from vam.sync import (
@@ -199,11 +200,7 @@ def _inside_project(brand: str | None) -> bool:
 
 def _status_all(brand: str | None, as_json: bool) -> None:
     config = load_config()
-    if brand:
-        brand_keys = [find_brand(config, brand).key]
-    else:
-        here = infer_location(config, Path.cwd())
-        brand_keys = [here.brand.key] if here.brand else [b.key for b in config.team.brands]
+    brand_keys = [b.key for b in select_brands(config, brand)]
     payload: list[dict] = []
     for key in brand_keys:
         session = Session(key)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from vam.archive import (
     DEFAULT_RESERVE,
@@ -18,7 +17,13 @@ from vam.archive import (
 )
 from vam.config import STATE_DIR, load_config
 from vam.errors import NotFoundError, SafetyError, UsageError
-from vam.projects import find_brand, infer_location, projects_root, select_brand, select_project
+from vam.projects import (
+    find_brand,
+    projects_root,
+    select_brand,
+    select_brands,
+    select_project,
+)
 from vam.ssd import apply_light, brand_status, plan_sync, require_ssd
 from vam.tasks.base import say, vam_task
 from vam.units import format_size, parse_size
@@ -152,7 +157,7 @@ def sync(c, brand=None, dry_run=False, overwrite=False):
     """Copy light files of archived projects from the SSD into archived/{range}/{id}/."""
     config = load_config()
     root = projects_root(config)
-    brands = _brands(config, brand)
+    brands = select_brands(config, brand)
     for b in brands:
         try:
             report = plan_sync(config, root, b)
@@ -198,10 +203,3 @@ def status(c, brand=None):
         if st.heavy_local_only:
             say(f"  not archived yet: {', '.join(st.heavy_local_only)} "
                 f"(`vam ssd.archive --brand {b.key} --next 1`)")  # fmt: skip
-
-
-def _brands(config, brand):
-    if brand:
-        return [find_brand(config, brand)]
-    here = infer_location(config, Path.cwd()).brand
-    return [here] if here else list(config.team.brands)
