@@ -118,3 +118,15 @@ def test_unreachable_webhook_is_reported_not_raised():
     server.server_close()  # nothing listens there now
     result = post_webhook(f"http://127.0.0.1:{port}/hook", {"text": "x"}, timeout=5)
     assert not result.ok and "unreachable" in result.detail
+
+
+def test_latest_note_from_keys_already_listed_makes_no_listing(s3):
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket="video-projects")
+    key = store_note(client, "video-projects", PREFIX, note("2026-11-23T10:00:00"))
+    listings = []
+    client.meta.events.register("before-call.s3.ListObjectsV2", lambda **kw: listings.append(1))
+    keys = [PREFIX + "raw.mp4", key, "staging/v-appydave/other/.vam/handoff/x.json"]
+    assert latest_note(client, "video-projects", PREFIX, keys=keys).message == "cut the intro"
+    assert listings == []
+    assert latest_note(client, "video-projects", PREFIX, keys=[PREFIX + "raw.mp4"]) is None

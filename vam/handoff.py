@@ -8,6 +8,7 @@ as a project file), so the receiver's `s3.status` and `receive` can show the lat
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -99,15 +100,21 @@ def store_note(s3, bucket: str, project_prefix: str, note: HandoffNote) -> str:
 
 
 def latest_note(
-    s3, bucket: str, project_prefix: str, *, for_user: str | None = None
+    s3,
+    bucket: str,
+    project_prefix: str,
+    *,
+    for_user: str | None = None,
+    keys: Iterable[str] | None = None,
 ) -> HandoffNote | None:
-    """The newest note of a project (addressed to `for_user` when given), or None."""
-    keys = [
-        obj["Key"]
-        for obj in iter_objects(s3, bucket, f"{project_prefix}{HANDOFF_FOLDER}")
-        if obj["Key"].endswith(".json")
-    ]
-    for key in sorted(keys, reverse=True):  # the UTC stamp sorts by time
+    """The newest note of a project (addressed to `for_user` when given), or None.
+
+    `keys`: the project's keys from a listing the caller already made (no second listing)."""
+    folder = f"{project_prefix}{HANDOFF_FOLDER}"
+    if keys is None:
+        keys = (obj["Key"] for obj in iter_objects(s3, bucket, folder))
+    notes = [k for k in keys if k.startswith(folder) and k.endswith(".json")]
+    for key in sorted(notes, reverse=True):  # the UTC stamp sorts by time
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
         try:
             note = HandoffNote.from_json(body)

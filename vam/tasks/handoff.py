@@ -8,6 +8,7 @@ from vam.errors import UsageError
 from vam.handoff import latest_note, note_from_scan, receivers, slack_payload, store_note
 from vam.model import FileState
 from vam.notify import post_webhook
+from vam.remote import list_project
 from vam.session import Session
 from vam.share import parse_expiry, share_links
 from vam.sync import download, status, upload
@@ -130,16 +131,20 @@ def receive(c, brand=None, project=None, dry_run=False, max_rate=None):
     for line in report_lines(report):
         say(line)
     say()
+    # one listing serves both the files' states and the latest handoff note
+    objects = list_project(session.s3, target.bucket, target.prefix)
     result = status(
         session.s3,
         target,
         user=session.user,
         rules=session.rules,
         staging_days=session.config.storage.staging_days,
+        objects=objects,
     )
     for line in status_lines(result):
         say(line)
-    note = latest_note(session.s3, target.bucket, target.prefix, for_user=session.user)
+    keys = [o.key for o in objects]
+    note = latest_note(session.s3, target.bucket, target.prefix, for_user=session.user, keys=keys)
     say()
     if note is None:
         say("no handoff note for you on this project")

@@ -19,6 +19,7 @@ from vam.projects import (
     select_brand,
     select_brands,
 )
+from vam.remote import list_project
 from vam.session import Session
 from vam.sync import (
     brand_status,
@@ -169,17 +170,23 @@ def show_status(c, brand=None, project=None, all_=False, json_=False):
         return
     session = Session(brand)
     proj = _aws_errors(session, lambda: session.project(project, remote=True))
+    target = target_for(session.config, proj)
+    # one listing serves both the files' states and the latest handoff note
+    objects = _aws_errors(session, lambda: list_project(session.s3, target.bucket, target.prefix))
     result = _aws_errors(
         session,
         lambda: status(
-            session.s3, target_for(session.config, proj), user=session.user,
-            rules=session.config.team.files, staging_days=session.config.storage.staging_days,
+            session.s3, target, user=session.user, rules=session.config.team.files,
+            staging_days=session.config.storage.staging_days, objects=objects,
         ),
     )  # fmt: skip
     from vam.handoff import latest_note
 
     note = _aws_errors(
-        session, lambda: latest_note(session.s3, result.target.bucket, result.target.prefix)
+        session,
+        lambda: latest_note(
+            session.s3, target.bucket, target.prefix, keys=[o.key for o in objects]
+        ),
     )
     payload = status_dict(result)
     payload["handoff"] = jsonlib.loads(note.to_json()) if note else None
@@ -289,7 +296,6 @@ def uploads(c, brand=None, abort_older_than=None, dry_run=False, yes=False):
 )
 def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
     """Presigned download links for a project's S3 files (1h … 7d), for a client or a browser."""
-    from vam.remote import list_project
     from vam.remoteindex import is_vam_key
     from vam.share import parse_expiry, share_links
 
