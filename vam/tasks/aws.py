@@ -11,7 +11,7 @@ from vam import awscheck, bucket, iamuser, keyfile, policy
 from vam.awsclient import connect_as
 from vam.config import Config, Storage, default_settings_path, load_config, load_settings
 from vam.errors import SafetyError, UsageError, VamError
-from vam.tasks.base import confirmed, say, vam_task
+from vam.tasks.base import confirmed, report_checks, say, vam_task
 
 AWS_PROFILE_HELP = (
     "AWS profile to act with (default: aws_profile in your vam settings, or AWS_PROFILE)"
@@ -371,10 +371,5 @@ def check(c, brand=None, aws_profile=None):
     if checks[0].ok:
         checks += [awscheck.probe_staging(s3, config.storage, b, aws.profile) for b in brands]
         checks += awscheck.check_bucket_settings(s3, config.storage, aws.profile)
-    for item in checks:
-        say(item.line())
-    failed = [ch for ch in checks if not ch.ok]
-    if failed:
-        raise Exit(f"vam: {len(failed)} of {len(checks)} checks failed", code=1)
-    say(f"all {len(checks)} checks passed")
+    report_checks(checks)
     return checks

@@ -79,3 +79,13 @@ def confirmed(question: str, yes: bool, unasked: VamError) -> bool:
 
 def say(text: str = "") -> None:
     print(text, flush=True)
+
+
+def report_checks(checks: list) -> None:
+    """One ✓/✗ line per check (doctor, aws.check), then exit 1 if any failed."""
+    for check in checks:
+        say(check.line())
+    failed = [ch for ch in checks if not ch.ok]
+    if failed:
+        raise Exit(f"vam: {len(failed)} of {len(checks)} checks failed", code=1)
+    say(f"all {len(checks)} checks passed")

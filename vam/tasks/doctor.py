@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from invoke import Exit
-
 from vam.config import load_config
 from vam.doctor import run_checks, settings_lines
 from vam.projects import select_brands
-from vam.tasks.base import say, vam_task
+from vam.tasks.base import report_checks, say, vam_task
 
 
 @vam_task(
@@ -25,9 +23,4 @@ def doctor(c, brand=None, offline=False):
         say(line)
     say()
     checks = run_checks(config, brands, network=not offline)
-    for check in checks:
-        say(check.line())
-    failed = [ch for ch in checks if not ch.ok]
-    if failed:
-        raise Exit(f"vam: {len(failed)} of {len(checks)} checks failed", code=1)
-    say(f"all {len(checks)} checks passed")
+    report_checks(checks)
