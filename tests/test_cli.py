@@ -148,11 +148,13 @@ def test_dry_is_not_taken_for_a_real_run(vam_cli, env):
 
 
 def run_in_process(capsys, *argv: str) -> tuple[int, str]:
-    from vam.tasks import ns
+    """What `vam ARGV` does: the namespace its command line needs (vam/cli.py), then invoke."""
+    from vam.tasks import namespace_for
     from vam.tasks.program import VamProgram
 
+    namespace = namespace_for(["vam", *argv])
     with pytest.raises(SystemExit) as stopped:
-        VamProgram(namespace=ns, name="vam", binary="vam").run(["vam", *argv])
+        VamProgram(namespace=namespace, name="vam", binary="vam").run(["vam", *argv])
     return stopped.value.code, capsys.readouterr().err
 
 
@@ -214,3 +216,51 @@ def test_one_confirmation_prompt_for_every_task(monkeypatch):
     for answer, agreed in (("y", True), (" YES ", True), ("n", False), ("yep", False)):
         monkeypatch.setattr("builtins.input", lambda q, a=answer: a)
         assert confirmed("delete?", False, refusal) is agreed
+
+
+def test_every_task_is_reachable_through_the_namespace_its_command_line_gets():
+    from vam.tasks import namespace_for, ns
+
+    for name in ns.task_names:
+        partial = namespace_for(["vam", name, "--brand", "ad"])
+        assert partial[name].body is ns[name].body, name
+        assert set(partial.task_names) <= set(ns.task_names)
+
+
+@pytest.mark.parametrize(
+    "argv, whole",
+    [
+        (["s3.up", "--brand", "ad", "--project", "b65"], False),
+        (["s3.status", "s3.up"], False),
+        (["doctor"], False),
+        (["--list"], True),
+        (["-h"], True),
+        (["--help", "s3.up"], True),
+        ([], True),
+        (["S3.up"], True),  # no collection S3: the whole namespace, so "did you mean" sees s3.up
+        (["s3", "up"], True),
+    ],
+)
+def test_a_command_line_gets_only_the_task_modules_it_names(argv, whole):
+    from vam.tasks import namespace_for, ns
+
+    names = set(namespace_for(["vam", *argv]).task_names)
+    if whole:
+        assert names == set(ns.task_names)
+    else:
+        named = {word.split(".")[0] for word in argv if not word.startswith("-")}
+        assert names and all(name.split(".")[0] in named for name in names), names
+
+
+def test_vam_s3_up_does_not_load_the_iam_ssd_or_dashboard_code():
+    """The point of namespace_for: start-up is part of every re-sync's time."""
+    probe = (
+        "import sys; from vam.tasks import namespace_for; "
+        "namespace_for(['vam', 's3.up', '--brand', 'ad']); "
+        "print(sorted(m for m in ('vam.bucket', 'vam.iamuser', 'vam.archive', 'vam.dashboard', "
+        "'vam.manifest', 'vam.tasks.s3') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "['vam.tasks.s3']"

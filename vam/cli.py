@@ -16,10 +16,11 @@ def main() -> None:
     # Ctrl-C or a closed pipe (`vam --list | head`) can come before any task runs, so they are
     # caught here as well as in every task (vam/tasks/base.py)
     try:
-        from vam.tasks import ns
+        from vam.tasks import namespace_for
         from vam.tasks.program import VamProgram
 
-        VamProgram(namespace=ns, name="vam", binary="vam", version=__version__).run()
+        namespace = namespace_for(sys.argv)
+        VamProgram(namespace=namespace, name="vam", binary="vam", version=__version__).run()
     except KeyboardInterrupt:
         print(f"vam: {INTERRUPTED}", file=sys.stderr)
         sys.exit(INTERRUPTED_CODE)
