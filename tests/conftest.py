@@ -16,13 +16,20 @@ from vam.sample import SampleRoot, build_sample_root
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session")
+def botocore_cache(tmp_path_factory) -> Path:
+    """One cache of botocore's parsed data files (vam/botocache.py) for the whole run."""
+    return tmp_path_factory.mktemp("vam-cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path_factory, monkeypatch):
+def isolated_env(tmp_path_factory, monkeypatch, botocore_cache):
     """Hide ~/.aws, the user's vam settings and every AWS_/VAM_ variable from every test."""
     home = tmp_path_factory.mktemp("home")
     for name in list(os.environ):
         if name.startswith(("AWS_", "VAM_")):
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VAM_CACHE_DIR", str(botocore_cache))
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("USERPROFILE", str(home))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(home / ".aws" / "config"))

@@ -1,21 +1,28 @@
-"""boto3 sessions and clients from the standard AWS chain, and AWS failures in one clear line.
+"""botocore sessions and clients from the standard AWS chain, and AWS failures in one clear line.
 
 The same code path serves real AWS, any S3-compatible endpoint and the local demo server: only
 the endpoint and credentials differ. Endpoint order: $AWS_ENDPOINT_URL_S3 / $AWS_ENDPOINT_URL
 (botocore reads them itself), then `endpoint_url` in brands.toml.
+
+botocore directly, not boto3: vam uses clients only (no resources, no s3transfer), and boto3's
+import and session cost about 40 ms of every command, a tenth of a re-sync that has nothing to do.
+The credential chain, profiles, SSO and config files are botocore's either way.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
 import botocore.exceptions as bce
+import botocore.session
 from botocore.config import Config as BotoConfig
+from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
+from vam import botocache
 from vam.config import Config, Settings, Storage
 from vam.errors import AwsError, VamError
 
@@ -24,7 +31,7 @@ from vam.errors import AwsError, VamError
 class Aws:
     """A session plus where it points; clients are made on demand."""
 
-    session: boto3.Session
+    session: botocore.session.Session
     storage: Storage
     profile: str | None
 
@@ -49,9 +56,49 @@ class Aws:
             # SigV4 everywhere: presigned links of up to 7 days work in every region
             signature_version="s3v4" if service == "s3" else None,
         )
-        return self.session.client(
+        return self.session.create_client(
             service, endpoint_url=self.endpoint(service), config=config, **kwargs
         )
+
+
+def new_session(
+    profile: str | None = None,
+    region: str | None = None,
+    *,
+    access_key_id: str | None = None,
+    secret_access_key: str | None = None,
+) -> botocore.session.Session:
+    """A botocore session for `profile` (None: the default chain) or for an explicit key.
+    An unknown profile raises ProfileNotFound here, not at the first request."""
+    session = botocore.session.Session(profile=profile)
+    if region:
+        session.set_config_variable("region", region)
+    if access_key_id and secret_access_key:
+        session.set_credentials(access_key_id, secret_access_key)
+    session.get_scoped_config()  # reads the config files: an unknown profile fails now
+    botocache.install(session)
+    session.get_component("response_parser_factory").set_parser_defaults(
+        timestamp_parser=parse_timestamp
+    )
+    return session
+
+
+def parse_timestamp(value: str | int | float) -> datetime:
+    """botocore's timestamp parser, with a fast path for the ISO 8601 times of S3's listings.
+
+    botocore hands every timestamp to dateutil's general parser: 0.1 ms each, 20 ms for a
+    project of 200 files, on every listing. `datetime.fromisoformat` reads S3's
+    `2026-11-24T02:10:00.000Z` directly; anything else (HTTP dates in headers, epoch numbers)
+    goes to botocore's own parser."""
+    if isinstance(value, str) and len(value) >= 20 and value[10:11] == "T":
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is not None:
+                return parsed.astimezone(UTC)
+    return botocore_parse_timestamp(value)
 
 
 def connect(
@@ -63,10 +110,14 @@ def connect(
     """A session for `profile`, else the person's settings/AWS_PROFILE, else the team's default
     profile for this user (brands.toml) when this machine has it, else the default chain."""
     chosen = profile or settings.aws_profile
-    if not chosen and team_default and team_default in boto3.Session().available_profiles:
+    if (
+        not chosen
+        and team_default
+        and team_default in botocore.session.Session().available_profiles
+    ):
         chosen = team_default
     try:
-        session = boto3.Session(profile_name=chosen, region_name=storage.region)
+        session = new_session(chosen, storage.region)
     except bce.ProfileNotFound:
         raise AwsError(
             f"AWS profile {chosen!r} not found in ~/.aws/config or ~/.aws/credentials; "

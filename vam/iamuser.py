@@ -12,10 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import boto3
 import botocore.exceptions as bce
 
-from vam.awsclient import Aws
+from vam.awsclient import Aws, new_session
 from vam.config import Storage, Team, TeamUser
 from vam.errors import AwsError, UsageError
 from vam.keyfile import AccessKey
@@ -305,10 +304,8 @@ def plan_rotation(iam, team: Team, name: str, old_key: str | None = None) -> Rot
 
 
 def session_for(key: AccessKey, storage: Storage) -> Aws:
-    session = boto3.Session(
-        aws_access_key_id=key.access_key_id,
-        aws_secret_access_key=key.secret,
-        region_name=storage.region,
+    session = new_session(
+        None, storage.region, access_key_id=key.access_key_id, secret_access_key=key.secret
     )
     return Aws(session=session, storage=storage, profile=None)
 

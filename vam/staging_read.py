@@ -51,7 +51,7 @@ def quick_s3_client(config: Config, settings: Settings, *, connect_timeout: floa
         response_checksum_validation="when_required",
         s3={"addressing_style": "path"} if aws.endpoint("s3") else None,
     )
-    return aws.session.client("s3", endpoint_url=aws.endpoint("s3"), config=boto_config)
+    return aws.session.create_client("s3", endpoint_url=aws.endpoint("s3"), config=boto_config)
 
 
 def _list_project(s3, bucket: str, prefix: str, project: str) -> dict[str, list[RemoteObject]]:
