@@ -516,6 +516,73 @@ def test_download_verifies_foreign_multipart_object_by_recomputed_etag(
     assert dest.read_bytes() == data
 
 
+def _no_second_read(monkeypatch):
+    """The ETag must come from the bytes as they arrived, not from reading the file again."""
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the downloaded file was read again to compute its ETag")
+
+    monkeypatch.setattr(transfer, "file_md5", refused)
+    monkeypatch.setattr(transfer, "multipart_etag", refused)
+
+
+def test_an_object_without_crc32_is_verified_by_md5_while_it_downloads(
+    client, tmp_path, small_parts, monkeypatch
+):
+    """Four workers finish ranges out of order; the follower hashes them in file order."""
+    _no_second_read(monkeypatch)
+    data = os.urandom(9 * PART + 123)
+    etag = put(client, "p/plain.mov", data)
+    assert head_checksum(client, BUCKET, "p/plain.mov").crc32 is None
+    dest = tmp_path / "plain.mov"
+    got = download_file(client, BUCKET, "p/plain.mov", dest, size=len(data), etag=etag)
+    assert dest.read_bytes() == data and got.crc32 == zlib.crc32(data)
+
+
+def test_a_foreign_multipart_object_is_verified_while_it_downloads(
+    client, tmp_path, small_parts, monkeypatch
+):
+    _no_second_read(monkeypatch)
+    data = os.urandom(7 * PART + 5)
+    up = client.create_multipart_upload(Bucket=BUCKET, Key="p/other.mov")
+    parts = []
+    for n, offset in enumerate(range(0, len(data), 2 * PART), start=1):
+        r = client.upload_part(
+            Bucket=BUCKET, Key="p/other.mov", UploadId=up["UploadId"], PartNumber=n,
+            Body=data[offset : offset + 2 * PART],
+        )  # fmt: skip
+        parts.append({"PartNumber": n, "ETag": r["ETag"]})
+    etag = client.complete_multipart_upload(
+        Bucket=BUCKET, Key="p/other.mov", UploadId=up["UploadId"], MultipartUpload={"Parts": parts}
+    )["ETag"].strip('"')
+    dest = tmp_path / "other.mov"
+    download_file(client, BUCKET, "p/other.mov", dest, size=len(data), etag=etag)
+    assert dest.read_bytes() == data
+
+
+def test_a_wrong_byte_under_an_md5_etag_is_caught_by_the_follower(
+    client, tmp_path, small_parts, monkeypatch
+):
+    """A range that resumes from a damaged partial file: the in-stream MD5 sees the damage."""
+    _no_second_read(monkeypatch)
+    data = os.urandom(6 * PART)
+    etag = put(client, "p/raw.mp4", data)
+    dest = tmp_path / "raw.mp4"
+    state = tmp_path / ".vam"
+    monkeypatch.setattr(transfer, "DOWNLOAD_WORKERS", 1)
+    with pytest.raises(Interrupted):
+        download_file(
+            client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag,
+            progress=StopAfter(3 * PART), state_dir=state,
+        )  # fmt: skip
+    with dest.with_name("raw.mp4.vam-part").open("r+b") as fh:
+        fh.seek(7)
+        fh.write(b"\x00\xff")
+    with pytest.raises(IntegrityError, match="MD5"):
+        download_file(client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag, state_dir=state)
+    assert not dest.exists()
+
+
 def test_download_of_a_version_that_is_gone_raises_remote_changed(client, tmp_path):
     put(client, "p/raw.mp4", b"new")
     dest = tmp_path / "raw.mp4"

@@ -121,3 +121,19 @@ def test_peak_memory_of_a_large_transfer_stays_far_below_200_mb(client, tmp_path
     assert rss["part_size"] == 16 * 2**20
     assert rss["upload"] < 200 * 1024 and rss["download"] < 200 * 1024, rss
     assert (path.with_name("down.mp4")).read_bytes() == path.read_bytes()
+
+
+def test_large_files_are_checksummed_in_parallel_segments_to_the_same_crc32(tmp_path, monkeypatch):
+    from vam import checksum
+
+    monkeypatch.setattr(checksum, "PARALLEL_FROM", 1024 * 1024)
+    monkeypatch.setattr(checksum, "CHUNK", 64 * 1024)
+    monkeypatch.setattr(checksum.os, "cpu_count", lambda: 4)
+    counted: list[int] = []
+    for size in (3 * 1024 * 1024 + 7, 1024 * 1024, 5):
+        path = tmp_path / f"f{size}.bin"
+        data = os.urandom(size)
+        path.write_bytes(data)
+        counted.clear()
+        assert checksum.file_crc32(path, counted.append) == zlib.crc32(data)
+        assert sum(counted) == size

@@ -3,21 +3,69 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from vam.crc import crc32_of_pieces
+
 CHUNK = 8 * 1024 * 1024
+# Files from this size on are read as one segment per core (up to MAX_READERS) at once: zlib
+# releases the GIL while it checksums, so a 1 GiB render is hashed in about half the time on two
+# cores, and the segments' CRC32s combine into the whole file's.
+PARALLEL_FROM = 64 * 1024 * 1024
+MAX_READERS = 4
 
 
 def file_crc32(path: Path, on_bytes: Callable[[int], None] | None = None) -> int:
     """CRC32 of a whole file (the same value S3 keeps as a FULL_OBJECT CRC32 checksum)."""
-    crc = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            crc = zlib.crc32(chunk, crc)
+    with Path(path).open("rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        readers = min(MAX_READERS, os.cpu_count() or 1, max(1, size // (PARALLEL_FROM // 2)))
+        if size < PARALLEL_FROM or readers < 2 or not hasattr(os, "preadv"):
+            return _crc_sequential(fh, on_bytes)
+        step = -(-size // readers)
+        segments = [(start, min(step, size - start)) for start in range(0, size, step)]
+        lock = threading.Lock()
+
+        def count(n: int) -> None:
             if on_bytes:
-                on_bytes(len(chunk))
+                with lock:
+                    on_bytes(n)
+
+        def segment(bounds: tuple[int, int]) -> tuple[int, int]:
+            start, length = bounds
+            return _crc_segment(fh.fileno(), start, length, count), length
+
+        with ThreadPoolExecutor(len(segments), thread_name_prefix="vam-crc") as pool:
+            pieces = list(pool.map(segment, segments))
+    return crc32_of_pieces(pieces)
+
+
+def _crc_sequential(fh, on_bytes: Callable[[int], None] | None) -> int:
+    crc = 0
+    buffer = memoryview(bytearray(CHUNK))
+    while got := fh.readinto(buffer):
+        crc = zlib.crc32(buffer[:got], crc)
+        if on_bytes:
+            on_bytes(got)
+    return crc
+
+
+def _crc_segment(fd: int, start: int, length: int, on_bytes: Callable[[int], None]) -> int:
+    crc = 0
+    buffer = memoryview(bytearray(min(CHUNK, length)))
+    position, end = start, start + length
+    while position < end:
+        got = os.preadv(fd, [buffer[: min(len(buffer), end - position)]], position)
+        if not got:
+            raise OSError(f"the file shrank while its checksum was taken (at byte {position})")
+        crc = zlib.crc32(buffer[:got], crc)
+        on_bytes(got)
+        position += got
     return crc
 
 

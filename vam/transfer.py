@@ -1008,6 +1008,117 @@ class _DownloadState:
             self._saved = snapshot
 
 
+def _read_into(fd: int, view: memoryview, offset: int) -> int:
+    """Fill `view` from `offset` (fewer bytes only at the end of the file); bytes read."""
+    if not hasattr(os, "preadv"):  # pragma: no cover - Windows, macOS < 11
+        data = _read_at(fd, len(view), offset)
+        view[: len(data)] = data
+        return len(data)
+    filled = 0
+    while filled < len(view):
+        got = os.preadv(fd, [view[filled:]], offset + filled)
+        if not got:
+            break
+        filled += got
+    return filled
+
+
+class _EtagFollower:
+    """The object's ETag, computed from the downloaded bytes in file order while ranges are still
+    arriving: the MD5 of the whole file, or S3's MD5 of the part MD5s for a multipart object.
+
+    For objects that carry no CRC32 (uploaded by another tool to a server that keeps no
+    checksums) the ETag is the only evidence; hashing behind the download, on its own thread
+    (hashlib releases the GIL), saves reading the whole file again once it is complete."""
+
+    STEP = 8 * MiB
+
+    def __init__(
+        self, fd: int, size: int, ranges: list[tuple[int, int]], state: _DownloadState,
+        part_size: int | None,
+    ) -> None:  # fmt: skip
+        self.fd, self.size, self.ranges, self.state = fd, size, ranges, state
+        self.part_size = part_size
+        self.position = 0
+        self.halt = threading.Event()
+        self.error: BaseException | None = None
+        self._whole = hashlib.md5()
+        self._part = hashlib.md5()
+        self._part_left = part_size or 0
+        self._digests = bytearray()
+        self._parts = 0
+        self._thread = threading.Thread(target=self._run, name="vam-etag", daemon=True)
+
+    def start(self) -> _EtagFollower:
+        self._thread.start()
+        return self
+
+    def _contiguous(self) -> int:
+        """How far the bytes on disk reach from the start of the file without a gap."""
+        with self.state.lock:
+            done = dict(self.state.done)
+        reach = 0
+        for start, end in self.ranges:
+            if start > reach:
+                break
+            reach = start + min(done.get(start, 0), end - start)
+            if reach < end:
+                break
+        return reach
+
+    def _update(self, data: memoryview) -> None:
+        if self.part_size is None:
+            self._whole.update(data)
+            return
+        self._part.update(data)
+        self._part_left -= len(data)
+        if self._part_left == 0:
+            self._end_part()
+
+    def _end_part(self) -> None:
+        self._digests += self._part.digest()
+        self._parts += 1
+        self._part = hashlib.md5()
+        self._part_left = self.part_size or 0
+
+    def _run(self) -> None:
+        buffer = memoryview(bytearray(self.STEP))
+        try:
+            while self.position < self.size and not self.halt.is_set():
+                reach = self._contiguous()
+                if reach <= self.position:
+                    self.halt.wait(0.005)
+                    continue
+                while self.position < reach and not self.halt.is_set():
+                    step = min(self.STEP, reach - self.position)
+                    if self.part_size is not None:
+                        step = min(step, self._part_left)
+                    got = _read_into(self.fd, buffer[:step], self.position)
+                    if got != step:
+                        raise OSError(f"the partial download shrank at byte {self.position}")
+                    self._update(buffer[:got])
+                    self.position += got
+        except BaseException as exc:  # reported by result(), on the caller's thread
+            self.error = exc
+
+    def stop(self) -> None:
+        self.halt.set()
+        self._thread.join()
+
+    def result(self) -> str:
+        """The ETag of the bytes on disk (waits for the last bytes to be hashed)."""
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        if self.position != self.size:
+            raise AssertionError("the ETag follower stopped early")
+        if self.part_size is None:
+            return self._whole.hexdigest()
+        if self._part_left != self.part_size or not self._parts:
+            self._end_part()  # the last, shorter part (or the only one)
+        return f"{hashlib.md5(bytes(self._digests)).hexdigest()}-{self._parts}"
+
+
 def _checkpointer(state: _DownloadState, finished: threading.Event) -> None:
     """Save the download record every CHECKPOINT_SECONDS, or sooner when a worker asks."""
     while not finished.is_set():
@@ -1076,11 +1187,17 @@ def download_file(
             if ranges:  # written before the first byte arrives, so even kill -9 can resume
                 state.advance(ranges[0][0], done.get(ranges[0][0], 0))
                 state.save()
-            crc, version_id = _fetch_ranges(s3, bucket, key, etag, fd, ranges, state, meter)
+            follower = _etag_follower(fd, size, ranges, state, etag, crc32, details)
+            try:
+                crc, version_id = _fetch_ranges(s3, bucket, key, etag, fd, ranges, state, meter)
+                computed_etag = follower.result() if follower else None
+            finally:
+                if follower:
+                    follower.stop()
             os.fsync(fd)
         finally:
             os.close(fd)
-        _verify(temp, bucket, key, size, etag, crc, crc32, details, s3)
+        _verify(temp, bucket, key, size, etag, crc, crc32, details, computed_etag)
         if mtime_ns is not None:
             os.utime(temp, ns=(mtime_ns, mtime_ns))
         os.replace(temp, dest)
@@ -1097,6 +1214,25 @@ def download_file(
             temp.unlink(missing_ok=True)
             _drop_record(record_path)
         progress.end_file(key, ok)
+
+
+def _etag_follower(
+    fd: int,
+    size: int,
+    ranges: list[tuple[int, int]],
+    state: _DownloadState,
+    etag: str,
+    crc32: int | None,
+    details: RemoteDetails | None,
+) -> _EtagFollower | None:
+    """A running _EtagFollower when the ETag will be the evidence (_verify's order), else None."""
+    if not ranges or crc32 is not None or details is None or details.crc32 is not None:
+        return None
+    if _MD5_ETAG.match(etag):
+        return _EtagFollower(fd, size, ranges, state, None).start()
+    if _MULTIPART_ETAG.match(etag) and details.part_size:
+        return _EtagFollower(fd, size, ranges, state, details.part_size).start()
+    return None
 
 
 def _moved(bucket: str, key: str) -> RemoteChanged:
@@ -1221,9 +1357,10 @@ def _verify(
     crc: int,
     crc32: int | None,
     details: RemoteDetails | None,
-    s3: Any,
+    computed_etag: str | None = None,
 ) -> None:
-    """Check the downloaded bytes, strongest evidence first; IntegrityError if they differ."""
+    """Check the downloaded bytes, strongest evidence first; IntegrityError if they differ.
+    `computed_etag` is the ETag hashed while downloading (see _EtagFollower), if any."""
     if temp.stat().st_size != size:
         raise _corrupt(bucket, key, "size")
     if crc32 is not None:
@@ -1231,9 +1368,10 @@ def _verify(
     elif details is not None and details.crc32 is not None:
         same, what = crc == details.crc32, "CRC32 stored on the object"
     elif _MD5_ETAG.match(etag):
-        same, what = file_md5(temp) == etag, "MD5 (ETag)"
+        same, what = (computed_etag or file_md5(temp)) == etag, "MD5 (ETag)"
     elif _MULTIPART_ETAG.match(etag) and details is not None and details.part_size:
-        same, what = multipart_etag(temp, details.part_size) == etag, "multipart ETag"
+        computed = computed_etag or multipart_etag(temp, details.part_size)
+        same, what = computed == etag, "multipart ETag"
     else:
         raise IntegrityError(
             f"s3://{bucket}/{key} has no checksum vam can verify (ETag {etag}); it was not "
