@@ -227,18 +227,49 @@ def case_upload(bench: Bench, record: CaseRecord, server: RunningServer) -> None
 
 
 def case_download(bench: Bench, record: CaseRecord, server: RunningServer) -> None:
+    """The object as vam's workflow leaves it in staging: uploaded by vam (s3.up), so it carries
+    vam's CRC32 in its metadata. vam's own `.vam/` index objects are removed after seeding, so
+    every tool lists and fetches exactly one object."""
     dataset = data.single_file(bench.cache, bench.size)
-    project = "dl"
-    # seeded once by the harness (plain boto3), so every tool downloads the very same object
-    put_tree(server.client(), dataset.folder, f"{KEY_PREFIX}{project}/")
-    record.params["seeded_by"] = "boto3 (harness)"
+    vam = next((r for r in bench.runners if r.name == "vam"), None)
+    if vam is None:  # no vam in this run: seed like download-foreign
+        put_tree(server.client(), dataset.folder, f"{KEY_PREFIX}dl/")
+        record.params["seeded_by"] = "boto3 (harness)"
+    else:
+        site = make_site(_fresh(bench.work / "down-seed"), server.endpoint)
+        data.link_tree(dataset, site.staging("dl"))
+        bench.log("  [download setup] vam uploads the object every tool downloads")
+        m = bench.run(vam, vam.up(site, "dl"), "download/seed", dataset.total)
+        ok, note = outcome(m, lambda: check_uploaded(server, "dl", dataset))
+        if not ok:
+            raise RuntimeError(f"seeding with vam s3.up failed: {note}")
+        delete_prefix(server.client(), f"{KEY_PREFIX}dl/.vam/")
+        shutil.rmtree(site.root, ignore_errors=True)
+        record.params["seeded_by"] = "vam s3.up (object metadata carries its CRC32)"
+    _download_each(bench, record, server, dataset, "dl")
 
+
+def case_download_foreign(bench: Bench, record: CaseRecord, server: RunningServer) -> None:
+    """An object another tool uploaded (plain boto3, no checksum): vam can only verify it by its
+    ETag (an MD5 on s3rver), which it hashes as the bytes arrive; the peers verify nothing."""
+    dataset = data.single_file(bench.cache, bench.size)
+    put_tree(server.client(), dataset.folder, f"{KEY_PREFIX}dl-foreign/")
+    record.params["seeded_by"] = "boto3 (harness), no checksum"
+    _download_each(bench, record, server, dataset, "dl-foreign")
+
+
+def _download_each(
+    bench: Bench, record: CaseRecord, server: RunningServer, dataset: Dataset, project: str
+) -> None:
     def step(runner: Runner, rep: int) -> None:
         site = make_site(_fresh(bench.work / f"down-{runner.name}-r{rep}"), server.endpoint)
         site.project_dir(project).mkdir(parents=True)
         try:
             m = bench.run(
-                runner, runner.down(site, project), f"download/{runner.name}-r{rep}", dataset.total
+                runner,
+                runner.down(site, project),
+                f"{record.name}/{runner.name}-r{rep}",
+                dataset.total,
             )
             ok, note = outcome(m, lambda: check_downloaded(site.staging(project), dataset))
             record.add(
@@ -493,6 +524,14 @@ CASES: dict[str, CaseSpec] = {
             [metric("seconds", "time", "s"), metric("peak_rss", "peak RSS", "bytes")],
             lambda b: b.size,
             case_download,
+            params=lambda b: {"bytes": b.size, "files": 1},
+        ),
+        CaseSpec(
+            "download-foreign",
+            lambda b: f"download {format_bytes(b.size)}, uploaded by another tool",
+            [metric("seconds", "time", "s"), metric("peak_rss", "peak RSS", "bytes")],
+            lambda b: b.size,
+            case_download_foreign,
             params=lambda b: {"bytes": b.size, "files": 1},
         ),
         CaseSpec(

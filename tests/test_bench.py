@@ -352,7 +352,8 @@ def test_bench_task_rejects_an_unknown_case_in_one_line(vam_cli):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == (
-        "vam: unknown case 'nope'; cases: upload, download, project, resync, resume, rss, manifest"
+        "vam: unknown case 'nope'; cases: upload, download, download-foreign, project, resync, "
+        "resume, rss, manifest"
     )
 
 
@@ -531,7 +532,7 @@ def test_the_vam_path_of_the_harness_with_a_stand_in(tmp_path):
         log=lambda line: None,
         multipart_server=moto_choice(),
     )
-    for name in ("upload", "download", "project"):
+    for name in ("upload", "download", "download-foreign", "project"):
         case = run_case(bench, CASES[name]).as_json(["vam"])
         assert case["skipped"] is None, case
         runs = case["runs"]["vam"]
