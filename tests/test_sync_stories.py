@@ -6,7 +6,9 @@ settings and so her own sync record. Nothing here mocks boto3.
 
 from __future__ import annotations
 
+import base64
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,6 +243,31 @@ def test_unchanged_rerun_transfers_nothing_and_reads_nothing(david):
     # and status needs no HEAD: the index knows every object
     assert david.status(hasher=hasher).heads == 0
     assert hasher.bytes_read == 0
+
+
+def test_a_first_upload_reads_each_new_file_once_while_sending_it(david, s3c):
+    """New files are not read by the scan (nothing to compare them with): the upload checksums
+    them on the way out, the record and index get that CRC32, and the re-check and the next
+    status read nothing."""
+    big = david.staging() / "render.mp4"
+    write_media(big, 3 * 1024 * 1024, seed=11)
+    hasher = Hasher()
+    report = david.up(hasher=hasher)
+    assert report.ok and hasher.bytes_read == 0 and hasher.files_read == []
+    crc = zlib.crc32(big.read_bytes())
+    assert _record(david)["render.mp4"]["crc32"] == crc
+    head = s3c.head_object(Bucket=BUCKET, Key=PREFIX + "render.mp4", ChecksumMode="ENABLED")
+    assert base64.b64decode(head["ChecksumCRC32"]) == crc.to_bytes(4, "big")
+    later = Hasher()
+    assert states(david.status(hasher=later).plan)["render.mp4"] == "synced"
+    assert later.bytes_read == 0
+
+
+def test_status_still_reads_a_new_file_to_show_its_checksum(david):
+    hasher = Hasher()
+    row = david.status(hasher=hasher).plan.row("brief.md")
+    assert row.state is FileState.UPLOAD and row.local.crc32 is not None
+    assert hasher.bytes_read > 0
 
 
 def test_foreign_multipart_upload_is_compared_by_content(david, s3c):

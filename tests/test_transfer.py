@@ -11,6 +11,7 @@ import hashlib
 import os
 import zlib
 from pathlib import Path
+from time import time_ns
 
 import botocore.exceptions
 import moto.s3.models
@@ -223,6 +224,78 @@ def test_large_file_round_trip_multipart_with_full_object_crc(client, tmp_path, 
     assert got.crc32 == crc_of(path)
     assert dest.stat().st_mtime_ns == path.stat().st_mtime_ns
     assert not dest.with_name("raw.mp4.vam-part").exists()
+
+
+def test_a_new_file_is_checksummed_as_it_is_sent(client, tmp_path, small_parts, wire):
+    """crc32=None (nobody read the file yet): one read, the CRC32 comes from the parts, S3 checks
+    it as the FULL_OBJECT checksum, and the upload's result carries it."""
+    path = media(tmp_path / "raw.mp4", 7 * PART + 999)
+    result = upload_file(client, BUCKET, "p/raw.mp4", path, crc32=None, metadata=meta_for(path))
+    assert result.crc32 == crc_of(path) and result.part_size == PART
+    head = client.head_object(Bucket=BUCKET, Key="p/raw.mp4", ChecksumMode="ENABLED")
+    assert head["ChecksumType"] == "FULL_OBJECT"
+    assert head["ChecksumCRC32"] == base64.b64encode(crc_of(path).to_bytes(4, "big")).decode()
+    assert META_CRC32 not in head["Metadata"]  # not known when the upload was created
+    assert head_checksum(client, BUCKET, "p/raw.mp4").crc32 == crc_of(path)
+    assert remote_bytes(client, "p/raw.mp4") == path.read_bytes()
+
+    small = media(tmp_path / "notes.md", 1000)
+    one = upload_file(client, BUCKET, "p/notes.md", small, crc32=None, metadata={})
+    assert one.crc32 == crc_of(small)
+    assert client.head_object(Bucket=BUCKET, Key="p/notes.md")["Metadata"][META_CRC32] == (
+        f"{crc_of(small):08x}"
+    )
+
+
+def test_a_file_saved_after_the_plan_is_refused_before_any_byte_is_sent(
+    client, tmp_path, small_parts, wire
+):
+    path = media(tmp_path / "raw.mp4", 5 * PART)
+    planned = (path.stat().st_size, path.stat().st_mtime_ns)
+    os.utime(path, ns=(planned[1] + 10**9, planned[1] + 10**9))  # saved again since
+    wire.reset()
+    with pytest.raises(ChangedDuringUpload, match="after the plan"):
+        upload_file(client, BUCKET, "p/raw.mp4", path, crc32=None, metadata={}, planned=planned)
+    assert wire.sent == 0 and absent(client, "p/raw.mp4") and open_uploads(client) == []
+
+
+def test_a_new_file_modified_while_it_is_sent_is_not_published(
+    client, tmp_path, small_parts, one_worker
+):
+    path = media(tmp_path / "raw.mp4", 6 * PART)
+
+    class Editor(Recorder):
+        def advance(self, name, nbytes):
+            super().advance(name, nbytes)
+            if self.total > 2 * PART and not hasattr(self, "saved"):
+                self.saved = True
+                with path.open("r+b") as fh:
+                    fh.seek(5 * PART)
+                    fh.write(b"an edit")
+                os.utime(path, ns=(time_ns() + 10**9, time_ns() + 10**9))
+
+    with pytest.raises(ChangedDuringUpload):
+        upload_file(client, BUCKET, "p/raw.mp4", path, crc32=None, metadata={}, progress=Editor())
+    assert absent(client, "p/raw.mp4") and open_uploads(client) == []
+
+
+def test_a_resumed_upload_continues_when_the_crc_became_known_meanwhile(
+    client, tmp_path, small_parts, one_worker, wire
+):
+    """First run: a new file, CRC32 unknown. Meanwhile `s3.status` hashed it. The next run
+    knows the CRC32: the same upload continues; nothing is sent twice."""
+    path = media(tmp_path / "raw.mp4", 8 * PART + 5)
+    state = tmp_path / ".vam"
+    with pytest.raises(Interrupted):
+        upload_file(
+            client, BUCKET, "p/raw.mp4", path, crc32=None, metadata={},
+            progress=StopAfter(3 * PART + 10), state_dir=state,
+        )  # fmt: skip
+    wire.reset()
+    result = upload(client, path, "p/raw.mp4", state_dir=state)
+    assert wire.sent == path.stat().st_size - 3 * PART
+    assert "CreateMultipartUpload" not in wire.requests
+    assert result.crc32 == crc_of(path) and remote_bytes(client, "p/raw.mp4") == path.read_bytes()
 
 
 def test_interrupted_upload_resumes_sending_only_missing_parts(

@@ -9,7 +9,7 @@ multipart ETag recomputed locally with the part size read from the object. Never
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -76,8 +76,16 @@ class ChecksumCache:
             self.dirty = True
         return int(entry["crc32"])
 
+    def known_crc32(self, rel: str, size: int, mtime_ns: int) -> int | None:
+        """The cached CRC32 of this version of the file, without reading it (None: not known)."""
+        entry = self.files.get(rel)
+        if entry and entry.get("size") == size and entry.get("mtime_ns") == mtime_ns:
+            crc = entry.get("crc32")
+            return int(crc) if crc is not None else None
+        return None
+
     def remember(self, rel: str, size: int, mtime_ns: int, crc32: int) -> None:
-        """After a download: we know the content of the file we just wrote."""
+        """After a transfer: we know the content of the file we just wrote or sent."""
         self.files[rel] = {"size": size, "mtime_ns": mtime_ns, "crc32": crc32}
         self.dirty = True
 
@@ -122,11 +130,16 @@ def local_listing(
     cache: ChecksumCache,
     hasher: Hasher,
     skipped: list[Skipped] | None = None,
+    defer: Callable[[str], bool] | None = None,
 ) -> list[LocalEntry]:
-    """Every file of s3-staging/ with its fingerprint (read only when not cached)."""
+    """Every file of s3-staging/ with its fingerprint (read only when not cached). Files for
+    which `defer(rel)` is true are not read: their CRC32 stays None unless the cache knows it."""
     entries = []
     for f in walk(staging, rules, skipped):
-        crc = cache.crc32(f.rel, f.path, f.size, f.mtime_ns, hasher)
+        if defer is not None and defer(f.rel):
+            crc = cache.known_crc32(f.rel, f.size, f.mtime_ns)
+        else:
+            crc = cache.crc32(f.rel, f.path, f.size, f.mtime_ns, hasher)
         entries.append(LocalEntry(f.rel, f.size, f.mtime_ns, crc))
     cache.prune(e.rel for e in entries)
     return entries

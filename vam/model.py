@@ -51,7 +51,9 @@ class LocalEntry:
     rel: str  # POSIX path inside s3-staging/
     size: int
     mtime_ns: int
-    crc32: int
+    # None: not read yet. Only `s3.up` leaves it so, for a file that neither S3 nor the sync
+    # record knows (nothing to compare it with): the upload checksums it as it sends it.
+    crc32: int | None
 
     @property
     def fingerprint(self) -> Fingerprint:

@@ -234,29 +234,36 @@ def scan_project(
     objects: Iterable[RemoteObject] | None = None,
     index: RemoteIndex | None = None,
     save_cache: bool = True,
+    defer_new: bool = False,
 ) -> Scan:
     """Both sides and the base, fingerprinted as cheaply as possible, and the plan.
 
     Requests: one listing (unless `objects` is given), one GET of the index, and a HEAD only for
     objects whose ETag neither the index nor the sync record knows.
+
+    `defer_new` (s3.up): a local file that neither S3 nor the sync record knows is not read
+    here, since nothing is compared with it; its CRC32 is taken by the upload as the bytes go out,
+    so a new 10 GB render is read once, not twice, and its first byte leaves at once.
     """
     hasher = hasher or Hasher()
     cache = ChecksumCache(target.state_dir)
-    skipped: list[Skipped] = []
-    local = []
-    for entry in local_listing(target.staging, rules, cache, hasher, skipped):
-        reason = unsafe_reason(entry.rel)
-        if reason:  # Jan (Windows) could never download it: rename it before it is uploaded
-            skipped.append(Skipped(entry.rel, f"not uploaded: {reason}; rename it"))
-        else:
-            local.append(entry)
-    by_local = {e.rel: e for e in local}
     if objects is None:
         objects = list_project(s3, target.bucket, target.prefix)
     objects = [o for o in objects if not is_vam_key(o.rel)]
     if index is None:
         index = read_index(s3, target.bucket, target.prefix) if objects else RemoteIndex({}, None)
     base = load_record(target.state_dir, user)
+    known = {o.rel for o in objects} | set(base)
+    skipped: list[Skipped] = []
+    local = []
+    defer = (lambda rel: rel not in known) if defer_new else None
+    for entry in local_listing(target.staging, rules, cache, hasher, skipped, defer):
+        reason = unsafe_reason(entry.rel)
+        if reason:  # Jan (Windows) could never download it: rename it before it is uploaded
+            skipped.append(Skipped(entry.rel, f"not uploaded: {reason}; rename it"))
+        else:
+            local.append(entry)
+    by_local = {e.rel: e for e in local}
     remote: list[RemoteEntry] = []
     heads = 0
     for obj in objects:
@@ -512,7 +519,9 @@ def upload(
             f"{target.staging} does not exist: put the files for S3 in the project's "
             f"{STAGING}/ folder, then run the same command again"
         )
-    scan = scan_project(s3, target, user=user, rules=rules, hasher=hasher, save_cache=not dry_run)
+    scan = scan_project(
+        s3, target, user=user, rules=rules, hasher=hasher, save_cache=not dry_run, defer_new=True
+    )
     plan = scan.plan
     actions = upload_actions(plan, force=force, delete=delete)
     messages = _skip_messages(target, plan, actions)
@@ -522,6 +531,7 @@ def upload(
     base = load_record(target.state_dir, user)
     if _apply_bookkeeping(actions, plan, base):
         save_record(target.state_dir, user, target.project_id, base)
+    cache = ChecksumCache(target.state_dir)
     outcomes: list[Outcome] = []
     index_changes: dict[str, IndexEntry] = {}
     uploads = [a for a in actions if a.kind is ActionKind.UPLOAD]
@@ -548,6 +558,7 @@ def upload(
                     progress=progress,
                     max_rate=max_rate,
                     state_dir=target.state_dir,
+                    planned=(local.size, local.mtime_ns),
                 )
             except transfer.RemoteChanged:
                 outcomes.append(
@@ -561,6 +572,9 @@ def upload(
                 continue
             sent += done.size
             stamp = now_iso()
+            if local.crc32 is None:  # checksummed on the way out: spare the re-check a read
+                cache.remember(action.rel, done.size, local.mtime_ns, done.crc32)
+                cache.save()
             base[action.rel] = BaseEntry(
                 rel=action.rel, size=done.size, crc32=done.crc32, etag=done.etag,
                 version_id=done.version_id, mtime_ns=local.mtime_ns, synced_at=stamp,

@@ -155,7 +155,7 @@ def _row_dict(row: FileRow) -> dict[str, Any]:
         "uploaded_at": row.remote.last_modified.isoformat() if row.remote else None,
         "local": {
             "size": row.local.size,
-            "crc32": f"{row.local.crc32:08x}",
+            "crc32": f"{row.local.crc32:08x}" if row.local.crc32 is not None else None,
             "described": describe_local(row.local),
         }
         if row.local

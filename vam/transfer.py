@@ -568,18 +568,29 @@ def upload_file(
     key: str,
     path: Path,
     *,
-    crc32: int,
+    crc32: int | None,
     metadata: dict[str, str],
     if_match: str | None = None,
     if_none_match: bool = False,
     progress: Progress = NO_PROGRESS,
     max_rate: int | None = None,
     state_dir: Path | None = None,
+    planned: tuple[int, int] | None = None,
 ) -> Uploaded:
-    """Upload `path` to `key`, verified against `crc32`, resumably when `state_dir` is given."""
+    """Upload `path` to `key`, verified against `crc32`, resumably when `state_dir` is given.
+
+    `crc32` None: nobody read the file yet (a new file); its CRC32 is taken from the bytes as
+    they are sent, and a change while sending is caught by size and mtime. A multipart upload
+    then carries no crc32 metadata (it is fixed when the upload starts): S3 keeps the FULL_OBJECT
+    CRC32 and vam's index the value, and on servers that keep neither the ETag still verifies.
+    `planned` = (size, mtime_ns) the plan saw: a file changed since is refused before sending."""
     path = Path(path)
     stat = path.stat()
-    meta = {**metadata, META_CRC32: crc32_hex(crc32)}
+    if planned is not None and (stat.st_size, stat.st_mtime_ns) != tuple(planned):
+        raise _changed(path, "it was saved again after the plan was made")
+    meta = dict(metadata)
+    if crc32 is not None:
+        meta[META_CRC32] = crc32_hex(crc32)
     meter = _Meter(key, progress, limiter_for(max_rate))
     _install_meter(s3)
     progress.start_file(key, stat.st_size)
@@ -605,7 +616,7 @@ def _put_single(
     key: str,
     path: Path,
     stat: os.stat_result,
-    crc32: int,
+    crc32: int | None,
     meta: dict[str, str],
     if_match: str | None,
     if_none_match: bool,
@@ -615,7 +626,13 @@ def _put_single(
         data = fh.read(SINGLE_PUT_LIMIT + 1)
     if len(data) != stat.st_size:
         raise _changed(path, "its size changed")
-    if zlib.crc32(data) != crc32:
+    if crc32 is None:  # one read: the bytes we hold are the bytes we send and describe
+        now = os.stat(path)
+        if (now.st_size, now.st_mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+            raise _changed(path, "it was saved again while it was being read")
+        crc32 = zlib.crc32(data)
+        meta = {**meta, META_CRC32: crc32_hex(crc32)}
+    elif zlib.crc32(data) != crc32:
         raise _changed(path, "its content no longer matches the checksum taken before")
     kwargs: dict[str, Any] = dict(
         Bucket=bucket,
@@ -651,13 +668,19 @@ def _put_single(
 
 
 def _is_our_object(s3: Any, bucket: str, key: str, etag: str, crc32: int) -> bool:
+    """The object holds exactly our bytes: our ETag (MD5, or MD5 of our parts' MD5s), and our
+    CRC32 wherever the object states one (metadata, or S3's FULL_OBJECT checksum)."""
     try:
-        head = s3.head_object(Bucket=bucket, Key=key)
+        head = s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
     except bce.ClientError:
         return False
-    return str(head["ETag"]).strip('"') == etag and (head.get("Metadata") or {}).get(
-        META_CRC32
-    ) == crc32_hex(crc32)
+    if str(head["ETag"]).strip('"') != etag:
+        return False
+    declared = {k.lower(): v for k, v in (head.get("Metadata") or {}).items()}.get(META_CRC32)
+    if declared is not None and declared != crc32_hex(crc32):
+        return False
+    full = head.get("ChecksumCRC32") if head.get("ChecksumType") == "FULL_OBJECT" else None
+    return full is None or crc32_from_b64(full) == crc32
 
 
 def _abort_quietly(s3: Any, bucket: str, key: str, upload_id: str) -> None:
@@ -722,7 +745,7 @@ def _put_multipart(
     key: str,
     path: Path,
     stat: os.stat_result,
-    crc32: int,
+    crc32: int | None,
     meta: dict[str, str],
     if_match: str | None,
     if_none_match: bool,
@@ -755,7 +778,9 @@ def _put_multipart(
             now = os.stat(path)
             if now.st_size != size or now.st_mtime_ns != stat.st_mtime_ns:
                 raise _changed(path, "it was modified during the upload")
-            if sent_crc != crc32:
+            if crc32 is None:
+                crc32 = sent_crc  # what the parts carried; S3 checks them against it on completion
+            elif sent_crc != crc32:
                 raise _changed(path, "the bytes sent do not match the checksum taken before")
             _check_precondition(s3, bucket, key, if_match, if_none_match)
             response = _complete(
@@ -798,7 +823,13 @@ def _resume_or_start(
     file version continues; a recorded upload of another version is aborted."""
     record = _read_record(record_path)
     if record is not None:
-        same = all(record.get(k) == v for k, v in identity.items())
+        # the CRC32 may be unknown on one side (a new file is checksummed while it is sent):
+        # then size and mtime decide, and every listed part is checked against the file anyway
+        same = all(
+            record.get(k) == v
+            for k, v in identity.items()
+            if k != "crc32" or (v is not None and record.get(k) is not None)
+        )
         upload_id = str(record.get("upload_id", ""))
         part_size = int(record.get("part_size") or 0)
         if same and upload_id and part_size > 0:
