@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import shutil
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -245,7 +247,37 @@ def case_download(bench: Bench, record: CaseRecord, server: RunningServer) -> No
             raise RuntimeError(f"seeding with vam s3.up failed: {note}")
         shutil.rmtree(site.root, ignore_errors=True)
         record.params["seeded_by"] = "vam s3.up (its index beside the object holds the CRC32)"
+    _note_durable_write(bench, record)
     _download_each(bench, record, server, dataset, "dl")
+
+
+def durable_write_seconds(folder: Path, size: int, chunk: int = 8 * 1024 * 1024) -> float:
+    """How long this disk takes to write `size` bytes so that they survive a power cut (write,
+    then fsync): the least a download that fsyncs before it takes its name can cost here."""
+    path = folder / "durable-write-probe.bin"
+    block = os.urandom(min(chunk, max(size, 1)))
+    started = time.perf_counter()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        written = 0
+        while written < size:
+            written += os.write(fd, block[: min(len(block), size - written)])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    seconds = time.perf_counter() - started
+    path.unlink(missing_ok=True)
+    return seconds
+
+
+def _note_durable_write(bench: Bench, record: CaseRecord) -> None:
+    seconds = durable_write_seconds(bench.work, bench.size)
+    record.params["durable_write_seconds"] = round(seconds, 3)
+    record.notes.append(
+        f"this disk writes {format_bytes(bench.size)} durably (write + fsync) in {seconds:.2f} s: "
+        "vam fsyncs a download before it takes its real name (a power cut never leaves a "
+        "half-written file under it); the peers do not, so their time can be below this"
+    )
 
 
 def case_download_foreign(bench: Bench, record: CaseRecord, server: RunningServer) -> None:

@@ -547,3 +547,11 @@ def test_the_vam_path_of_the_harness_with_a_stand_in(tmp_path):
         "files": ["render.mp4"],
         "bytes_read": 0,
     }
+
+
+def test_the_durable_write_probe_measures_and_leaves_nothing(tmp_path):
+    from benchmarks.cases import durable_write_seconds
+
+    seconds = durable_write_seconds(tmp_path, 3 * MiB + 5, chunk=MiB)
+    assert seconds > 0
+    assert list(tmp_path.iterdir()) == []
