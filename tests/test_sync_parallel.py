@@ -109,3 +109,78 @@ def test_a_project_of_many_small_files_round_trips_and_reports_in_plan_order(sam
         name = f"notes/take-{i:02}.md"
         assert (jan.staging() / name).read_bytes() == (david.staging() / name).read_bytes()
     assert jan.status().plan.counts() == {"synced": len(done)}
+
+
+def _interrupt_after(seconds: float) -> threading.Timer:
+    import _thread
+
+    timer = threading.Timer(seconds, _thread.interrupt_main)
+    timer.start()
+    return timer
+
+
+def test_ctrl_c_stops_every_small_file_in_flight_at_once(sample, s3, tmp_path):
+    """Eight notes going up under a 64 KiB/s cap (about a minute of work): Ctrl-C ends the run
+    within seconds, not after the files in flight finished; nothing half-sent is published, and
+    the next run sends them all."""
+    import boto3
+
+    from tests.test_sync_stories import BUCKET, PREFIX, Person
+
+    client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    david = Person("david", sample.write_settings("david"))
+    names = [f"stills/still-{i}.png" for i in range(8)]
+    for i, name in enumerate(names):
+        write_media(david.staging() / name, 512 * 1024, seed=40 + i)
+    david.up()  # the sample's own files, so that only the stills are left to send
+    for i, name in enumerate(names):
+        write_media(david.staging() / name, 512 * 1024 + 1, seed=50 + i)  # changed: sent again
+
+    started = time.monotonic()
+    timer = _interrupt_after(1.0)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            david.up(max_rate=64 * 1024)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 20  # ~60 s if the files in flight had been waited for
+    for name in names:
+        head = client.head_object(Bucket=BUCKET, Key=PREFIX + name)
+        assert head["ContentLength"] == 512 * 1024  # the old version: nothing half-sent replaced it
+
+    again = david.up()
+    assert again.ok and {o.rel for o in again.outcomes if o.ok} >= set(names)
+
+
+def test_ctrl_c_during_small_downloads_keeps_the_partial_files_aside(sample, s3, tmp_path):
+    import boto3
+
+    from tests.test_sync_stories import BUCKET, Person
+
+    client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    david = Person("david", sample.write_settings("david"))
+    names = [f"stills/still-{i}.png" for i in range(8)]
+    for i, name in enumerate(names):
+        write_media(david.staging() / name, 512 * 1024, seed=60 + i)
+    assert david.up().ok
+    root = tmp_path / "jan-projects"
+    (root / "v-appydave").mkdir(parents=True)
+    jan = Person("jan", sample.write_settings("jan", projects_root=str(root)))
+
+    started = time.monotonic()
+    timer = _interrupt_after(1.0)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            jan.down(max_rate=64 * 1024)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < 20
+    staging = jan.staging()
+    assert not any((staging / name).exists() for name in names)  # never under the real name
+
+    assert jan.down().ok
+    for name in names:
+        assert (staging / name).read_bytes() == (david.staging() / name).read_bytes()
+    assert not list(staging.rglob("*.vam-part"))

@@ -23,7 +23,7 @@ import shutil
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -535,10 +535,13 @@ class _ByteBudget:
                 self._changed.notify_all()
 
 
-def each_transfer(actions: list[Action], move: Callable[[Action], T]) -> Iterator[tuple[Action, T]]:
+def each_transfer(
+    actions: list[Action], move: Callable[[Action], T], cancel: threading.Event | None = None
+) -> Iterator[tuple[Action, T]]:
     """(action, move(action)) for every action: files below SMALL_FILE up to SMALL_WORKERS at a
     time, then the large ones one by one. Results come back on the caller's thread, so its
-    bookkeeping needs no lock; the first exception stops what has not started and is raised."""
+    bookkeeping needs no lock. The first exception (or Ctrl-C) stops what has not started, sets
+    `cancel` so the transfers `move` started with it stop within a chunk, and is raised."""
     small = [a for a in actions if a.size < SMALL_FILE]
     large = [a for a in actions if a.size >= SMALL_FILE]
     if len(small) > 1:
@@ -551,10 +554,18 @@ def each_transfer(actions: list[Action], move: Callable[[Action], T]) -> Iterato
         workers = min(SMALL_WORKERS, len(small))
         with ThreadPoolExecutor(workers, thread_name_prefix="vam-small") as pool:
             futures = {pool.submit(held, action): action for action in small}
+            order = {action.rel: i for i, action in enumerate(small)}
+            pending = set(futures)
             try:
-                for future in as_completed(futures):
-                    yield futures[future], future.result()
+                while pending:
+                    # a bounded wait: a Ctrl-C that lands on another thread, or arrives while
+                    # this one waits on a lock, is seen within a quarter of a second
+                    done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                    for future in sorted(done, key=lambda f: order[futures[f].rel]):
+                        yield futures[future], future.result()
             except BaseException:
+                if cancel is not None:
+                    cancel.set()
                 for future in futures:
                     future.cancel()
                 raise
@@ -608,6 +619,7 @@ def upload(
     index_changes: dict[str, IndexEntry] = {}
     uploads = [a for a in actions if a.kind is ActionKind.UPLOAD]
     sent = 0
+    cancel = threading.Event()  # Ctrl-C or a failure: the other files in flight stop too
     with make_progress(sum(a.size for a in uploads), enabled=show_progress) as progress:
 
         def send(action: Action) -> transfer.Uploaded | Outcome:
@@ -631,6 +643,7 @@ def upload(
                     max_rate=max_rate,
                     state_dir=target.state_dir,
                     planned=(local.size, local.mtime_ns),
+                    cancel=cancel,
                 )
             except transfer.RemoteChanged:
                 return Outcome(action.rel, action.kind, FileState.CONFLICT, False, 0,
@@ -640,7 +653,7 @@ def upload(
             except transfer.ChangedDuringUpload as exc:
                 return Outcome(action.rel, action.kind, action.state, False, 0, str(exc))
 
-        for action, done in each_transfer(uploads, send):
+        for action, done in each_transfer(uploads, send, cancel):
             if isinstance(done, Outcome):
                 outcomes.append(done)
                 continue
@@ -777,6 +790,7 @@ def download(
     downloads = [a for a in actions if a.kind is ActionKind.DOWNLOAD]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     got = 0
+    cancel = threading.Event()  # Ctrl-C or a failure: the other files in flight stop too
     with make_progress(sum(a.size for a in downloads), enabled=show_progress) as progress:
 
         def fetch(action: Action) -> tuple[transfer.Downloaded, Path | None] | Outcome:
@@ -800,7 +814,7 @@ def download(
                 done = transfer.download_file(
                     s3, target.bucket, remote.key, dest, size=remote.size, etag=remote.etag,
                     crc32=remote.crc32, mtime_ns=remote.mtime_ns, progress=progress,
-                    max_rate=max_rate, state_dir=target.state_dir,
+                    max_rate=max_rate, state_dir=target.state_dir, cancel=cancel,
                 )  # fmt: skip
             except transfer.RemoteChanged:
                 return Outcome(action.rel, action.kind, action.state, False, 0,
@@ -808,7 +822,7 @@ def download(
                                f"Run `{target.command('status')}`")  # fmt: skip
             return done, backup
 
-        for action, result in each_transfer(downloads, fetch):
+        for action, result in each_transfer(downloads, fetch, cancel):
             if isinstance(result, Outcome):
                 outcomes.append(result)
                 continue

@@ -189,14 +189,35 @@ def _with_retries(call: Callable[[], T], stop: threading.Event) -> T:
 # paced and reported. A retry rewinds the body, which takes the reported bytes back.
 
 
+class _StopFlag:
+    """Set when this transfer must stop: by its own workers (one failed), or from outside through
+    the caller's `cancel` event (the user pressed Ctrl-C while several files were moving)."""
+
+    def __init__(self, cancel: threading.Event | None) -> None:
+        self._own = threading.Event()
+        self._cancel = cancel
+
+    def set(self) -> None:
+        self._own.set()
+
+    def is_set(self) -> bool:
+        return self._own.is_set() or (self._cancel is not None and self._cancel.is_set())
+
+
 class _Meter:
     """What the worker threads of one transfer share."""
 
-    def __init__(self, name: str, progress: Progress, limiter: RateLimiter | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        progress: Progress,
+        limiter: RateLimiter | None,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.name = name
         self.progress = progress
         self.limiter = limiter
-        self.stop = threading.Event()
+        self.stop = _StopFlag(cancel)
         self.sent = 0  # request body bytes handed to the HTTP layer (retries taken back)
         self._sent_changed = threading.Condition()
 
@@ -576,6 +597,7 @@ def upload_file(
     max_rate: int | None = None,
     state_dir: Path | None = None,
     planned: tuple[int, int] | None = None,
+    cancel: threading.Event | None = None,
 ) -> Uploaded:
     """Upload `path` to `key`, verified against `crc32`, resumably when `state_dir` is given.
 
@@ -583,7 +605,8 @@ def upload_file(
     they are sent, and a change while sending is caught by size and mtime. A multipart upload
     then carries no crc32 metadata (it is fixed when the upload starts): S3 keeps the FULL_OBJECT
     CRC32 and vam's index the value, and on servers that keep neither the ETag still verifies.
-    `planned` = (size, mtime_ns) the plan saw: a file changed since is refused before sending."""
+    `planned` = (size, mtime_ns) the plan saw: a file changed since is refused before sending.
+    `cancel`, once set, stops the transfer within a chunk (the caller re-raises its reason)."""
     path = Path(path)
     stat = path.stat()
     if planned is not None and (stat.st_size, stat.st_mtime_ns) != tuple(planned):
@@ -591,7 +614,7 @@ def upload_file(
     meta = dict(metadata)
     if crc32 is not None:
         meta[META_CRC32] = crc32_hex(crc32)
-    meter = _Meter(key, progress, limiter_for(max_rate))
+    meter = _Meter(key, progress, limiter_for(max_rate), cancel)
     _install_meter(s3)
     progress.start_file(key, stat.st_size)
     ok = False
@@ -1176,8 +1199,10 @@ def download_file(
     progress: Progress = NO_PROGRESS,
     max_rate: int | None = None,
     state_dir: Path | None = None,
+    cancel: threading.Event | None = None,
 ) -> Downloaded:
-    """Download the version `etag` of `key` to `dest`, verified, via `<dest>.vam-part`."""
+    """Download the version `etag` of `key` to `dest`, verified, via `<dest>.vam-part`.
+    `cancel`, once set, stops the transfer within a chunk; the bytes on disk are kept."""
     dest = Path(dest)
     etag = etag.strip('"')
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -1186,7 +1211,7 @@ def download_file(
     ranges = _ranges(size)
     base = {"bucket": bucket, "key": key, "dest": str(dest.absolute()), "etag": etag, "size": size,
             "ranges": [list(r) for r in ranges]}  # fmt: skip
-    meter = _Meter(key, progress, limiter_for(max_rate))
+    meter = _Meter(key, progress, limiter_for(max_rate), cancel)
 
     record = _read_record(record_path)
     done: dict[int, int] = {}
