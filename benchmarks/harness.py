@@ -133,13 +133,19 @@ def _moto_importable() -> bool:
     return importlib.util.find_spec("moto") is not None
 
 
-def make_runners(statuses: dict[str, install.ToolStatus]) -> list[Runner]:
+def make_runners(
+    statuses: dict[str, install.ToolStatus], cache: Path | None = None
+) -> list[Runner]:
     runners: list[Runner] = []
     for name, status in statuses.items():
         if not status.available:
             continue
         if name == "vam":
-            runners.append(VamRunner(Path(sys.executable), REPO))
+            vam = VamRunner(
+                Path(sys.executable), REPO, cache_dir=cache / "vam-cache" if cache else None
+            )
+            vam.warm_up()
+            runners.append(vam)
         else:
             runners.append(RUNNER_CLASSES[name](status.path))
     return runners
@@ -161,7 +167,7 @@ def run_bench(options: Options, log: Callable[[str], None] = print) -> tuple[dic
         work=work,
         server=server if server.name != "none" else None,
         multipart_server=moto_choice() if _moto_importable() else None,
-        runners=make_runners(statuses),
+        runners=make_runners(statuses, options.cache),
         size=options.size,
         small_count=options.small_count,
         repeat=options.repeat,

@@ -11,6 +11,8 @@ by typing the command), as a directory sync that never deletes:
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,10 +125,31 @@ class Runner:
 class VamRunner(Runner):
     name, label = "vam", "vam"
 
-    def __init__(self, python: Path, repo: Path, module: str = "vam"):
+    def __init__(
+        self, python: Path, repo: Path, module: str = "vam", cache_dir: Path | None = None
+    ):
         super().__init__(python)
         self.repo = repo
         self.module = module  # a stand-in with the same CLI contract, in the harness's own tests
+        # vam's botocore cache (vam/botocache.py), shared by every site of the run and filled
+        # once before the first case, as on a machine where vam has run before
+        self.cache_dir = cache_dir
+
+    def warm_up(self) -> None:
+        """Fill the botocore cache: create one S3 client the way every vam command does."""
+        if self.cache_dir is None:
+            return
+        code = (
+            "from vam.awsclient import new_session; "
+            "new_session(None, 'us-east-1', access_key_id='x', secret_access_key='x')"
+            ".create_client('s3', endpoint_url='http://127.0.0.1:9')"
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VAM_"))}
+        env.update(PYTHONPATH=str(self.repo), VAM_CACHE_DIR=str(self.cache_dir))
+        subprocess.run(
+            [str(self.executable), "-c", code], env=env, cwd=self.repo, check=True, timeout=120,
+            capture_output=True,
+        )  # fmt: skip
 
     def _run(self, task: str, site: Site, project: str) -> Invocation:
         env = site.env()
@@ -135,6 +158,8 @@ class VamRunner(Runner):
             VAM_SETTINGS=str(site.settings_file),
             VAM_BRANDS=str(site.brands_file),
         )
+        if self.cache_dir is not None:
+            env["VAM_CACHE_DIR"] = str(self.cache_dir)
         argv = (
             str(self.executable),
             "-m",

@@ -555,3 +555,12 @@ def test_the_durable_write_probe_measures_and_leaves_nothing(tmp_path):
     seconds = durable_write_seconds(tmp_path, 3 * MiB + 5, chunk=MiB)
     assert seconds > 0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_vam_runner_shares_one_warm_botocore_cache(tmp_path):
+    cache = tmp_path / "vam-cache"
+    runner = VamRunner(Path(sys.executable), REPO, cache_dir=cache)
+    runner.warm_up()
+    assert any(cache.rglob("s3__*service-2.marshal"))
+    site = Site(tmp_path / "site", "http://127.0.0.1:9")
+    assert runner.up(site, "p").env["VAM_CACHE_DIR"] == str(cache)
