@@ -11,7 +11,7 @@ from vam.config import PARTIAL_SUFFIX, load_config
 from vam.errors import NotFoundError
 from vam.projects import find_brand
 from vam.sample import write_text
-from vam.ssd import apply_light, brand_status, plan_sync
+from vam.ssd import apply_light, backup_dir, brand_status, plan_sync
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def actions(report):
 
 def apply(report, **kw):
     for p in report.projects:
-        apply_light(list(p.actions), **kw)
+        apply_light(list(p.actions), backup_dir=backup_dir(p.target, "test-stamp"), **kw)
 
 
 def test_sync_brings_light_files_back_and_skips_identical(config, sample):
@@ -57,6 +57,31 @@ def test_same_content_with_other_mtime_is_identical_and_local_edits_are_kept(con
     assert (local / "b63-flivideo.srt").read_text() == "edited locally\n"  # never silently replaced
     apply(plan_sync(config, sample.root, ad), overwrite=True)
     assert "Archived" in (local / "b63-flivideo.srt").read_text()
+    # the local edit the SSD's version replaced is kept, never lost
+    kept = local / ".vam" / "backups" / "test-stamp" / "b63-flivideo.srt"
+    assert kept.read_text() == "edited locally\n"
+    assert actions(plan_sync(config, sample.root, ad))[("b63-flivideo", "b63-flivideo.srt")] == (
+        "same"
+    )  # .vam is never taken for a light file
+
+
+def test_overwrite_without_a_place_for_the_local_versions_is_refused(config, sample):
+    report = plan_sync(config, sample.root, find_brand(config, "ad"))
+    with pytest.raises(ValueError, match="backup_dir"):
+        apply_light(list(report.projects[0].actions), overwrite=True)
+
+
+def test_ssd_sync_overwrite_on_the_cli_says_where_the_local_versions_are(vam_cli, sample):
+    local = sample.root / "v-appydave" / "archived" / "b50-b99" / "b63-flivideo"
+    write_text(local / "b63-flivideo.srt", "edited locally\n")
+    env = {"VAM_SETTINGS": str(sample.write_settings("david"))}
+    result = vam_cli("ssd.sync", "--brand", "ad", "--overwrite", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"your versions of the replaced files are kept in {local / '.vam' / 'backups'}" in (
+        result.stdout
+    )
+    [kept] = (local / ".vam" / "backups").glob("*/b63-flivideo.srt")
+    assert kept.read_text() == "edited locally\n"
 
 
 def test_active_projects_on_the_ssd_are_skipped(config, sample):

@@ -5,6 +5,7 @@ file, never a partial file under the real name, and the next run simply starts t
 from __future__ import annotations
 
 import os
+import shutil
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -49,3 +50,14 @@ def copy_file_atomic(
 def same_mtime(a_ns: int, b_ns: int) -> bool:
     """mtimes equal within 2 s: exFAT/FAT SSDs store mtimes at 2-second resolution."""
     return abs(a_ns - b_ns) < 2_000_000_000
+
+
+def keep_copy(src: Path, dest: Path) -> Path:
+    """`src` kept as `dest` before its name gets other bytes: a hard link (instant; an atomic
+    replace then swaps the name, not these bytes), else a copy with its times."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
+    return dest

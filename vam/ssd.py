@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vam.checksum import file_crc32
-from vam.config import Brand, Config, FileRules
+from vam.config import STATE_DIR, Brand, Config, FileRules
 from vam.errors import NotFoundError
-from vam.filecopy import copy_file_atomic, same_mtime
+from vam.filecopy import copy_file_atomic, keep_copy, same_mtime
 from vam.files import Kind, classify, walk
 from vam.manifest import ssd_projects
 from vam.projects import (
@@ -78,16 +78,30 @@ def plan_light(src_dir: Path, dst_dir: Path, rules: FileRules) -> list[LightActi
     return actions
 
 
-def apply_light(actions: list[LightAction], *, overwrite: bool = False) -> list[LightAction]:
-    """Copy what is missing (and what differs, with overwrite); returns the actions applied."""
+def apply_light(
+    actions: list[LightAction], *, overwrite: bool = False, backup_dir: Path | None = None
+) -> list[LightAction]:
+    """Copy what is missing (and what differs, with overwrite); returns the actions applied.
+
+    A local file that `overwrite` replaces is first kept as `backup_dir/{rel}` (a hard link when
+    the disk can, else a copy): the SSD's version wins, the local edit is never lost."""
+    if overwrite and backup_dir is None:
+        raise ValueError("overwrite needs a backup_dir for the local files it replaces")
     done = []
     for a in actions:
         if a.action == "copy" or (a.action == "differs" and overwrite):
+            if a.action == "differs" and backup_dir is not None:
+                keep_copy(a.dst, backup_dir.joinpath(*a.rel.split("/")))
             crc = copy_file_atomic(a.src, a.dst)
             if a.dst.stat().st_size != a.size or file_crc32(a.dst) != crc:
                 raise OSError(f"copy of {a.src} to {a.dst} did not verify; run again")
             done.append(a)
     return done
+
+
+def backup_dir(project: Path, stamp: str) -> Path:
+    """Where ssd.sync --overwrite keeps the local versions it replaced in `project`."""
+    return project / STATE_DIR / "backups" / stamp
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -34,6 +33,7 @@ import botocore.exceptions as bce
 from vam import transfer
 from vam.config import STATE_DIR, Config, FileRules
 from vam.errors import ConfigError, NotFoundError
+from vam.filecopy import keep_copy
 from vam.files import Skipped
 from vam.fingerprint import ChecksumCache, Hasher, local_listing, resolve_foreign
 from vam.keys import check_relative, project_prefix, unsafe_reason
@@ -749,14 +749,7 @@ def _delete_local(target: Target, action: Action, seen: LocalEntry, stamp: str) 
 
 def _keep_backup(target: Target, rel: str, stamp: str) -> Path:
     """A copy of the local file under .vam/backups/{stamp}/{rel} (hard link when the disk can)."""
-    src = target.staging / rel
-    dest = target.state_dir / BACKUPS / stamp / rel
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dest)  # instant; the download then replaces the name, not these bytes
-    except OSError:
-        shutil.copy2(src, dest)
-    return dest
+    return keep_copy(target.staging / rel, target.state_dir / BACKUPS / stamp / rel)
 
 
 def download(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 
 from vam.archive import (
     DEFAULT_RESERVE,
@@ -24,7 +25,7 @@ from vam.projects import (
     select_brands,
     select_project,
 )
-from vam.ssd import apply_light, brand_status, plan_sync, require_ssd
+from vam.ssd import apply_light, backup_dir, brand_status, plan_sync, require_ssd
 from vam.tasks.base import say, vam_task
 from vam.units import format_size, parse_size
 
@@ -150,7 +151,10 @@ def archive(
     help={
         "brand": "brand (key, shortcut or repo name); default: from the current folder, else all",
         "dry_run": "print what would be copied and touch nothing",
-        "overwrite": "also replace local light files that differ from the SSD's",
+        "overwrite": (
+            "also replace local light files that differ from the SSD's (yours are kept in the "
+            "project's .vam/backups/)"
+        ),
     }
 )
 def sync(c, brand=None, dry_run=False, overwrite=False):
@@ -158,6 +162,7 @@ def sync(c, brand=None, dry_run=False, overwrite=False):
     config = load_config()
     root = projects_root(config)
     brands = select_brands(config, brand)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for b in brands:
         try:
             report = plan_sync(config, root, b)
@@ -176,7 +181,10 @@ def sync(c, brand=None, dry_run=False, overwrite=False):
                 elif a.action == "differs":
                     say(f"  differs {p.id}/{a.rel}: kept the local file (--overwrite replaces it)")
             if not dry_run:
-                apply_light(list(p.actions), overwrite=overwrite)
+                keep = backup_dir(p.target, stamp)
+                applied = apply_light(list(p.actions), overwrite=overwrite, backup_dir=keep)
+                if any(a.action == "differs" for a in applied):
+                    say(f"  your versions of the replaced files are kept in {keep}")
         for pid in report.skipped_active:
             say(f"  skipped {pid}: still an active project here")
         same = sum(1 for p in report.projects for a in p.actions if a.action == "same")
