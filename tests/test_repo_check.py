@@ -77,6 +77,9 @@ def test_cli_check_fix_and_not_a_repo(repo, sample, vam_cli):
     git(repo, "add", ".gitignore")
     git(repo, "commit", "-qm", "untrack videos")
     assert vam_cli("repo.check", "--brand", "ad", env=env).returncode == 0
+    # from inside the repo, no --brand: this brand only (another brand's problems stay out)
+    here = vam_cli("repo.check", cwd=repo, env=env)
+    assert here.returncode == 0, here.stdout + here.stderr
     one_line_error(vam_cli("repo.check", "--brand", "voz", env=env), "found 1 problem")
     assert (
         "v-voz is not a git repository" in vam_cli("repo.check", "--brand", "voz", env=env).stdout

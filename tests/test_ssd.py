@@ -114,6 +114,10 @@ def test_status_per_brand(config, sample, vam_cli):
     assert result.returncode == 0, result.stderr
     assert "on SSD only (1): b12-ssd-only" in result.stdout
     assert "supportsignal: SSD" in result.stdout
+    # inside a brand's repo, that brand only (as ssd.sync, s3.status and the rest)
+    here = vam_cli("ssd.status", cwd=sample.root / "v-appydave", env=env)
+    assert here.returncode == 0, here.stderr
+    assert "appydave: SSD" in here.stdout and "supportsignal" not in here.stdout
 
 
 def test_status_says_when_the_ssd_is_not_mounted(sample, as_user, vam_cli):

@@ -5,14 +5,14 @@ from __future__ import annotations
 from invoke import Exit
 
 from vam.config import load_config
-from vam.projects import brand_repo, find_brand, projects_root
+from vam.projects import brand_repo, projects_root, select_brands
 from vam.repo_check import check_repo, fix_gitignore
 from vam.tasks.base import say, vam_task
 
 
 @vam_task(
     help={
-        "brand": "brand (key, shortcut or repo name); default: every brand",
+        "brand": "brand (key, shortcut or repo name); default: from the current folder, else all",
         "fix": "append the missing rules to .gitignore (never removes a line)",
         "dry_run": "with --fix: print the lines that would be appended, write nothing",
     }
@@ -21,7 +21,7 @@ def check(c, brand=None, fix=False, dry_run=False):
     """.gitignore covers video, s3-staging/, projects.json, .vam/, settings; no video in git."""
     config = load_config()
     root = projects_root(config)
-    brands = [find_brand(config, brand)] if brand else list(config.team.brands)
+    brands = select_brands(config, brand)
     problems = 0
     rules = config.team.files
     for b in brands:

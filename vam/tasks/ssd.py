@@ -19,7 +19,6 @@ from vam.archive import (
 from vam.config import STATE_DIR, load_config
 from vam.errors import NotFoundError, SafetyError, UsageError
 from vam.projects import (
-    find_brand,
     projects_root,
     select_brand,
     select_brands,
@@ -191,12 +190,14 @@ def sync(c, brand=None, dry_run=False, overwrite=False):
         say(f"  {copies} to copy, {same} already identical" + (" (dry run)" if dry_run else ""))
 
 
-@vam_task(help={"brand": "brand (key, shortcut or repo name); default: every brand"})
+@vam_task(
+    help={"brand": "brand (key, shortcut or repo name); default: from the current folder, else all"}
+)
 def status(c, brand=None):
     """Per brand: projects only on the SSD, only local, on both; SSD free space."""
     config = load_config()
     root = projects_root(config)
-    brands = [find_brand(config, brand)] if brand else list(config.team.brands)
+    brands = select_brands(config, brand)
     for b in brands:
         st = brand_status(config, root, b)
         if not st.mounted:
