@@ -45,14 +45,18 @@ class Watch:
         return action.rel.upper()
 
 
-def test_small_files_go_several_at_once_and_large_ones_alone():
-    todo = actions(*([1000] * 20), 40 * MiB, 20 * MiB)
+def test_small_files_go_several_at_once_and_large_ones_two_by_two():
+    todo = actions(*([1000] * 20), 40 * MiB, 20 * MiB, 30 * MiB)
     watch = Watch()
     got = list(sync.each_transfer(todo, watch))
     assert sorted(a.rel for a, _ in got) == sorted(a.rel for a in todo)
     assert all(result == action.rel.upper() for action, result in got)
     assert 1 < watch.most <= sync.SMALL_WORKERS
-    assert watch.order[-2:] == ["f020.bin", "f021.bin"]  # the large ones, after, in plan order
+    assert set(watch.order[-3:]) == {"f020.bin", "f021.bin", "f022.bin"}  # the large ones, after
+
+    large = Watch()
+    list(sync.each_transfer(actions(40 * MiB, 20 * MiB, 30 * MiB, 50 * MiB), large))
+    assert large.most == sync.LARGE_WORKERS
 
 
 def test_small_files_in_flight_stay_within_the_byte_budget(monkeypatch):

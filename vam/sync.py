@@ -503,12 +503,15 @@ def _recheck(
 
 
 # Small files go several at once (one request each: on a link with 150 ms of latency, 200 notes
-# and stills one by one take a minute of waiting); large ones one at a time, their parts or
+# and stills one by one take a minute of waiting); large ones two at a time, their parts or
 # ranges already in parallel. SMALL_BUDGET bounds the bytes of small files in flight (a single
 # PUT holds its file in memory).
 SMALL_FILE = 16 * 1024 * 1024
 SMALL_WORKERS = 8
 SMALL_BUDGET = 64 * 1024 * 1024
+# Two large files at once: while one finishes (S3 assembles a multipart object, a download is
+# flushed to disk) the other keeps the link busy. Each bounds its own memory (transfer.py).
+LARGE_WORKERS = 2
 
 T = TypeVar("T")
 
@@ -539,40 +542,49 @@ def each_transfer(
     actions: list[Action], move: Callable[[Action], T], cancel: threading.Event | None = None
 ) -> Iterator[tuple[Action, T]]:
     """(action, move(action)) for every action: files below SMALL_FILE up to SMALL_WORKERS at a
-    time, then the large ones one by one. Results come back on the caller's thread, so its
-    bookkeeping needs no lock. The first exception (or Ctrl-C) stops what has not started, sets
-    `cancel` so the transfers `move` started with it stop within a chunk, and is raised."""
+    time, then the large ones LARGE_WORKERS at a time. Results come back on the caller's thread,
+    so its bookkeeping needs no lock. The first exception (or Ctrl-C) stops what has not
+    started, sets `cancel` so the transfers `move` started with it stop within a chunk, and is
+    raised."""
     small = [a for a in actions if a.size < SMALL_FILE]
     large = [a for a in actions if a.size >= SMALL_FILE]
-    if len(small) > 1:
-        budget = _ByteBudget(SMALL_BUDGET)
+    budget = _ByteBudget(SMALL_BUDGET)
 
-        def held(action: Action) -> T:
-            with budget.hold(action.size):
-                return move(action)
+    def held(action: Action) -> T:
+        with budget.hold(action.size):
+            return move(action)
 
-        workers = min(SMALL_WORKERS, len(small))
-        with ThreadPoolExecutor(workers, thread_name_prefix="vam-small") as pool:
-            futures = {pool.submit(held, action): action for action in small}
-            order = {action.rel: i for i, action in enumerate(small)}
-            pending = set(futures)
-            try:
-                while pending:
-                    # a bounded wait: a Ctrl-C that lands on another thread, or arrives while
-                    # this one waits on a lock, is seen within a quarter of a second
-                    done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                    for future in sorted(done, key=lambda f: order[futures[f].rel]):
-                        yield futures[future], future.result()
-            except BaseException:
-                if cancel is not None:
-                    cancel.set()
-                for future in futures:
-                    future.cancel()
-                raise
-    else:
-        large = small + large
-    for action in large:
-        yield action, move(action)
+    yield from _pooled(small, held, SMALL_WORKERS, cancel)
+    yield from _pooled(large, move, LARGE_WORKERS, cancel)
+
+
+def _pooled(
+    actions: list[Action],
+    move: Callable[[Action], T],
+    workers: int,
+    cancel: threading.Event | None,
+) -> Iterator[tuple[Action, T]]:
+    if len(actions) < 2 or workers < 2:
+        for action in actions:
+            yield action, move(action)
+        return
+    order = {action.rel: i for i, action in enumerate(actions)}
+    with ThreadPoolExecutor(min(workers, len(actions)), thread_name_prefix="vam-files") as pool:
+        futures = {pool.submit(move, action): action for action in actions}
+        pending = set(futures)
+        try:
+            while pending:
+                # a bounded wait: a Ctrl-C that lands on another thread, or arrives while this
+                # one waits on a lock, is seen within a quarter of a second
+                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: order[futures[f].rel]):
+                    yield futures[future], future.result()
+        except BaseException:
+            if cancel is not None:
+                cancel.set()
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def _in_order_of(actions: list[Action]) -> Callable[[Outcome], int]:
