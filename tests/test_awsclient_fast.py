@@ -8,6 +8,7 @@ import json
 import os
 from datetime import UTC, datetime
 
+import botocore.loaders
 import botocore.session
 import pytest
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
@@ -130,3 +131,16 @@ def test_listing_times_are_aware_utc(s3):
     (item,) = list(iter_objects(client, "times", "t/"))
     assert item["LastModified"].tzinfo is not None
     assert abs(item["LastModified"] - datetime.now(UTC)).total_seconds() < 600
+
+
+def test_a_warm_cache_is_read_instead_of_botocore_s_json(tmp_path, monkeypatch):
+    """Once filled, creating a client parses none of botocore's built-in JSON files."""
+    monkeypatch.setenv("VAM_CACHE_DIR", str(tmp_path))
+    _client(new_session(None, "us-east-1", access_key_id="a", secret_access_key="b"))
+
+    def no_json(self, full_path, open_method):
+        raise AssertionError(f"parsed {full_path} although the cache holds it")
+
+    monkeypatch.setattr(botocore.loaders.JSONFileLoader, "_load_file", no_json)
+    client = _client(new_session(None, "us-east-1", access_key_id="a", secret_access_key="b"))
+    assert "CompleteMultipartUpload" in client.meta.service_model.operation_names

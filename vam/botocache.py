@@ -21,7 +21,7 @@ from pathlib import Path
 import botocore
 from botocore.loaders import JSONFileLoader, Loader
 
-_FORMAT = 1  # bump when the layout of a cached file changes
+_FORMAT = 2  # bump when the layout of a cached file changes
 
 
 def cache_root() -> Path | None:
@@ -55,6 +55,8 @@ def _plain(data: object) -> object:
         return {key: _plain(value) for key, value in data.items()}
     if isinstance(data, list):
         return [_plain(value) for value in data]
+    if isinstance(data, tuple):
+        return tuple(_plain(value) for value in data)
     return data
 
 
@@ -83,11 +85,13 @@ class _CachedFiles(JSONFileLoader):
         cached = self._cache_path(file_path)
         if cached is None:
             return super().load_file(file_path)
-        data = _read(cached)
-        if data is None:
-            data = super().load_file(file_path)
-            if data is not None:
-                _write(cached, data)
+        entry = _read(cached)  # ("data", decoded) or ("absent",): botocore also probes files
+        if isinstance(entry, tuple) and entry[:1] == ("data",) and len(entry) == 2:
+            return entry[1]
+        if entry == ("absent",):
+            return None
+        data = super().load_file(file_path)
+        _write(cached, ("data", data) if data is not None else ("absent",))
         return data
 
 
