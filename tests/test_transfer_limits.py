@@ -129,11 +129,23 @@ def test_large_files_are_checksummed_in_parallel_segments_to_the_same_crc32(tmp_
     monkeypatch.setattr(checksum, "PARALLEL_FROM", 1024 * 1024)
     monkeypatch.setattr(checksum, "CHUNK", 64 * 1024)
     monkeypatch.setattr(checksum.os, "cpu_count", lambda: 4)
+    segments: list[tuple[int, int]] = []
+    real_range = checksum.crc32_of_range
+
+    def spy(fd, start, length, on_bytes=None):
+        segments.append((start, length))
+        return real_range(fd, start, length, on_bytes)
+
+    monkeypatch.setattr(checksum, "crc32_of_range", spy)
     counted: list[int] = []
-    for size in (3 * 1024 * 1024 + 7, 1024 * 1024, 5):
+    for size, pieces in ((3 * 1024 * 1024 + 7, 4), (1024 * 1024, 2), (5, 0)):
         path = tmp_path / f"f{size}.bin"
         data = os.urandom(size)
         path.write_bytes(data)
         counted.clear()
+        segments.clear()
         assert checksum.file_crc32(path, counted.append) == zlib.crc32(data)
         assert sum(counted) == size
+        if hasattr(os, "preadv"):  # the parallel path: one segment per reader, end to end
+            assert len(segments) == pieces
+            assert sum(length for _, length in segments) == (size if pieces else 0)

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from vam.crc import crc32_of_pieces
+from vam.posio import read_into
 
 CHUNK = 8 * 1024 * 1024
 # Files from this size on are read as one segment per core (up to MAX_READERS) at once: zlib
@@ -38,7 +39,7 @@ def file_crc32(path: Path, on_bytes: Callable[[int], None] | None = None) -> int
 
         def segment(bounds: tuple[int, int]) -> tuple[int, int]:
             start, length = bounds
-            return _crc_segment(fh.fileno(), start, length, count), length
+            return crc32_of_range(fh.fileno(), start, length, count), length
 
         with ThreadPoolExecutor(len(segments), thread_name_prefix="vam-crc") as pool:
             pieces = list(pool.map(segment, segments))
@@ -55,16 +56,21 @@ def _crc_sequential(fh, on_bytes: Callable[[int], None] | None) -> int:
     return crc
 
 
-def _crc_segment(fd: int, start: int, length: int, on_bytes: Callable[[int], None]) -> int:
+def crc32_of_range(
+    fd: int, start: int, length: int, on_bytes: Callable[[int], None] | None = None
+) -> int:
+    """CRC32 of `length` bytes of an open file from `start`, read at its offset (so several
+    threads can share the descriptor) through one reused buffer."""
     crc = 0
-    buffer = memoryview(bytearray(min(CHUNK, length)))
+    buffer = memoryview(bytearray(max(1, min(CHUNK, length))))
     position, end = start, start + length
     while position < end:
-        got = os.preadv(fd, [buffer[: min(len(buffer), end - position)]], position)
+        got = read_into(fd, buffer[: min(len(buffer), end - position)], position)
         if not got:
             raise OSError(f"the file shrank while its checksum was taken (at byte {position})")
         crc = zlib.crc32(buffer[:got], crc)
-        on_bytes(got)
+        if on_bytes:
+            on_bytes(got)
         position += got
     return crc
 

@@ -35,9 +35,11 @@ from typing import Any, TypeVar
 
 import botocore.exceptions as bce
 
+from vam.checksum import crc32_of_range
 from vam.config import PARTIAL_SUFFIX
 from vam.crc import crc32_b64, crc32_from_b64, crc32_hex, crc32_of_pieces
 from vam.errors import NotFoundError, VamError
+from vam.posio import read_at, read_into, write_at
 from vam.progress import NO_PROGRESS, Progress
 from vam.ratelimit import RateLimiter, limiter_for
 
@@ -367,43 +369,6 @@ def _metered(meter: _Meter, fn: Callable[..., T], **kwargs: Any) -> T:
         raise
     finally:
         _local.call = None
-
-
-# --------------------------------------------------------------------------- positional I/O
-# Parts and ranges are read and written at their offsets by several threads on one descriptor.
-# Windows has no pread/pwrite: there, seek+read/write pairs are serialised by a lock.
-
-_seek_lock = threading.Lock()
-
-
-def _read_at(fd: int, length: int, offset: int) -> bytes:
-    chunks = []
-    while length > 0:
-        if hasattr(os, "pread"):
-            chunk = os.pread(fd, length, offset)
-        else:  # pragma: no cover - Windows
-            with _seek_lock:
-                os.lseek(fd, offset, os.SEEK_SET)
-                chunk = os.read(fd, length)
-        if not chunk:
-            break  # end of file: the caller compares the length it got
-        chunks.append(chunk)
-        length -= len(chunk)
-        offset += len(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _write_at(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        if hasattr(os, "pwrite"):
-            written = os.pwrite(fd, view, offset)
-        else:  # pragma: no cover - Windows
-            with _seek_lock:
-                os.lseek(fd, offset, os.SEEK_SET)
-                written = os.write(fd, view)
-        view = view[written:]
-        offset += written
 
 
 # --------------------------------------------------------------------------- state records
@@ -747,7 +712,7 @@ def _verify_listed(
         offset, length = _part_bounds(number, part_size, size)
         if int(item.get("Size", -1)) != length:
             continue
-        data = _read_at(fd, length, offset)
+        data = read_at(fd, length, offset)
         crc = zlib.crc32(data)
         etag = str(item.get("ETag", "")).strip('"')
         if item.get("ChecksumCRC32"):
@@ -915,7 +880,7 @@ def _send_parts(
             if meter.stop.is_set():
                 raise _Stopped()
             offset, length = _part_bounds(number, part_size, size)
-            data = _read_at(fd, length, offset)
+            data = read_at(fd, length, offset)
             if len(data) != length:
                 raise ChangedDuringUpload(
                     f"{key}: the local file shrank while it was being uploaded; nothing was "
@@ -1012,20 +977,6 @@ def _ranges(size: int) -> list[tuple[int, int]]:
     return [(start, min(start + step, size)) for start in range(0, size, step)]
 
 
-def _crc_on_disk(fd: int, start: int, length: int, meter: _Meter) -> int:
-    crc = 0
-    position = start
-    end = start + length
-    while position < end:
-        chunk = _read_at(fd, min(DOWNLOAD_CHUNK * 8, end - position), position)
-        if not chunk:
-            break
-        crc = zlib.crc32(chunk, crc)
-        position += len(chunk)
-        meter.progress.advance(meter.name, len(chunk))
-    return crc
-
-
 class _DownloadState:
     """Which bytes of each range are on disk, saved now and then (and on interruption).
 
@@ -1060,21 +1011,6 @@ class _DownloadState:
             done = {str(k): v for k, v in snapshot.items()}
             _write_record(self.path, {**self.base, "done": done})
             self._saved = snapshot
-
-
-def _read_into(fd: int, view: memoryview, offset: int) -> int:
-    """Fill `view` from `offset` (fewer bytes only at the end of the file); bytes read."""
-    if not hasattr(os, "preadv"):  # pragma: no cover - Windows, macOS < 11
-        data = _read_at(fd, len(view), offset)
-        view[: len(data)] = data
-        return len(data)
-    filled = 0
-    while filled < len(view):
-        got = os.preadv(fd, [view[filled:]], offset + filled)
-        if not got:
-            break
-        filled += got
-    return filled
 
 
 class _EtagFollower:
@@ -1147,7 +1083,7 @@ class _EtagFollower:
                     step = min(self.STEP, reach - self.position)
                     if self.part_size is not None:
                         step = min(step, self._part_left)
-                    got = _read_into(self.fd, buffer[:step], self.position)
+                    got = read_into(self.fd, buffer[:step], self.position)
                     if got != step:
                         raise OSError(f"the partial download shrank at byte {self.position}")
                     self._update(buffer[:got])
@@ -1322,7 +1258,7 @@ def _fetch_ranges(
 
     def fetch(start: int, end: int) -> int:
         have = state.done.get(start, 0)
-        crc = _crc_on_disk(fd, start, have, meter) if have else 0
+        crc = crc32_of_range(fd, start, have, lambda n: meter.progress.advance(meter.name, n))
         position = start + have
         saved = position
         failures = 0
@@ -1347,7 +1283,7 @@ def _fetch_ranges(
                                 raise bce.ResponseStreamingError(error="connection closed early")
                             if meter.limiter is not None:
                                 meter.limiter.acquire(len(chunk))
-                            _write_at(fd, chunk, position)
+                            write_at(fd, chunk, position)
                             crc = zlib.crc32(chunk, crc)
                             position += len(chunk)
                             meter.progress.advance(meter.name, len(chunk))
