@@ -538,32 +538,25 @@ class CaseSpec:
     params: Callable[[Bench], dict[str, Any]] = lambda b: {}
 
 
+def _one_file_case(name: str, title: str, run: Callable[..., None]) -> CaseSpec:
+    """A case that moves one file of `--size` bytes: time and peak RSS per tool."""
+    return CaseSpec(
+        name,
+        lambda b: title.format(size=format_bytes(b.size)),
+        [metric("seconds", "time", "s"), metric("peak_rss", "peak RSS", "bytes")],
+        lambda b: b.size,
+        run,
+        params=lambda b: {"bytes": b.size, "files": 1},
+    )
+
+
 CASES: dict[str, CaseSpec] = {
     spec.name: spec
     for spec in (
-        CaseSpec(
-            "upload",
-            lambda b: f"upload {format_bytes(b.size)}",
-            [metric("seconds", "time", "s"), metric("peak_rss", "peak RSS", "bytes")],
-            lambda b: b.size,
-            case_upload,
-            params=lambda b: {"bytes": b.size, "files": 1},
-        ),
-        CaseSpec(
-            "download",
-            lambda b: f"download {format_bytes(b.size)}",
-            [metric("seconds", "time", "s"), metric("peak_rss", "peak RSS", "bytes")],
-            lambda b: b.size,
-            case_download,
-            params=lambda b: {"bytes": b.size, "files": 1},
-        ),
-        CaseSpec(
-            "download-foreign",
-            lambda b: f"download {format_bytes(b.size)}, uploaded by another tool",
-            [metric("seconds", "time", "s"), metric("peak_rss", "peak RSS", "bytes")],
-            lambda b: b.size,
-            case_download_foreign,
-            params=lambda b: {"bytes": b.size, "files": 1},
+        _one_file_case("upload", "upload {size}", case_upload),
+        _one_file_case("download", "download {size}", case_download),
+        _one_file_case(
+            "download-foreign", "download {size}, uploaded by another tool", case_download_foreign
         ),
         CaseSpec(
             "project",
