@@ -120,9 +120,19 @@ def test_timestamps_read_as_botocore_reads_them(value):
     assert ours.utcoffset() == theirs.utcoffset() or ours.tzinfo is UTC
 
 
-def test_listing_times_are_aware_utc(s3):
-    """Through the wire: a listing's LastModified is an aware UTC datetime, as before."""
+def test_listing_times_are_aware_utc(s3, monkeypatch):
+    """Through the wire: a listing's LastModified is an aware UTC datetime, as before, and it
+    was read by vam's parser (the session is wired to it), not dateutil's."""
+    from vam import awsclient
     from vam.remote import iter_objects
+
+    seen: list[str] = []
+
+    def counting(value):
+        seen.append(value)
+        return parse_timestamp(value)
+
+    monkeypatch.setattr(awsclient, "parse_timestamp", counting)
 
     session = new_session(None, "us-east-1")
     client = session.create_client("s3", endpoint_url=s3.endpoint_url)
@@ -131,6 +141,7 @@ def test_listing_times_are_aware_utc(s3):
     (item,) = list(iter_objects(client, "times", "t/"))
     assert item["LastModified"].tzinfo is not None
     assert abs(item["LastModified"] - datetime.now(UTC)).total_seconds() < 600
+    assert any(value[10:11] == "T" for value in seen)  # the listing's ISO time came through it
 
 
 def test_a_warm_cache_is_read_instead_of_botocore_s_json(tmp_path, monkeypatch):

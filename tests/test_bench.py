@@ -549,11 +549,20 @@ def test_the_vam_path_of_the_harness_with_a_stand_in(tmp_path):
     }
 
 
-def test_the_durable_write_probe_measures_and_leaves_nothing(tmp_path):
-    from benchmarks.cases import durable_write_seconds
+def test_the_durable_write_probe_measures_and_leaves_nothing(tmp_path, monkeypatch):
+    from benchmarks import cases
 
-    seconds = durable_write_seconds(tmp_path, 3 * MiB + 5, chunk=MiB)
+    synced: list[int] = []
+    real_fsync = cases.os.fsync
+
+    def fsync(fd):
+        synced.append(os.fstat(fd).st_size)  # what was on its way to the disk
+        real_fsync(fd)
+
+    monkeypatch.setattr(cases.os, "fsync", fsync)
+    seconds = cases.durable_write_seconds(tmp_path, 3 * MiB + 5, chunk=MiB)
     assert seconds > 0
+    assert synced == [3 * MiB + 5]  # the whole file, made durable once, inside the timing
     assert list(tmp_path.iterdir()) == []
 
 
