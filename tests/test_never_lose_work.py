@@ -99,16 +99,18 @@ def test_an_edit_made_during_the_download_is_kept_and_the_download_waits_beside_
     david.up()
     saved = []
 
-    def jan_saves_her_cut(**_):
-        if not saved:  # Premiere saves over the file while vam is fetching David's version
+    def jan_saves_her_cut(params, **_):
+        # Premiere saves over the file while vam is fetching David's version of it
+        if params.get("Key", "").endswith("/raw.mp4") and not saved:
             saved.append(True)
             flip_byte(raw, offset=5)
 
-    jan.s3.meta.events.register("after-call.s3.GetObject", jan_saves_her_cut)
+    event = "provide-client-params.s3.GetObject"
+    jan.s3.meta.events.register(event, jan_saves_her_cut)
     try:
         report = jan.down()
     finally:
-        jan.s3.meta.events.unregister("after-call.s3.GetObject", jan_saves_her_cut)
+        jan.s3.meta.events.unregister(event, jan_saves_her_cut)
     assert saved
     hers = raw.read_bytes()
     assert hers != davids and len(hers) == len(davids) - 10  # her file, untouched by vam
@@ -173,7 +175,9 @@ def test_a_console_folder_marker_is_ignored_and_the_handoff_goes_ahead(david, s3
     assert report.ok and report.plan.row("stills/") is None
     assert "refused" not in states(report.plan).values()
     as_david = {"VAM_SETTINGS": str(sample.settings["david"])}
-    done = vam_cli("handoff", "--brand", "ad", "--project", "b65", "-m", "raw cut", env=as_david)
+    done = vam_cli(
+        "handoff", "--brand", "ad", "--project", "b65", "--message", "raw cut", env=as_david
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "refused" not in done.stdout + done.stderr
 

@@ -78,6 +78,13 @@ def _finish(reports: list) -> None:
             f"vam: {len(conflicts)} conflict(s) left untouched; run one of the two commands shown",
             code=1,
         )
+    clashes = [row for r in reports for row in r.name_clashes]
+    if clashes and not reports[0].dry_run:
+        raise Exit(
+            f"vam: {len(clashes)} file name(s) clash (one file on Windows and macOS); nothing "
+            "written for them: keep one name of each, as shown",
+            code=1,
+        )
 
 
 @vam_task(
