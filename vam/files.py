@@ -102,6 +102,7 @@ class LocalFile:
 class Skipped:
     rel: str
     reason: str
+    problem: bool = False  # could not be read (a fault to fix), not merely left out by design
 
 
 def walk(root: Path, rules: FileRules, skipped: list[Skipped] | None = None) -> Iterator[LocalFile]:
@@ -116,16 +117,16 @@ def walk(root: Path, rules: FileRules, skipped: list[Skipped] | None = None) -> 
     stack = [(root, "")]
     found: list[LocalFile] = []
 
-    def skip(rel: str, reason: str) -> None:
+    def skip(rel: str, reason: str, problem: bool = False) -> None:
         if skipped is not None:
-            skipped.append(Skipped(rel, reason))
+            skipped.append(Skipped(rel, reason, problem))
 
     while stack:
         folder, prefix = stack.pop()
         try:
             entries = list(os.scandir(folder))
         except OSError as exc:
-            skip(prefix.rstrip("/") or ".", f"cannot read folder: {exc.strerror}")
+            skip(prefix.rstrip("/") or ".", f"cannot read folder: {exc.strerror}", problem=True)
             continue
         for entry in entries:
             if is_excluded(entry.name, rules):
@@ -134,7 +135,7 @@ def walk(root: Path, rules: FileRules, skipped: list[Skipped] | None = None) -> 
             try:
                 st = os.lstat(entry.path)
             except OSError as exc:
-                skip(rel, f"cannot read: {exc.strerror}")
+                skip(rel, f"cannot read: {exc.strerror}", problem=True)
                 continue
             if is_link(st):
                 target = _link_target(entry.path)

@@ -250,10 +250,14 @@ def local_listing(
             else:
                 stamp, crc = cache.crc32(rel, f.path, stamp, hasher)
         except ChangingFile:
-            skipped.append(Skipped(f.rel, "changed while vam read it (still being written?)"))
+            reason = "changed while vam read it (still being written?): run again once it is saved"
+            skipped.append(Skipped(f.rel, reason, problem=True))
             continue
         except OSError as exc:
-            skipped.append(Skipped(f.rel, f"cannot read: {exc.strerror or exc}"))
+            reason = (
+                f"cannot read: {exc.strerror or exc} (its permissions, or a program holding it)"
+            )
+            skipped.append(Skipped(f.rel, reason, problem=True))
             continue
         name = f.rel if f.rel != rel else None
         entries.append(LocalEntry(rel, stamp.size, stamp.mtime_ns, crc, stamp, f.path, name))

@@ -80,11 +80,12 @@ class Target:
 
     @property
     def staging(self) -> Path:
-        return self.folder / STAGING
+        # on Windows in the `\\?\` form: Jan's files deep inside work past 260 characters
+        return durable.native(self.folder / STAGING)
 
     @property
     def state_dir(self) -> Path:
-        return self.folder / STATE_DIR
+        return durable.native(self.folder / STATE_DIR)
 
     def command(self, verb: str, *flags: str) -> str:
         """The exact command a person runs for this project."""
@@ -147,8 +148,18 @@ class SyncReport:
         return (self.after or self.plan).with_state(FileState.NAME_CLASH)
 
     @property
+    def unreadable(self) -> tuple[Skipped, ...]:
+        """Local files that could not be read (not those left out by design, such as links)."""
+        return tuple(s for s in self.skipped if s.problem)
+
+    @property
     def ok(self) -> bool:
-        return all(o.ok for o in self.outcomes) and not self.unsettled and not self.name_clashes
+        return (
+            all(o.ok for o in self.outcomes)
+            and not self.unsettled
+            and not self.name_clashes
+            and not self.unreadable
+        )
 
 
 @dataclass(frozen=True)
@@ -166,6 +177,7 @@ class ProjectStatus:
     last_expiry: datetime | None
     heads: int = 0
     skipped: tuple[Skipped, ...] = ()
+    partials: tuple[transfer.PartialDownload, ...] = ()  # interrupted downloads, resumable
 
 
 # --------------------------------------------------------------------------- helpers
@@ -689,7 +701,7 @@ def upload(
     hasher = hasher or Hasher()
     if not target.staging.is_dir():
         raise NotFoundError(
-            f"{target.staging} does not exist: put the files for S3 in the project's "
+            f"{target.folder / STAGING} does not exist: put the files for S3 in the project's "
             f"{STAGING}/ folder, then run the same command again"
         )
     scan = scan_project(
@@ -859,8 +871,9 @@ def _unreadable(rel: str, exc: OSError) -> str:
     """One line for a file that could not be read or written (the others go on)."""
     why = exc.strerror or str(exc)
     return (
-        f"{rel}: {why} ({exc.filename or 'the file'}); is another program holding it? The other "
-        "files went on: close it and run the same command again"
+        f"cannot read or write {rel}: {why} ({exc.filename or 'the file'}); check its permissions "
+        "or close the program holding it, then run the same command again (the other files "
+        "went on)"
     )
 
 
@@ -1016,8 +1029,11 @@ def download(
             except durable.FileBusy as exc:
                 return Outcome.failed(action, str(exc))
             except OSError as exc:
-                if exc.errno == errno.ENOSPC:
-                    raise
+                if exc.errno == errno.ENOSPC:  # the others would fail the same way: stop
+                    have = transfer.resumable_download(
+                        target.state_dir, target.bucket, remote.key, dest, remote.etag, remote.size
+                    )
+                    raise transfer.disk_full(dest, remote.size, have) from None
                 return Outcome.failed(action, _unreadable(action.rel, exc))
 
         for action, result in each_transfer(downloads, fetch, cancel):
@@ -1084,7 +1100,24 @@ def status(
     scan = scan_project(s3, target, user=user, rules=rules, hasher=hasher, objects=objects)
     first, last = expiry(scan.plan, staging_days)
     return ProjectStatus(
-        target, scan.plan, recommend(target, scan.plan), first, last, scan.heads, scan.skipped
+        target,
+        scan.plan,
+        recommend(target, scan.plan),
+        first,
+        last,
+        scan.heads,
+        scan.skipped,
+        partial_downloads(target),
+    )
+
+
+def partial_downloads(target: Target) -> tuple[transfer.PartialDownload, ...]:
+    """The project's interrupted downloads (a re-run of s3.down resumes them)."""
+    if not target.state_dir.is_dir():
+        return ()
+    staging = target.staging.absolute()
+    return tuple(
+        p for p in transfer.partial_downloads(target.state_dir) if p.dest.is_relative_to(staging)
     )
 
 

@@ -60,9 +60,20 @@ def header(target: Target) -> str:
 
 def status_lines(status: ProjectStatus) -> list[str]:
     lines = [header(status.target), *file_lines(status.plan)]
+    shown = {r.rel for r in status.plan.rows}
     for skipped in status.skipped:
-        lines.append(f"  skipped {skipped.rel}: {skipped.reason}")
-    for row in status.plan.with_state(FileState.CONFLICT, FileState.REFUSED):
+        if skipped.rel not in shown:
+            lines.append(f"  skipped {skipped.rel}: {skipped.reason}")
+    for row in status.plan.with_state(FileState.SKIPPED):
+        lines.append(f"  skipped {row.rel}: {row.reason}")
+    for part in status.partials:
+        rel = part.dest.relative_to(status.target.staging.absolute()).as_posix()
+        lines.append(
+            f"  partial download {rel}: {format_size(part.done)} of {format_size(part.size)} "
+            f"kept in {part.temp.name}; `{status.target.command('down')}` resumes it, "
+            f"`{status.target.command('cleanup', '--side', 'local')}` removes it"
+        )
+    for row in status.plan.with_state(FileState.CONFLICT, FileState.REFUSED, FileState.NAME_CLASH):
         lines.append(f"  ! {row_message(status.target, row)}")
     if status.first_expiry is not None:
         if status.last_expiry is None or when(status.first_expiry) == when(status.last_expiry):

@@ -411,13 +411,28 @@ def _write_record(path: Path | None, data: dict) -> None:
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=1, sort_keys=True).encode("utf-8")
     temp = path.with_name(path.name + ".tmp")
     try:
-        temp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
+        temp.write_bytes(text)
         os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        if exc.errno != errno.ENOSPC or not path.exists():
+            raise
+        _rewrite_in_place(path, text)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def _rewrite_in_place(path: Path, text: bytes) -> None:
+    """On a full disk a new file cannot be made, but the record's own block can be rewritten.
+    Not atomic: a record torn by a crash does not parse, and the download then starts over, so
+    it can never claim bytes that are not on the disk."""
+    with open(path, "r+b") as fh:
+        fh.write(text)
+        fh.truncate()
 
 
 @dataclass(frozen=True)
@@ -442,6 +457,18 @@ def partial_downloads(state_dir: Path) -> list[PartialDownload]:
                 PartialDownload(dest, temp, int(record.get("size", 0)), resumable_bytes(path))
             )
     return found
+
+
+def disk_full(dest: Path, size: int, have: int) -> DiskFull:
+    """The one line for a download the disk had no room for, naming what is kept to resume."""
+    temp = dest.with_name(dest.name + PARTIAL_SUFFIX)
+    kept = f"{format_size(have)} of {format_size(size)} kept in {temp} to resume"
+    if not temp.exists():
+        kept = "nothing kept"
+    return DiskFull(
+        f"disk full while downloading {dest.name}: {kept}; free at least "
+        f"{format_size(size - have)} in {dest.parent} and run the same command again"
+    )
 
 
 def resumable_download(
@@ -1265,7 +1292,12 @@ def download_file(
         _verify(temp, bucket, key, size, etag, crc, crc32, details, computed_etag)
         if mtime_ns is not None:
             os.utime(temp, ns=(mtime_ns, mtime_ns))
-        published = publish(temp, dest) if publish is not None else durable.replace(temp, dest)
+        try:
+            published = publish(temp, dest) if publish is not None else durable.replace(temp, dest)
+        except durable.FileBusy:
+            # complete, verified and on the disk: the next run only gives it its name
+            _write_record(record_path, {**base, "done": {str(a): b - a for a, b in ranges}})
+            raise
         _drop_record(record_path)
         ok = True
         if version_id is None and details is not None:
@@ -1279,12 +1311,7 @@ def download_file(
     except OSError as exc:
         if exc.errno != errno.ENOSPC:
             raise
-        have = resumable_bytes(record_path)
-        raise DiskFull(
-            f"disk full while downloading {dest.name}: {format_size(have)} of "
-            f"{format_size(size)} kept in {temp} to resume; free at least "
-            f"{format_size(size - have)} in {dest.parent} and run the same command again"
-        ) from None
+        raise disk_full(dest, size, resumable_bytes(record_path)) from None
     finally:
         if not ok and not keep_partial:
             temp.unlink(missing_ok=True)

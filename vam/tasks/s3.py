@@ -78,6 +78,12 @@ def _finish(reports: list) -> None:
             f"vam: {len(conflicts)} conflict(s) left untouched; run one of the two commands shown",
             code=1,
         )
+    unread = [s for r in reports for s in r.unreadable]
+    if unread and not reports[0].dry_run:
+        raise Exit(
+            f"vam: {len(unread)} file(s) could not be read and were left out; see the lines above",
+            code=1,
+        )
     clashes = [row for r in reports for row in r.name_clashes]
     if clashes and not reports[0].dry_run:
         raise Exit(
