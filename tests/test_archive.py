@@ -13,8 +13,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.conftest import REPO
-from tests.edits import edit_in_place, flip_byte
+from tests.conftest import REPO, run_vam
+from tests.edits import edit_in_place, flip_byte, replace_keeping_mtime
 from tests.test_cli import one_line_error
 from vam import durable
 from vam.archive import (
@@ -480,7 +480,8 @@ def test_a_light_file_edited_in_place_after_its_copy_is_kept_and_not_restored_st
 
 def test_a_backup_made_while_the_archive_runs_is_not_deleted(config, ad, sample):
     """s3.down --force in another terminal keeps David's version in .vam/backups while the
-    archive copies: that backup is in no plan, so it is left, and said so."""
+    archive copies: that backup is in no plan, so nothing local goes (as for any file added
+    meanwhile), and the same command again archives it too."""
     b65 = project(config, ad, B65)
     late = b65.path / ".vam" / "backups" / STAMP / "brief.md"
 
@@ -488,10 +489,35 @@ def test_a_backup_made_while_the_archive_runs_is_not_deleted(config, ad, sample)
         def before_verify(self, plan):
             write_text(late, "David's brief, kept by s3.down --force\n")
 
+    plan = plan_archive(config, sample.root, b65)
+    with pytest.raises(SafetyError, match=f"new: .vam/backups/{STAMP}/brief.md"):
+        execute_archive(plan, config, hooks=ForceDownMeanwhile())
+    assert late.read_text() == "David's brief, kept by s3.down --force\n"
+    assert (b65.path / "s3-staging" / "raw.mp4").is_file()
+    execute_archive(plan_archive(config, sample.root, b65), config)
+    assert not b65.path.exists()
+    kept = plan.ssd_dir / ".vam" / "backups" / STAMP / "brief.md"
+    assert kept.read_text() == "David's brief, kept by s3.down --force\n"
+
+
+def test_a_backup_made_while_the_local_files_are_being_removed_is_left_and_said(config, ad, sample):
+    """Later still, while the verified files are being deleted: it is left in place, listed."""
+    b65 = project(config, ad, B65)
+    late = b65.path / ".vam" / "backups" / STAMP / "brief.md"
+
+    class ForceDownDuringRemoval(Hooks):
+        def before_unlink(self, step):
+            if not late.exists():
+                write_text(late, "David's brief, kept by s3.down --force\n")
+
+    write_text(b65.path / ".vam" / "sync-david.json", "{}")
     result = execute_archive(plan_archive(config, sample.root, b65), config,
-                             hooks=ForceDownMeanwhile())  # fmt: skip
+                             hooks=ForceDownDuringRemoval())  # fmt: skip
     assert late.read_text() == "David's brief, kept by s3.down --force\n"
     assert any(f".vam/backups/{STAMP}/brief.md" in note for note in result.notes)
+    assert not (b65.path / ".vam" / "sync-david.json").exists()  # vam's state went
+    assert sorted(p.relative_to(b65.path).as_posix() for p in b65.path.rglob("*")
+                  if p.is_file()) == [f".vam/backups/{STAMP}/brief.md"]  # fmt: skip
 
 
 def test_the_ssd_copy_is_durable_and_read_back_uncached_before_any_local_file_goes(
@@ -528,7 +554,9 @@ def test_the_ssd_copy_is_durable_and_read_back_uncached_before_any_local_file_go
 
     ssd = [(name, p, left) for name, p, left in events if p.is_relative_to(sample.ssd_root)]
     copies = {s.dst for s in plan.steps}
-    assert copies <= {p for name, p, _ in ssd if name == "flush"}
+    # flushed under the temporary name, before the rename gives it the real one
+    flushed = {p.with_name(p.name.removesuffix(PARTIAL_SUFFIX)) for n, p, _ in ssd if n == "flush"}
+    assert copies <= flushed
     assert copies <= {p for name, p, _ in ssd if name == "uncached"}
     folders = {d.parent for d in copies} | {plan.ssd_dir.parent}  # b50-b99 got b65's entry
     assert folders <= {p for name, p, _ in ssd if name == "fsync_dir"}
@@ -566,3 +594,121 @@ def test_an_archive_stopped_after_its_deletes_is_finished_by_the_same_command(co
     assert result.removed_local and not b65.path.exists()
     archived = sample.root / "v-appydave" / "archived" / "b50-b99" / B65
     assert (archived / "notes.md").read_text() == f"# {B65}\n\nNotes.\n"
+
+
+@pytest.mark.parametrize("edit", [flip_byte, lambda p: replace_keeping_mtime(p, _same_size(p))],
+                         ids=["in-place", "saved-by-rename"])  # fmt: skip
+def test_an_edit_made_right_before_the_delete_is_kept(config, ad, sample, edit):
+    """The last moment: after the verify and the light files, as vam reaches the file. Whether
+    the editor writes in place or saves by rename, with the mtime restored, the re-hash sees it."""
+    b65 = project(config, ad, B65)
+    raw = b65.staging / "raw.mp4"
+    old = raw.read_bytes()
+
+    class EditAtTheLastMoment(Hooks):
+        def before_unlink(self, step):
+            if step.rel == "s3-staging/raw.mp4":
+                edit(raw)
+
+    plan = plan_archive(config, sample.root, b65)
+    result = execute_archive(plan, config, hooks=EditAtTheLastMoment())
+    assert [k.rel for k in result.kept] == ["s3-staging/raw.mp4"]
+    assert raw.read_bytes() != old and len(raw.read_bytes()) == len(old)
+    assert result.kept[0].aside.read_bytes() == old
+    assert not (plan.ssd_dir / "s3-staging" / "raw.mp4").exists()
+    assert not (b65.path / "recordings").exists()
+
+
+def _same_size(path):
+    data = bytearray(path.read_bytes())
+    data[0] ^= 0xFF
+    return bytes(data)
+
+
+def test_a_file_whose_ssd_copy_vanished_before_the_delete_is_kept(config, ad, sample):
+    """The SSD copy is looked at again right before each delete, not trusted from the verify."""
+    b65 = project(config, ad, B65)
+
+    class SomeoneTidiesTheSsd(Hooks):
+        def before_unlink(self, step):
+            if step.rel == "s3-staging/raw.mp4":
+                step.dst.unlink()
+
+    result = execute_archive(plan_archive(config, sample.root, b65), config,
+                             hooks=SomeoneTidiesTheSsd())  # fmt: skip
+    [kept] = result.kept
+    assert kept.rel == "s3-staging/raw.mp4" and "SSD copy cannot be seen" in kept.reason
+    assert kept.aside is None and (b65.staging / "raw.mp4").is_file()
+    assert not result.removed_local
+
+
+def test_an_archive_killed_while_deleting_is_finished_by_the_same_command(config, ad, sample):
+    """A real SIGKILL between two deletes: every file is either still here or on the SSD (and,
+    if light, back under archived/); the same command finishes the job."""
+    b65 = project(config, ad, B65)
+    before = snapshot(b65.path)
+    write_text(b65.path / ".vam" / "sync-david.json", "{}")
+    script = textwrap.dedent(f"""
+        import os, signal
+        from pathlib import Path
+        from vam.archive import Hooks, execute_archive, plan_archive
+        from vam.config import load_config
+        from vam.projects import find_brand, find_project
+        config = load_config()
+        proj = find_project(Path({str(sample.root)!r}), find_brand(config, "ad"), {B65!r})
+        plan = plan_archive(config, Path({str(sample.root)!r}), proj)
+        class Killer(Hooks):
+            seen = 0
+            def before_unlink(self, step):
+                self.seen += 1
+                if self.seen == 4:
+                    os.kill(os.getpid(), signal.SIGKILL)
+        execute_archive(plan, config, hooks=Killer())
+    """)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    ssd_dir = _ssd_dir(sample)
+    archived = sample.root / "v-appydave" / "archived" / "b50-b99" / B65
+    here = snapshot(b65.path)
+    assert 0 < len(here) < len(before)
+    assert snapshot(ssd_dir) == before  # the SSD has every file
+    for rel in set(before) - set(here):
+        if rel.endswith((".md", ".srt", ".txt", ".png")):
+            assert (archived / rel).read_bytes() == (ssd_dir / rel).read_bytes()
+
+    result = execute_archive(plan_archive(config, sample.root, b65), config)
+    assert result.removed_local and not b65.path.exists()
+    assert snapshot(archived) == {rel: v for rel, v in before.items()
+                                  if rel.endswith((".md", ".srt", ".txt", ".png"))}  # fmt: skip
+
+
+def test_cli_a_file_changed_during_the_archive_is_kept_and_the_exit_says_so(sample):
+    """The real `vam ssd.archive` with one injected edit (the final re-rendered in place after
+    its copy verified): the file is named, the exit is non-zero with one line; again, it works."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "VAM_SETTINGS": str(sample.write_settings("david")),
+    }
+    final = sample.project("v-appydave", B65) / "final" / f"{B65}-v1.mp4"
+    script = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from tests.edits import flip_byte
+        import vam.tasks.ssd as tasks
+        tasks._Progress.before_verify = lambda self, plan: flip_byte(Path({str(final)!r}), 99)
+        from vam.cli import main
+        sys.argv = ["vam", "ssd.archive", "--brand", "ad", "--project", "b65"]
+        main()
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert f"kept final/{B65}-v1.mp4: changed since it was copied (checksum here" in proc.stdout
+    assert "the SSD's older copy is now" in proc.stdout
+    one_line_error(proc, "changed after their SSD copy verified", "run the same command again")
+    assert final.is_file()
+    again = run_vam("ssd.archive", "--brand", "ad", "--project", "b65", env=env)
+    assert again.returncode == 0, again.stderr
+    assert not final.exists() and not final.parent.parent.exists()
