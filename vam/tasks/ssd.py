@@ -119,14 +119,24 @@ def archive(
             progress.close()
         say(f"  copied {len(result.copied)} file(s), verified {result.verified} on the SSD "
             f"({plan.ssd_dir})")  # fmt: skip
+        if plan.backups:
+            say(f"  {len(plan.backups)} backup(s) on the SSD in {plan.ssd_dir / STATE_DIR}/backups")
         if result.removed_local:
             say(f"  removed {proj.path}; {len(result.light_restored)} light file(s) now in "
                 f"{plan.archived_dir}")  # fmt: skip
-        else:
+        elif keep_local:
             say(f"  kept the local project {proj.path} (--keep-local)")
+        for kept in result.kept:
+            aside = f"; the SSD's older copy is now {kept.aside}" if kept.aside else ""
+            say(f"  kept {kept.rel}: {kept.reason}{aside}")
         for note in result.notes:
             if note != "kept local":
                 say(f"  note: {note}")
+        if result.kept:
+            raise SafetyError(
+                f"{len(result.kept)} file(s) of {proj.id} changed after their SSD copy verified "
+                f"and were kept in {proj.path}; run the same command again to archive them"
+            )
         if objects and cleanup_s3:
             decisions = plan_cleanup(plan, staging)
             for d in decisions:
