@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from vam.model import ActionKind, FileRow, FileState, Plan
+from vam.model import Action, ActionKind, FileRow, FileState, Plan
 from vam.sync import (
     ProjectStatus,
     SyncReport,
@@ -144,6 +145,39 @@ def report_lines(report: SyncReport) -> list[str]:
     return lines
 
 
+def _conflicts_left(report: SyncReport) -> list[Action]:
+    return [
+        a for a in report.actions if a.kind is ActionKind.SKIP and a.state is FileState.CONFLICT
+    ]
+
+
+def unsettled_files(report: SyncReport) -> list[str]:
+    """What the run leaves not as it should be, one `file: what` line each: a transfer or deletion
+    that failed, a file the re-check does not find settled, a conflict left untouched (no
+    --force). The one definition of a failed run: the exit code and every `ok` come from it. A
+    dry run lists the conflicts the real run would leave, so it exits as the real run would."""
+    lines = [f"{o.rel}: {o.message}" for o in report.outcomes if not o.ok]
+    lines.extend(report.unsettled)
+    lines.extend(f"{a.rel}: conflict left untouched ({a.note})" for a in _conflicts_left(report))
+    return lines
+
+
+def failure_summary(reports: Iterable[SyncReport]) -> str | None:
+    """The one line a failed run ends with, or None when every file is as it should be."""
+    reports = list(reports)
+    problems = sum(len(unsettled_files(r)) for r in reports)
+    if not problems:
+        return None
+    conflicts = sum(len(_conflicts_left(r)) for r in reports)
+    failed = problems - conflicts
+    would = "would be " if reports and all(r.dry_run for r in reports) else ""
+    parts = [f"{failed} file(s) not transferred"] if failed else []
+    if conflicts:
+        parts.append(f"{conflicts} conflict(s) {would}left untouched")
+    hint = "run one of the two commands shown" if not failed else "see the lines above"
+    return f"{' and '.join(parts)}; {hint}"
+
+
 def _row_dict(row: FileRow) -> dict[str, Any]:
     who, _ = _who_when(row)
     return {
@@ -193,7 +227,7 @@ def report_dict(report: SyncReport) -> dict[str, Any]:
         "brand": t.brand_key,
         "project": t.project_id,
         "dry_run": report.dry_run,
-        "ok": report.ok,
+        "ok": not unsettled_files(report),
         "actions": [
             {
                 "action": a.kind.value,
@@ -217,7 +251,7 @@ def report_dict(report: SyncReport) -> dict[str, Any]:
             for o in report.outcomes
         ],
         "messages": list(report.messages),
-        "unsettled": list(report.unsettled),
+        "unsettled": unsettled_files(report),
         "bytes_transferred": report.bytes_transferred,
         "after": report.after.counts() if report.after else None,
     }

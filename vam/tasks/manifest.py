@@ -6,7 +6,7 @@ from vam.config import load_config
 from vam.manifest import generate as generate_manifests
 from vam.manifest import summary_line
 from vam.projects import projects_root, select_brands
-from vam.tasks.base import say, vam_task
+from vam.tasks.base import JSON_HELP, result, say, vam_task
 
 
 @vam_task(
@@ -15,14 +15,29 @@ from vam.tasks.base import say, vam_task
         "else every brand",
         "all": "scan every brand",
         "no_s3": "do not read S3 staging (no network); S3 fields are left out",
+        "json": JSON_HELP,
     }
 )
-def generate(c, brand=None, all=False, no_s3=False):
+def generate(c, brand=None, all=False, no_s3=False, json_=False):
     """Scan projects (local, archived, SSD, S3) into projects.json and the all-brands registry."""
     config = load_config()
     root = projects_root(config)
     brands = list(config.team.brands) if all else select_brands(config, brand)
     written, registry_path = generate_manifests(config, root, brands, use_s3=not no_s3)
+    result(
+        brands=[
+            {
+                "brand": item.brand,
+                "path": str(item.path) if item.path else None,
+                "projects": item.manifest["totals"]["projects"],
+                "summary": summary_line(item.manifest),
+                "warnings": item.manifest["warnings"],
+            }
+            for item in written
+        ],
+        registry=str(registry_path),
+        written=[str(w.path) for w in written if w.path] + [str(registry_path)],
+    )
     notices: set[str] = set()
     for item in written:
         say(summary_line(item.manifest))
