@@ -5,6 +5,7 @@ the engine drives it, with a terminal-like stream standing in for stderr (no tim
 from __future__ import annotations
 
 import io
+import sys
 
 import pytest
 
@@ -18,13 +19,20 @@ class Terminal(io.StringIO):
 
 @pytest.fixture
 def stderr(monkeypatch):
+    """A terminal as stderr. Installed when the test body asks (`stderr()`): pytest's own capture
+    puts its stderr back between a fixture's setup and the test."""
     screen = Terminal()
-    monkeypatch.setattr("sys.stderr", screen)
-    return screen
+
+    def install() -> Terminal:
+        monkeypatch.setattr(sys, "stderr", screen)
+        return screen
+
+    return install
 
 
 def test_a_file_of_8_mb_gets_its_own_bar_a_smaller_one_only_counts_in_the_total(stderr):
     """Before: only files of 64 MB and more had a bar of their own."""
+    stderr = stderr()
     with make_progress(20_000_000) as bars:
         assert bars.enabled  # stderr is a terminal
         bars.start_file("staging/v-ad/b65/eight.mov", 8_000_000)
@@ -38,6 +46,7 @@ def test_a_file_of_8_mb_gets_its_own_bar_a_smaller_one_only_counts_in_the_total(
 
 
 def test_a_resumed_file_says_where_it_resumed_on_its_bar(stderr):
+    stderr = stderr()
     with make_progress(100_000_000) as bars:
         bars.start_file("staging/v-ad/b65/raw.mp4", 100_000_000)
         bars.resumed("staging/v-ad/b65/raw.mp4", 62_000_000)
@@ -48,6 +57,7 @@ def test_a_resumed_file_says_where_it_resumed_on_its_bar(stderr):
 
 
 def test_a_resumed_small_file_says_so_on_the_total_bar(stderr):
+    stderr = stderr()
     with make_progress(1_000_000) as bars:
         bars.start_file("staging/v-ad/b65/brief.md", 1_000_000)
         bars.resumed("staging/v-ad/b65/brief.md", 250_000)

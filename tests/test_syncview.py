@@ -150,9 +150,8 @@ def test_a_dry_run_counts_deletions_too():
 
 def test_a_resumed_transfer_says_so_in_its_result_line():
     outcome = Outcome("raw.mp4", ActionKind.UPLOAD, FileState.UPLOAD, True, 1000, resumed=620)
-    assert "✓ uploaded 1.0 KB  raw.mp4  (resumed at 62%)" in report_lines(
-        _report("up", [], [outcome])
-    )
+    lines = report_lines(_report("up", [], [outcome]))
+    assert "  ✓ uploaded 1.0 KB  raw.mp4  (resumed at 62%)" in lines
     assert report_dict(_report("up", [], [outcome]))["results"][0]["resumed_bytes"] == 620
 
 

@@ -7,14 +7,28 @@ import json
 from invoke import Exit
 
 from vam.errors import UsageError
-from vam.handoff import latest_note, note_from_scan, receivers, slack_payload, store_note
+from vam.handoff import (
+    latest_note,
+    note_from_scan,
+    received,
+    receivers,
+    slack_payload,
+    store_note,
+)
 from vam.model import FileState
 from vam.notify import post_webhook
 from vam.remote import list_project
 from vam.session import Session
 from vam.share import parse_expiry, share_links
 from vam.sync import download, status, upload
-from vam.syncview import failure_summary, report_dict, report_lines, status_dict, status_lines
+from vam.syncview import (
+    failure_summary,
+    header,
+    report_dict,
+    report_lines,
+    status_dict,
+    status_lines,
+)
 from vam.tasks.base import JSON_HELP, result, say, vam_task
 
 HELP = {
@@ -58,6 +72,7 @@ def handoff(
     proj = session.project(project, remote=False)
     target = session.target(proj)
     to_users = receivers(session.brand.members, session.user, to)
+    say(header(target))  # before the upload starts
     report = upload(
         session.s3,
         target,
@@ -118,7 +133,7 @@ def handoff(
     key = store_note(session.s3, target.bucket, target.prefix, note)
     result(note=_note_dict(note), note_key=key, receive_command=note.receive_command)
     say(f"handoff note stored with the project in S3 ({key.rsplit('/', 1)[-1]}):")
-    for line in note.summary_lines():
+    for line in note.summary_lines(receive_hint=False):  # the receiver's command comes last
         say(f"  {line}")
     webhook = session.settings.webhook_url
     if webhook:
@@ -138,6 +153,7 @@ def receive(c, brand=None, project=None, dry_run=False, max_rate=None, json_=Fal
     session = Session(brand)
     proj = session.project(project, remote=True)
     target = session.target(proj)
+    say(header(target))  # before the download starts
     report = download(
         session.s3,
         target,
@@ -170,8 +186,9 @@ def receive(c, brand=None, project=None, dry_run=False, max_rate=None, json_=Fal
     say()
     if note is None:
         say("no handoff note for you on this project")
-    else:
-        for line in note.summary_lines():
+    else:  # "to receive: …" only while something of it is still to be received
+        hint = note.is_receiver(session.user) and not received(note, found.plan)
+        for line in note.summary_lines(receive_hint=hint):
             say(line)
     # the same test as s3.down's: a conflict left untouched is not a received handoff
     failure = failure_summary([report])

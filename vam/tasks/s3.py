@@ -30,6 +30,7 @@ from vam.sync import (
 )
 from vam.syncview import (
     failure_summary,
+    header,
     report_dict,
     report_lines,
     status_dict,
@@ -93,10 +94,12 @@ def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, dele
         projects = [session.project(project, remote=False)]
     reports = []
     for proj in projects:
+        target = target_for(session.config, proj)
+        say(header(target))  # before the transfer: a long upload shows what it is working on
         report = _aws_errors(
             session,
-            lambda p=proj: upload(
-                session.s3, target_for(session.config, p), user=session.user,
+            lambda t=target: upload(
+                session.s3, t, user=session.user,
                 rules=session.config.team.files, force=force, delete=delete, dry_run=dry_run,
                 max_rate=rate,
                 show_progress=False if json_ else None,
@@ -127,10 +130,12 @@ def down(c, brand=None, project=None, dry_run=False, force=False, delete=False, 
     session = Session(brand)
     rate = session.rate(max_rate)
     proj = _aws_errors(session, lambda: session.project(project, remote=True))
+    target = target_for(session.config, proj)
+    say(header(target))  # before the transfer
     report = _aws_errors(
         session,
         lambda: download(
-            session.s3, target_for(session.config, proj), user=session.user,
+            session.s3, target, user=session.user,
             rules=session.config.team.files, force=force, delete=delete, dry_run=dry_run,
                 max_rate=rate,
             show_progress=False if json_ else None,
@@ -170,7 +175,7 @@ def show_status(c, brand=None, project=None, all_=False, json_=False):
             staging_days=session.config.storage.staging_days, objects=objects,
         ),
     )  # fmt: skip
-    from vam.handoff import latest_note
+    from vam.handoff import latest_note, received
 
     note = _aws_errors(
         session,
@@ -181,7 +186,8 @@ def show_status(c, brand=None, project=None, all_=False, json_=False):
     result(**status_dict(found), handoff=jsonlib.loads(note.to_json()) if note else None)
     lines = status_lines(found)
     if note is not None:
-        first, *rest = note.summary_lines(files=False)
+        hint = note.is_receiver(session.user) and not received(note, found.plan)
+        first, *rest = note.summary_lines(files=False, receive_hint=hint)
         lines += [f"  latest {first}", *rest]
     for line in lines:
         say(line)
