@@ -75,6 +75,10 @@ def test_a_dry_run_exits_as_the_real_run_would_on_a_conflict(vam_cli, world):
     assert dry.returncode == 1
     doc = document(dry)
     assert doc["dry_run"] is True and doc["unsettled"] and doc["results"] == []
+    # handoff's real run stops before the note on a conflict: so does its dry run
+    dry = vam_cli("handoff", *AD, "--dry-run", env=as_person(world.david))
+    assert dry.returncode == 1 and "would stop before the note" in dry.stderr
+    assert "no note left for jan" in dry.stdout
 
 
 def test_receive_exits_non_zero_when_a_conflict_is_left(vam_cli, world, s3):
@@ -200,3 +204,33 @@ def test_json_is_offered_by_every_task_that_moves_deletes_or_checks():
         name for name in wanted if not any("json" in a.names for a in ns[name].get_arguments())
     )
     assert missing == []
+
+
+def test_with_json_a_question_goes_to_stderr_and_stdout_keeps_only_the_document(
+    monkeypatch, capsys
+):
+    from vam.errors import UsageError
+    from vam.tasks import base
+
+    class Terminal:
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal())
+    monkeypatch.setattr("builtins.input", lambda *prompt: "y" if not prompt else "prompt on stdout")
+    run = base.Run("s3.cleanup", as_json=True)
+    token = base._RUN.set(run)
+    try:
+        assert base.confirmed("delete these 2 file(s)?", False, UsageError("add --yes"))
+        base.say("a line for people")
+    finally:
+        base._RUN.reset(token)
+    run.finish(0, None)
+    out = capsys.readouterr()
+    assert "delete these 2 file(s)? [y/N]" in out.err
+    assert json.loads(out.out) == {
+        "command": "s3.cleanup",
+        "ok": True,
+        "exit_code": 0,
+        "error": None,
+    }
