@@ -106,6 +106,7 @@ class Outcome:
     ok: bool
     bytes: int = 0
     message: str = ""
+    resumed: int = 0  # bytes already there when the transfer resumed (0: started from scratch)
 
 
 @dataclass(frozen=True)
@@ -693,7 +694,8 @@ def upload(
                     f"replaced {describe_remote(row.remote)}; bucket versioning keeps it "
                     "(version listing in the S3 console)"
                 )
-            outcomes.append(Outcome(action.rel, action.kind, action.state, True, done.size, note))
+            outcomes.append(Outcome(action.rel, action.kind, action.state, True, done.size, note,
+                                    resumed=done.resumed_bytes))  # fmt: skip
     outcomes.sort(key=_in_order_of(uploads))
     deleted: set[str] = set()
     for action in (a for a in actions if a.kind is ActionKind.DELETE_REMOTE):
@@ -849,7 +851,8 @@ def download(
             save_record(target.state_dir, user, target.project_id, base)
             got += done.size
             note = f"your version is kept in {backup}" if backup else ""
-            outcomes.append(Outcome(action.rel, action.kind, action.state, True, done.size, note))
+            outcomes.append(Outcome(action.rel, action.kind, action.state, True, done.size, note,
+                                    resumed=done.resumed_bytes))  # fmt: skip
     outcomes.sort(key=_in_order_of(downloads))
     for action in (a for a in actions if a.kind is ActionKind.DELETE_LOCAL):
         row = plan.row(action.rel)
