@@ -129,7 +129,7 @@ def test_handoff_stops_before_the_note_when_a_file_conflicts(world, capsys, clie
 def test_share_links_download_the_exact_bytes(world, capsys):
     vam(world.david, capsys, "s3.up", *AD)
     out = vam(world.david, capsys, "s3.share", *AD, "--file", "raw", "--expires", "1d", "--json")
-    [link] = json.loads(out[out.index("\n[\n") :])
+    [link] = json.loads(out[out.index("\n{\n") :])["links"]
     assert link["path"] == "raw.mp4"
     with urllib.request.urlopen(link["url"], timeout=30) as response:
         assert response.read() == (staging(world.david) / "raw.mp4").read_bytes()

@@ -233,3 +233,28 @@ def test_fast_matcher_agrees_with_classify():
             assert m.excluded(name) == is_excluded(name, rules), name
             if not m.excluded(name):
                 assert m.kind(name, size) == classify(name, size, rules), (name, size)
+
+
+def test_cli_dry_run_says_what_it_would_write_and_writes_nothing(vam_cli, sample):
+    """The README promises --dry-run on every task that writes; manifest.generate had none."""
+    env = {"VAM_SETTINGS": str(sample.write_settings("david"))}
+    repo = sample.root / "v-appydave"
+    before = sorted(p.name for p in sample.root.rglob("*.json"))
+    result = vam_cli("manifest.generate", "--all", "--no-s3", "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in sample.root.rglob("*.json")) == before
+    assert not (repo / MANIFEST_NAME).exists() and not (sample.root / REGISTRY_NAME).exists()
+    out = result.stdout
+    assert f"would write {repo / MANIFEST_NAME}" in out
+    assert f"would write the registry {sample.root / REGISTRY_NAME}" in out
+    assert "appydave: " in out and " projects (" in out  # the project counts
+    assert "dry run: nothing written" in out
+    # the same as a JSON document, for scripts
+    doc = json.loads(
+        vam_cli("manifest.generate", "--all", "--no-s3", "--dry-run", "--json", env=env).stdout
+    )
+    assert doc["ok"] and doc["dry_run"] is True and doc["written"] == []
+    ad = next(b for b in doc["brands"] if b["brand"] == "appydave")
+    assert ad["path"] == str(repo / MANIFEST_NAME) and ad["projects"] > 0
+    assert doc["registry"] == str(sample.root / REGISTRY_NAME)
+    assert not (repo / MANIFEST_NAME).exists()

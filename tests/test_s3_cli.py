@@ -111,7 +111,8 @@ def test_status_all_for_a_brand_and_up_all(vam_cli, david_env, bucket, sample):
     assert "boy-baker" in up.stdout and "2 uploaded" in up.stdout
     everything = vam_cli("s3.status", "--all", "--json", env=david_env)
     assert everything.returncode == 0, everything.stderr
-    projects = {(p["brand"], p["project"]): p["counts"] for p in json.loads(everything.stdout)}
+    listing = json.loads(everything.stdout)["projects"]
+    projects = {(p["brand"], p["project"]): p["counts"] for p in listing}
     assert projects[("voz", "boy-baker")] == {"synced": 2}
     assert projects[("appydave", B65)] == {"upload": 3}
 

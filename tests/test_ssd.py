@@ -8,7 +8,7 @@ import pytest
 
 from tests.test_cli import one_line_error
 from vam.config import PARTIAL_SUFFIX, load_config
-from vam.errors import NotFoundError
+from vam.errors import NotFoundError, SafetyError
 from vam.projects import find_brand
 from vam.sample import write_text
 from vam.ssd import apply_light, backup_dir, brand_status, plan_sync
@@ -129,3 +129,17 @@ def test_status_says_when_the_ssd_is_not_mounted(sample, as_user, vam_cli):
     result = vam_cli("ssd.status", "--brand", "ad", env={"VAM_SETTINGS": str(path)})
     assert result.returncode == 0
     assert result.stdout.startswith("appydave: SSD not mounted")
+
+
+def test_a_light_file_saved_into_the_archived_folder_meanwhile_is_never_overwritten(config, sample):
+    """David saves a new notes.md into archived/b12 between ssd.sync's plan and its copy: the copy
+    stops with one line naming it and his file is untouched."""
+    ad = find_brand(config, "ad")
+    report = plan_sync(config, sample.root, ad)
+    [b12] = [p for p in report.projects if p.id == "b12-ssd-only"]
+    dst = b12.target / "notes.md"
+    write_text(dst, "David's new notes, saved just now\n")
+    with pytest.raises(SafetyError, match=f"{dst} appeared while it was being copied"):
+        apply_light(list(b12.actions), backup_dir=backup_dir(b12.target, "test-stamp"))
+    assert dst.read_text() == "David's new notes, saved just now\n"
+    assert not list(dst.parent.glob(f"*{PARTIAL_SUFFIX}"))

@@ -63,8 +63,13 @@ class HandoffNote:
     def addressed_to(self, user: str | None) -> bool:
         return not self.to_users or user is None or user in self.to_users
 
-    def summary_lines(self, *, files: bool = True) -> list[str]:
-        """What a person reads: who, when, message, files (left out where listed already)."""
+    def is_receiver(self, user: str | None) -> bool:
+        """Whether `user` is someone the note hands the files to (never the one who wrote it)."""
+        return user is not None and user != self.from_user and self.addressed_to(user)
+
+    def summary_lines(self, *, files: bool = True, receive_hint: bool = True) -> list[str]:
+        """What a person reads: who, when, message, files (left out where listed already), and
+        the command that receives it (only for a receiver who has not received it yet)."""
         when = human_utc(self.created_at)
         to = ", ".join(self.to_users) or "the team"
         total = sum(f.size for f in self.files)
@@ -74,9 +79,37 @@ class HandoffNote:
             lines.append(f"  “{self.message}”")
         if files:
             lines.extend(f"  {f.rel}  {format_size(f.size)}  crc32 {f.crc32}" for f in self.files)
-        if self.receive_command:
+        if self.receive_command and receive_hint:
             lines.append(f"  to receive: {self.receive_command}")
         return lines
+
+
+def received(note: HandoffNote, plan) -> bool:
+    """Whether the person whose plan this is has received every file of the note: the file here
+    has the note's content, or their sync record holds that content or was written since the
+    note (they synced it: editing it afterwards does not make it unreceived)."""
+    for item in note.files:
+        row = plan.row(item.rel)
+        if row is None:
+            continue  # gone from both sides since: nothing left to receive
+        crc = int(item.crc32, 16)
+        if row.local is not None and row.local.crc32 == crc:
+            continue
+        base = row.base
+        if base is not None and (base.crc32 == crc or _synced_since(base.synced_at, note)):
+            continue
+        return False
+    return True
+
+
+def _synced_since(synced_at: str, note: HandoffNote) -> bool:
+    try:
+        stamp = datetime.fromisoformat(synced_at.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp >= note.created_at
 
 
 def _parse_iso(text: str) -> datetime:

@@ -423,8 +423,10 @@ def generate(
     use_s3: bool = True,
     read: Callable[[Config, Brand], StagingRead] | None = None,
     now: datetime | None = None,
+    dry_run: bool = False,
 ) -> tuple[list[Written], Path]:
-    """Scan and write each brand's projects.json, then merge them into the registry."""
+    """Scan and write each brand's projects.json, then merge them into the registry.
+    `dry_run`: the same scan, and the paths that would be written, but nothing is written."""
     now = now or datetime.now(UTC)
     written: list[Written] = []
     s3_down: str | None = None
@@ -446,10 +448,13 @@ def generate(
         path = None
         if repo.is_dir():
             path = repo / MANIFEST_NAME
-            write_json_atomic(path, data)
+            if not dry_run:
+                write_json_atomic(path, data)
         written.append(Written(brand.key, data, path))
 
     registry_path = root / REGISTRY_NAME
+    if dry_run:
+        return written, registry_path
     merged: dict[str, dict] = {}
     try:
         previous = json.loads(registry_path.read_text(encoding="utf-8"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from vam.checksum import file_crc32
 from vam.config import STATE_DIR, Brand, Config, FileRules
-from vam.errors import NotFoundError
+from vam.errors import NotFoundError, SafetyError
 from vam.filecopy import copy_file_atomic, keep_copy, same_mtime
 from vam.files import Kind, classify, walk
 from vam.manifest import ssd_projects
@@ -24,6 +24,10 @@ from vam.projects import (
     ssd_mounted,
     ssd_path,
 )
+
+# `{project}/.vam/backups/{stamp}/{rel}`: the versions `s3.down --force` and `ssd.sync --overwrite`
+# replaced (vam.sync keeps the same name); ssd.archive carries them to the SSD copy.
+BACKUPS = "backups"
 
 
 def require_ssd(config: Config, root: Path, brand: Brand) -> Path:
@@ -56,9 +60,12 @@ class LightAction:
     action: str  # copy (missing here) | same | differs (local file has other content)
 
 
-def plan_light(src_dir: Path, dst_dir: Path, rules: FileRules) -> list[LightAction]:
+def plan_light(
+    src_dir: Path, dst_dir: Path, rules: FileRules, *, trust_mtime: bool = True
+) -> list[LightAction]:
     """Light files of an SSD project against the local archived folder. Reads contents only when
-    sizes match and mtimes don't (to tell 'same' from 'differs')."""
+    sizes match and mtimes don't (to tell 'same' from 'differs'); without `trust_mtime`, whenever
+    sizes match (ssd.archive: an mtime match is no proof, and the files are small)."""
     actions = []
     for f in walk(src_dir, rules):
         if classify(f.rel, f.size, rules) is not Kind.LIGHT:
@@ -70,7 +77,8 @@ def plan_light(src_dir: Path, dst_dir: Path, rules: FileRules) -> list[LightActi
             actions.append(LightAction(f.rel, f.path, dst, f.size, "copy"))
             continue
         if st.st_size == f.size and (
-            same_mtime(st.st_mtime_ns, f.mtime_ns) or file_crc32(dst) == file_crc32(f.path)
+            (trust_mtime and same_mtime(st.st_mtime_ns, f.mtime_ns))
+            or file_crc32(dst) == file_crc32(f.path)
         ):
             actions.append(LightAction(f.rel, f.path, dst, f.size, "same"))
         else:
@@ -84,7 +92,8 @@ def apply_light(
     """Copy what is missing (and what differs, with overwrite); returns the actions applied.
 
     A local file that `overwrite` replaces is first kept as `backup_dir/{rel}` (a hard link when
-    the disk can, else a copy): the SSD's version wins, the local edit is never lost."""
+    the disk can, else a copy): the SSD's version wins, the local edit is never lost. A file that
+    appears under a 'copy' name after the plan is never replaced: SafetyError, naming it."""
     if overwrite and backup_dir is None:
         raise ValueError("overwrite needs a backup_dir for the local files it replaces")
     done = []
@@ -92,7 +101,13 @@ def apply_light(
         if a.action == "copy" or (a.action == "differs" and overwrite):
             if a.action == "differs" and backup_dir is not None:
                 keep_copy(a.dst, backup_dir.joinpath(*a.rel.split("/")))
-            crc = copy_file_atomic(a.src, a.dst)
+            try:
+                crc = copy_file_atomic(a.src, a.dst, exclusive=a.action == "copy")
+            except FileExistsError:
+                raise SafetyError(
+                    f"{a.dst} appeared while it was being copied from the SSD; it was kept and "
+                    "nothing replaced — look at it, then run the same command again"
+                ) from None
             if a.dst.stat().st_size != a.size or file_crc32(a.dst) != crc:
                 raise OSError(f"copy of {a.src} to {a.dst} did not verify; run again")
             done.append(a)
@@ -101,7 +116,7 @@ def apply_light(
 
 def backup_dir(project: Path, stamp: str) -> Path:
     """Where ssd.sync --overwrite keeps the local versions it replaced in `project`."""
-    return project / STATE_DIR / "backups" / stamp
+    return project / STATE_DIR / BACKUPS / stamp
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,7 @@ class Outcome:
     ok: bool
     bytes: int = 0
     message: str = ""
+    resumed: int = 0  # bytes already there when the transfer resumed (0: started from scratch)
 
     @classmethod
     def failed(cls, action: Action, message: str, state: FileState | None = None) -> Outcome:
@@ -118,8 +119,8 @@ class Outcome:
         return cls(action.rel, action.kind, state or action.state, False, 0, message)
 
     @classmethod
-    def done(cls, action: Action, nbytes: int = 0, message: str = "") -> Outcome:
-        return cls(action.rel, action.kind, action.state, True, nbytes, message)
+    def done(cls, action: Action, nbytes: int = 0, message: str = "", resumed: int = 0) -> Outcome:
+        return cls(action.rel, action.kind, action.state, True, nbytes, message, resumed=resumed)
 
 
 @dataclass(frozen=True)
@@ -153,13 +154,29 @@ class SyncReport:
         return tuple(s for s in self.skipped if s.problem)
 
     @property
-    def ok(self) -> bool:
-        return (
-            all(o.ok for o in self.outcomes)
-            and not self.unsettled
-            and not self.name_clashes
-            and not self.unreadable
+    def conflicts_left(self) -> tuple[Action, ...]:
+        """Conflicts the run leaves untouched (no --force)."""
+        return tuple(
+            a for a in self.actions if a.kind is ActionKind.SKIP and a.state is FileState.CONFLICT
         )
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """What the run leaves not as it should be, one `file: what` line each: a transfer or
+        deletion that failed, a file the re-check does not find settled, a conflict left
+        untouched, a name clash nothing can write, a file that could not be read. The one
+        definition of a failed run: the exit code and every `ok` come from it. A dry run lists
+        what the real run would leave, so it exits as the real run would."""
+        lines = [f"{o.rel}: {o.message}" for o in self.outcomes if not o.ok]
+        lines.extend(self.unsettled)
+        lines.extend(f"{a.rel}: conflict left untouched ({a.note})" for a in self.conflicts_left)
+        lines.extend(f"{r.rel}: name clash ({r.reason})" for r in self.name_clashes)
+        lines.extend(f"{s.rel}: {s.reason}" for s in self.unreadable)
+        return tuple(lines)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
 
 
 @dataclass(frozen=True)
@@ -800,7 +817,7 @@ def upload(
                     f"replaced {describe_remote(row.remote)}; bucket versioning keeps it "
                     "(version listing in the S3 console)"
                 )
-            outcomes.append(Outcome.done(action, done.size, note))
+            outcomes.append(Outcome.done(action, done.size, note, resumed=done.resumed_bytes))
     outcomes.sort(key=_in_order_of(uploads))
     deleted: set[str] = set()
     for action in (a for a in actions if a.kind is ActionKind.DELETE_REMOTE):
@@ -1063,7 +1080,7 @@ def download(
             save_record(target.state_dir, user, target.project_id, base)
             got += done.size
             note = f"your version is kept in {done.published}" if done.published else ""
-            outcomes.append(Outcome.done(action, done.size, note))
+            outcomes.append(Outcome.done(action, done.size, note, resumed=done.resumed_bytes))
     outcomes.sort(key=_in_order_of(downloads))
     for action in (a for a in actions if a.kind is ActionKind.DELETE_LOCAL):
         row = plan.row(action.rel)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from vam.model import ActionKind, FileRow, FileState, Plan
 from vam.sync import (
+    Outcome,
     ProjectStatus,
     SyncReport,
     Target,
@@ -33,24 +35,45 @@ def _who_when(row: FileRow) -> tuple[str, str]:
     return "-", "not in S3"
 
 
-def _size(row: FileRow) -> int:
-    if row.local is not None:
-        return row.local.size
-    if row.remote is not None:
-        return row.remote.size
-    return row.base.size if row.base else 0
+# which side's size a row shows: the bytes its next step moves (an upload sends the local file,
+# a download fetches the S3 object, `up --delete` / `down --force` act on the S3 object of a file
+# deleted here); a conflict moves nothing until the person chooses, so it shows both
+_SIDES = {
+    FileState.SYNCED: ("local",),
+    FileState.UPLOAD: ("local",),
+    FileState.DOWNLOAD: ("remote",),
+    FileState.CONFLICT: ("local", "remote"),
+    FileState.DELETED_HERE: ("remote",),
+    FileState.DELETED_THERE: ("local",),
+    FileState.REFUSED: ("remote",),
+}
+
+
+def _sizes(row: FileRow) -> list[int]:
+    """The sizes a row shows (see _SIDES), falling back to whichever side exists."""
+    sides = [getattr(row, side) for side in _SIDES.get(row.state, ("local", "remote"))]
+    sizes = [entry.size for entry in sides if entry is not None]
+    if sizes:
+        return sizes
+    entry = row.local or row.remote or row.base
+    return [entry.size] if entry is not None else [0]
+
+
+def _size_text(row: FileRow) -> str:
+    """`30 B`, or for a conflict `30 B / 16 B` (here / in S3)."""
+    return " / ".join(format_size(size) for size in _sizes(row))
 
 
 def file_lines(plan: Plan) -> list[str]:
     rows = [r for r in plan.rows if r.state is not FileState.GONE]
     if not rows:
         return ["  (no staging files on either side)"]
-    lines = [f"  {'state':<14} {'size':>9}  {'uploaded by':<13} {'when':<21} file"]
-    for row in rows:
+    sizes = [_size_text(r) for r in rows]
+    width = max(9, *(len(text) for text in sizes))
+    lines = [f"  {'state':<14} {'size':>{width}}  {'uploaded by':<13} {'when':<21} file"]
+    for row, size in zip(rows, sizes, strict=True):
         who, stamp = _who_when(row)
-        lines.append(
-            f"  {row.state.value:<14} {format_size(_size(row)):>9}  {who:<13} {stamp:<21} {row.rel}"
-        )
+        lines.append(f"  {row.state.value:<14} {size:>{width}}  {who:<13} {stamp:<21} {row.rel}")
     return lines
 
 
@@ -91,9 +114,57 @@ def status_lines(status: ProjectStatus) -> list[str]:
     return lines
 
 
-def report_lines(report: SyncReport) -> list[str]:
+def outcome_line(outcome: Outcome) -> str:
+    """`✓ uploaded 4.2 MB  raw.mp4  (resumed at 62%)`, `✓ deleted in S3  notes.md  (…)`, or
+    `✗ what went wrong`."""
+    if not outcome.ok:
+        return f"  ✗ {outcome.message}"
+    done = _DONE.get(outcome.kind, outcome.kind.value)
+    moved = outcome.kind in (ActionKind.UPLOAD, ActionKind.DOWNLOAD)
+    text = (
+        f"  ✓ {done} {format_size(outcome.bytes)}  {outcome.rel}"
+        if moved
+        else (f"  ✓ {done}  {outcome.rel}")
+    )
+    notes = []
+    if outcome.resumed and outcome.bytes:
+        notes.append(f"resumed at {resumed_percent(outcome.resumed, outcome.bytes)}%")
+    if outcome.message:
+        notes.append(outcome.message.removeprefix(f"{done}; "))
+    return text + (f"  ({'; '.join(notes)})" if notes else "")
+
+
+def resumed_percent(done_bytes: int, total: int) -> int:
+    """How far a resumed transfer had got, rounded down (99.9% is not 100%)."""
+    return min(99, done_bytes * 100 // total) if total else 0
+
+
+def _summary(report: SyncReport) -> str:
+    """`2 uploaded (5.2 MB), 1 deleted in S3, 1 failed, 3 synced now`."""
     verb = _VERB[report.direction]
-    lines = [header(report.target)]
+    ok = [o for o in report.outcomes if o.ok]
+    moved = [o for o in ok if o.kind in (ActionKind.UPLOAD, ActionKind.DOWNLOAD)]
+    parts = []
+    deleted_s3 = sum(1 for o in ok if o.kind is ActionKind.DELETE_REMOTE)
+    removed = sum(1 for o in ok if o.kind is ActionKind.DELETE_LOCAL)
+    failed = len(report.outcomes) - len(ok)
+    if moved or not (deleted_s3 or removed):
+        parts.append(f"{len(moved)} {verb}ed ({format_size(report.bytes_transferred)})")
+    if deleted_s3:
+        parts.append(f"{deleted_s3} deleted in S3")
+    if removed:
+        parts.append(f"{removed} removed here (kept in .vam/backups/)")
+    if failed:
+        parts.append(f"{failed} failed")
+    synced = len(report.after.with_state(FileState.SYNCED)) if report.after else 0
+    return f"  {', '.join(parts)}, {synced} synced now"
+
+
+def report_lines(report: SyncReport) -> list[str]:
+    """The result of s3.up / s3.down. The project header is not part of it: the task prints it
+    before the transfer starts (`header`)."""
+    verb = _VERB[report.direction]
+    lines: list[str] = []
     if report.dry_run:
         lines.append(f"  dry run: the plan of s3.{report.direction}, nothing transferred")
         for action in report.actions:
@@ -115,30 +186,23 @@ def report_lines(report: SyncReport) -> list[str]:
                 lines.append(f"  would record  {action.rel} as synced (same content, no transfer)")
         total = sum(a.size for a in report.transfers)
         synced = len(report.plan.with_state(FileState.SYNCED))
-        lines.append(
-            f"  {len(report.transfers)} to {verb} ({format_size(total)}), {synced} already synced"
-        )
+        parts = [f"{len(report.transfers)} to {verb} ({format_size(total)})"]
+        deletions = {
+            ActionKind.DELETE_REMOTE: "to delete in S3",
+            ActionKind.DELETE_LOCAL: "to move to .vam/backups/",
+        }
+        for kind, words in deletions.items():
+            count = sum(1 for a in report.actions if a.kind is kind)
+            if count:
+                parts.append(f"{count} {words}")
+        lines.append(f"  {', '.join(parts)}, {synced} already synced")
     else:
-        for outcome in report.outcomes:
-            mark = "✓" if outcome.ok else "✗"
-            if outcome.ok:
-                text = (
-                    f"  {mark} {outcome.kind.value}ed {format_size(outcome.bytes)}  {outcome.rel}"
-                )
-                if outcome.message:
-                    text += f"  ({outcome.message})"
-            else:
-                text = f"  {mark} {outcome.message}"
-            lines.append(text)
-        done = [o for o in report.outcomes if o.ok and o.kind.value == verb]
+        lines.extend(outcome_line(outcome) for outcome in report.outcomes)
         synced = len(report.after.with_state(FileState.SYNCED)) if report.after else 0
         if not report.outcomes:
             lines.append(f"  nothing to {verb}: {synced} file(s) synced")
         else:
-            lines.append(
-                f"  {len(done)} {verb}ed ({format_size(report.bytes_transferred)}), "
-                f"{synced} synced now"
-            )
+            lines.append(_summary(report))
     for skipped in report.skipped:
         lines.append(f"  ! skipped {skipped.rel}: {skipped.reason}")
     for message in report.messages:
@@ -155,13 +219,41 @@ def report_lines(report: SyncReport) -> list[str]:
     return lines
 
 
+def unsettled_files(report: SyncReport) -> list[str]:
+    """What the run leaves not as it should be (SyncReport.problems), one `file: what` each."""
+    return list(report.problems)
+
+
+def failure_summary(reports: Iterable[SyncReport]) -> str | None:
+    """The one line a failed run ends with, or None when every file is as it should be."""
+    reports = list(reports)
+    problems = sum(len(r.problems) for r in reports)
+    if not problems:
+        return None
+    conflicts = sum(len(r.conflicts_left) for r in reports)
+    clashes = sum(len(r.name_clashes) for r in reports)
+    unread = sum(len(r.unreadable) for r in reports)
+    failed = problems - conflicts - clashes - unread
+    would = "would be " if reports and all(r.dry_run for r in reports) else ""
+    parts = [f"{failed} file(s) not transferred"] if failed else []
+    if conflicts:
+        parts.append(f"{conflicts} conflict(s) {would}left untouched")
+    if clashes:
+        parts.append(f"{clashes} file name(s) clash (one file on Windows and macOS)")
+    if unread:
+        parts.append(f"{unread} file(s) could not be read")
+    only_conflicts = conflicts == problems
+    hint = "run one of the two commands shown" if only_conflicts else "see the lines above"
+    return f"{' and '.join(parts)}; {hint}"
+
+
 def _row_dict(row: FileRow) -> dict[str, Any]:
     who, _ = _who_when(row)
     return {
         "file": row.rel,
         "state": row.state.value,
         "reason": row.reason,
-        "size": _size(row),
+        "size": _sizes(row)[0],  # a conflict: yours; both are under local and remote
         "uploaded_by": row.remote.uploaded_by if row.remote else None,
         "uploaded_at": row.remote.last_modified.isoformat() if row.remote else None,
         "local": {
@@ -204,7 +296,7 @@ def report_dict(report: SyncReport) -> dict[str, Any]:
         "brand": t.brand_key,
         "project": t.project_id,
         "dry_run": report.dry_run,
-        "ok": report.ok,
+        "ok": not unsettled_files(report),
         "actions": [
             {
                 "action": a.kind.value,
@@ -223,12 +315,13 @@ def report_dict(report: SyncReport) -> dict[str, Any]:
                 "action": o.kind.value,
                 "ok": o.ok,
                 "bytes": o.bytes,
+                "resumed_bytes": o.resumed,
                 "message": o.message,
             }  # fmt: skip
             for o in report.outcomes
         ],
         "messages": list(report.messages),
-        "unsettled": list(report.unsettled),
+        "unsettled": unsettled_files(report),
         "bytes_transferred": report.bytes_transferred,
         "after": report.after.counts() if report.after else None,
     }

@@ -101,6 +101,7 @@ class Uploaded:
     crc32: int
     version_id: str | None
     part_size: int  # 0 = single PUT
+    resumed_bytes: int = 0  # parts already on S3 from an interrupted run, verified and kept
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class Downloaded:
     etag: str
     crc32: int | None
     version_id: str | None
+    resumed_bytes: int = 0  # bytes already in the partial file from an interrupted run
     published: Any = None  # what the `publish` step returned (the sync core: a backup's path)
 
 
@@ -851,6 +853,9 @@ def _put_multipart(
         upload_id, part_size, done = _resume_or_start(
             s3, bucket, key, fd, size, identity, meta, record_path, meter
         )
+        resumed = sum(p.size for p in done.values())
+        if resumed:
+            meter.progress.resumed(key, resumed)
         try:
             count = -(-size // part_size)
             todo = [n for n in range(1, count + 1) if n not in done]
@@ -887,6 +892,7 @@ def _put_multipart(
         crc32=crc32,
         version_id=response.get("VersionId"),
         part_size=part_size,
+        resumed_bytes=resumed,
     )
 
 
@@ -1263,6 +1269,9 @@ def download_file(
         temp.unlink(missing_ok=True)
 
     progress.start_file(key, size)
+    resumed = sum(done.values())
+    if resumed:
+        progress.resumed(key, resumed)
     ok = False
     keep_partial = record_path is not None
     try:
@@ -1303,7 +1312,13 @@ def download_file(
         if version_id is None and details is not None:
             version_id = details.version_id
         return Downloaded(
-            path=dest, size=size, etag=etag, crc32=crc, version_id=version_id, published=published
+            path=dest,
+            size=size,
+            etag=etag,
+            crc32=crc,
+            version_id=version_id,
+            resumed_bytes=resumed,
+            published=published,
         )
     except (IntegrityError, RemoteChanged, NotFoundError, NotPublished):
         keep_partial = False  # these bytes will never become that file: start clean next time

@@ -11,7 +11,7 @@ from vam import awscheck, bucket, iamuser, keyfile, policy
 from vam.awsclient import connect_as
 from vam.config import Config, Storage, default_settings_path, load_config, load_settings
 from vam.errors import SafetyError, UsageError, VamError
-from vam.tasks.base import confirmed, report_checks, say, vam_task
+from vam.tasks.base import JSON_HELP, confirmed, report_checks, result, say, vam_task
 
 AWS_PROFILE_HELP = (
     "AWS profile to act with (default: aws_profile in your vam settings, or AWS_PROFILE)"
@@ -42,13 +42,19 @@ def _plan_block(title: str, lines: list[str]) -> None:
         "dry_run": DRY_RUN_HELP,
         "yes": "converge an existing bucket whose settings differ without asking",
         "aws_profile": AWS_PROFILE_HELP,
+        "json": JSON_HELP,
     }
 )
-def setup_bucket(c, dry_run=False, yes=False, aws_profile=None):
+def setup_bucket(c, dry_run=False, yes=False, aws_profile=None, json_=False):
     """Create or converge the staging bucket (private, SSE-S3, versioning, lifecycle, tags)."""
     config = load_config()
     s3 = connect_as(config, profile=aws_profile).client("s3")
     plan = bucket.plan_bucket(s3, config.storage)
+    result(
+        bucket=plan.bucket, region=plan.region, exists=plan.exists, dry_run=dry_run,
+        current={k: v for k, v in plan.current}, plan=[ch.line() for ch in plan.changes],
+        changed=0,
+    )  # fmt: skip
     if plan.exists:
         _plan_block(
             f"bucket {plan.bucket} exists in {plan.region}:", [f"{k}: {v}" for k, v in plan.current]
@@ -68,6 +74,7 @@ def setup_bucket(c, dry_run=False, yes=False, aws_profile=None):
             yes,
         )
     done = bucket.apply_bucket(s3, plan)
+    result(changed=len(done))
     say(f"changed {len(done)}; bucket {plan.bucket} re-checked: as intended")
     return plan
 
@@ -100,9 +107,10 @@ def _scopes(config: Config, name: str | None, brands: str | None) -> tuple[polic
         "brands": "only the policy for these brands (comma-separated), e.g. voz",
         "dry_run": DRY_RUN_HELP,
         "aws_profile": AWS_PROFILE_HELP,
+        "json": JSON_HELP,
     }
 )
-def setup_policy(c, name=None, brands=None, dry_run=False, aws_profile=None):
+def setup_policy(c, name=None, brands=None, dry_run=False, aws_profile=None, json_=False):
     """Create or update the least-privilege staging policies (team-wide and per-brand scopes)."""
     config = load_config()
     aws = connect_as(config, profile=aws_profile)
@@ -111,10 +119,19 @@ def setup_policy(c, name=None, brands=None, dry_run=False, aws_profile=None):
     plans = [
         policy.plan_policy(iam, account, config.storage, s) for s in _scopes(config, name, brands)
     ]
+    todo = [p for p in plans if not p.nothing_to_change]
+    result(
+        dry_run=dry_run,
+        policies=[
+            {"name": p.scope.name, "arn": p.arn, "brands": list(p.scope.brands),
+             "action": p.action, "plan": p.lines()}
+            for p in plans
+        ],
+        changed=0,
+    )  # fmt: skip
     for plan in plans:
         for line in plan.lines():
             say(line)
-    todo = [p for p in plans if not p.nothing_to_change]
     if not todo:
         say("nothing to change")
         return plans
@@ -125,6 +142,7 @@ def setup_policy(c, name=None, brands=None, dry_run=False, aws_profile=None):
         return plans
     for plan in todo:
         policy.apply_policy(iam, plan)
+    result(changed=len(todo))
     say(
         f"changed {len(todo)} {'policy' if len(todo) == 1 else 'policies'}; re-checked: as intended"
     )
@@ -165,6 +183,14 @@ def _profile_for(config: Config, person: str) -> str:
 def _handover(written: list, person: str, replaces: str | None = None) -> None:
     """How the key reaches the person. After a rotation their profile holds the old key, so the
     import command says --replace."""
+    result(
+        key_stored=[
+            {"profile": t.profile.profile, "path": str(path)}
+            if t.profile is not None
+            else {"file": str(path)}
+            for t, path in written
+        ]
+    )
     for target, path in written:
         if target.profile is not None:
             say(f"key stored as AWS profile {target.profile.profile} in {path} (mode 0600)")
@@ -196,11 +222,13 @@ def _handover(written: list, person: str, replaces: str | None = None) -> None:
         "new_key": "create a key even though the user has one (IAM allows two)",
         "dry_run": DRY_RUN_HELP,
         "aws_profile": AWS_PROFILE_HELP,
+        "json": JSON_HELP,
     }
 )
 def setup_user(
-    c, name, out=None, profile=None, replace=False, new_key=False, dry_run=False, aws_profile=None
-):
+    c, name, out=None, profile=None, replace=False, new_key=False, dry_run=False,
+    aws_profile=None, json_=False,
+):  # fmt: skip
     """Create a person's IAM user, attach their scoped policy, hand over an access key (0600)."""
     config = load_config()
     aws = connect_as(config, profile=aws_profile)
@@ -212,6 +240,8 @@ def setup_user(
     if plan.create_key:
         target = keyfile.key_target(plan.iam_user, out, profile, replace=replace)
         lines.append(f"the secret goes only into the {target.describe(plan.iam_user)}")
+    result(person=name, iam_user=plan.iam_user, policy=plan.scope.name, plan=lines,
+           dry_run=dry_run, changed=False, access_key_id=None)  # fmt: skip
     _plan_block(f"{name}:", lines)
     if plan.nothing_to_change:
         say("nothing to change")
@@ -222,6 +252,7 @@ def setup_user(
     written: list = []
     store = _storer(config, name, target, written) if target else _no_key_expected
     key = iamuser.apply_user(iam, plan, store)
+    result(changed=True, access_key_id=key.access_key_id if key else None)
     say(
         f"done; re-checked: {plan.iam_user} has policy {plan.scope.name}"
         + (f" and key {key.access_key_id}" if key else "")
@@ -238,9 +269,12 @@ def setup_user(
         "profile": "instead of a file, store the new key as this AWS profile on this machine",
         "dry_run": DRY_RUN_HELP,
         "aws_profile": AWS_PROFILE_HELP,
+        "json": JSON_HELP,
     }
 )
-def rotate_key(c, name, old_key=None, out=None, profile=None, dry_run=False, aws_profile=None):
+def rotate_key(
+    c, name, old_key=None, out=None, profile=None, dry_run=False, aws_profile=None, json_=False
+):
     """Replace a person's access key: the new one is proven to work before the old one goes."""
     config = load_config()
     aws = connect_as(config, profile=aws_profile)
@@ -249,27 +283,32 @@ def rotate_key(c, name, old_key=None, out=None, profile=None, dry_run=False, aws
     # rotating means replacing: a profile holding the old key may be overwritten
     target = keyfile.key_target(plan.iam_user, out, profile, replace=True)
     where = target.describe(plan.iam_user)
-    _plan_block(f"{name}:", [*plan.lines(), f"the secret goes only into the {where}"])
+    lines = [*plan.lines(), f"the secret goes only into the {where}"]
+    result(person=name, iam_user=plan.iam_user, replaces=plan.replace.id, plan=lines,
+           dry_run=dry_run, new_key_id=None, deleted=[])  # fmt: skip
+    _plan_block(f"{name}:", lines)
     if dry_run:
         say("dry run: nothing changed")
         return plan
     scope = policy.scope_for_user(config.team, iamuser.team_user(config.team, name))
     prefix = config.storage.prefix_for(scope.brands[0])
     written: list = []
-    result = iamuser.rotate(
+    rotated = iamuser.rotate(
         iam,
         plan,
         prove=lambda key: iamuser.prove_key(key, config.storage, prefix),
         store=_storer(config, name, target, written),
     )
+    result(new_key_id=rotated.new_key_id, deleted=list(rotated.deleted))
     say(
-        f"new key {result.new_key_id} works ({result.caller_arn}); "
-        f"deleted {', '.join(result.deleted)}"
+        f"new key {rotated.new_key_id} works ({rotated.caller_arn}); "
+        f"deleted {', '.join(rotated.deleted)}"
     )
     left = iamuser.list_keys(iam, plan.iam_user)
+    result(keys=[k.id for k in left])
     say(f"re-checked: {plan.iam_user} has keys " + ", ".join(k.describe() for k in left))
     _handover(written, name, replaces=plan.replace.id)
-    return result
+    return rotated
 
 
 @vam_task(
@@ -279,9 +318,10 @@ def rotate_key(c, name, old_key=None, out=None, profile=None, dry_run=False, aws
         "replace": "overwrite a profile that holds another key",
         "verify": "prove the key works against the bucket (default on; --no-verify skips)",
         "dry_run": DRY_RUN_HELP,
+        "json": JSON_HELP,
     }
 )
-def import_key(c, file, profile=None, replace=False, verify=True, dry_run=False):
+def import_key(c, file, profile=None, replace=False, verify=True, dry_run=False, json_=False):
     """Import the key file you were sent into your AWS profile and point your vam settings at it."""
     path = Path(file).expanduser()
     kf = keyfile.read_key_file(path)
@@ -305,6 +345,11 @@ def import_key(c, file, profile=None, replace=False, verify=True, dry_run=False)
         lines.append(f'set aws_profile = "{name}" in {settings_path}')
     elif settings.aws_profile == name:
         lines.append(f"your vam settings already use profile {name}")
+    result(
+        person=kf.user, iam_user=kf.key.iam_user, access_key_id=kf.key.access_key_id,
+        profile=name, credentials=str(pw.credentials), settings_file=str(settings_path),
+        plan=lines, dry_run=dry_run, verified=None, stored=False, settings_updated=False,
+    )  # fmt: skip
     _plan_block(f"import key of {kf.user} ({kf.key.iam_user}):", lines)
     if same and not set_settings:
         say("nothing to change")
@@ -325,12 +370,15 @@ def import_key(c, file, profile=None, replace=False, verify=True, dry_run=False)
         except VamError:
             pass  # no brands.toml here yet: the key file says enough
         arn = iamuser.prove_key(kf.key, storage, prefix or "staging/", attempts=3)
+        result(verified=arn)
         say(f"the key works: {arn}")
     if not same:
         keyfile.write_profile(pw, kf.key, kf.region)
+        result(stored=True)
         say(f"stored as profile {name} in {pw.credentials} (mode 0600)")
     if set_settings:
         keyfile.write_settings_profile(settings_path, name)
+        result(settings_updated=True)
         say(f"your vam settings now use it: {settings_path}")
     elif settings.aws_profile != name:
         say(
@@ -353,9 +401,10 @@ def _settings_target() -> Path:
     help={
         "brand": "probe only this brand's staging (default: every brand you work on)",
         "aws_profile": AWS_PROFILE_HELP,
+        "json": JSON_HELP,
     }
 )
-def check(c, brand=None, aws_profile=None):
+def check(c, brand=None, aws_profile=None, json_=False):
     """With your credentials: probe staging (list/put/get/delete) and compare bucket settings."""
     config = load_config()
     aws = connect_as(config, profile=aws_profile)
@@ -367,6 +416,7 @@ def check(c, brand=None, aws_profile=None):
         brands = [find_brand(config, brand).key]
     else:
         brands = list(policy.scope_for(config.team, me.brands if me else None).brands)
+    result(bucket=config.storage.bucket, brands=brands, profile=aws.profile)
     checks = [awscheck.check_bucket(s3, config.storage, aws.profile)]
     if checks[0].ok:
         checks += [awscheck.probe_staging(s3, config.storage, b, aws.profile) for b in brands]

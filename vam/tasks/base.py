@@ -1,19 +1,33 @@
-"""What every task shares: turning library errors into one line and an exit code, and loading the
-configuration. The only place besides the collection modules that imports invoke."""
+"""What every task shares: turning library errors into one line and an exit code, and what a
+run says: text lines for people, or with `--json` one JSON document on stdout. The only place
+besides the collection modules that imports invoke.
+
+The JSON document of every task has the same envelope (README, "Scripting with --json"):
+`{"command": "s3.up", "ok": true, "exit_code": 0, "error": null, ...the task's fields}`. It is
+printed once, here, when the task ends, however it ends: `ok` and `exit_code` come from the same
+exit, so they cannot disagree.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from invoke import Exit, task
 
 from vam.awsclient import explain
 from vam.errors import VamError
+from vam.tasks import COLLECTIONS
 from vam.terminal import INTERRUPTED, INTERRUPTED_CODE, PIPE_CLOSED_CODE, silence_stdout
+
+# the help of every task's --json (README, "Scripting with --json")
+JSON_HELP = "print one JSON document on stdout instead of text (also on failure)"
 
 
 def debug_enabled() -> bool:
@@ -39,28 +53,86 @@ def one_line(exc: BaseException) -> tuple[str, int]:
     )
 
 
+@dataclass
+class Run:
+    """One run of a task: its name, whether it answers in JSON, and the fields gathered so far."""
+
+    command: str
+    as_json: bool
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def document(self, code: int, error: str | None) -> dict[str, Any]:
+        envelope = {"command": self.command, "ok": code == 0, "exit_code": code, "error": error}
+        return {**envelope, **{k: v for k, v in self.fields.items() if k not in envelope}}
+
+    def finish(self, code: int, error: str | None) -> None:
+        if self.as_json:
+            print(json.dumps(self.document(code, error), indent=1, ensure_ascii=False), flush=True)
+
+
+_RUN: contextvars.ContextVar[Run | None] = contextvars.ContextVar("vam_run", default=None)
+
+
+def json_output() -> bool:
+    """True while a task runs with --json: text is not printed, the JSON document is."""
+    run = _RUN.get()
+    return run is not None and run.as_json
+
+
+def result(**fields: Any) -> None:
+    """Add fields to this run's JSON document (kept even if the task fails later)."""
+    run = _RUN.get()
+    if run is not None:
+        run.fields.update(fields)
+
+
+def _command_name(fn: Callable, name: str | None) -> str:
+    """The task's name as typed: `s3.up`, `aws.setup-bucket`, `handoff`."""
+    task_name = name or fn.__name__.replace("_", "-")  # invoke's auto-dashed names
+    module = fn.__module__.rsplit(".", 1)[-1]
+    return f"{module}.{task_name}" if module in COLLECTIONS else task_name
+
+
+def _exit_message(exc: Exit) -> str | None:
+    return exc.message.removeprefix("vam: ") if exc.message else None
+
+
 def vam_task(*args: Any, **kwargs: Any) -> Callable:
-    """`@task`, plus: a VamError or AWS failure exits with one clear line instead of a traceback."""
+    """`@task`, plus: a VamError or AWS failure exits with one clear line instead of a traceback,
+    and with --json (a `json_` argument) stdout holds one JSON document however the task ends."""
 
     def decorate(fn: Callable) -> Any:
+        command = _command_name(fn, kwargs.get("name"))
+
         @functools.wraps(fn)
         def body(c, *a, **kw):
+            run = Run(command, bool(kw.get("json_")))
+            token = _RUN.set(run)
             try:
-                return fn(c, *a, **kw)
-            except Exit:
+                value = fn(c, *a, **kw)
+            except Exit as exc:
+                run.finish(exc.code, _exit_message(exc))
                 raise
             except KeyboardInterrupt:
+                run.finish(INTERRUPTED_CODE, INTERRUPTED)
                 raise Exit(f"vam: {INTERRUPTED}", code=INTERRUPTED_CODE) from None
             except BrokenPipeError:
                 # the reader of our output has gone (`vam … --json | head`): stop quietly
                 silence_stdout()
                 raise Exit(code=PIPE_CLOSED_CODE) from None
             except Exception as exc:
-                if debug_enabled():
-                    raise
                 message, code = one_line(exc)
                 # one line whatever the library wrote (botocore's texts can span several)
-                raise Exit(f"vam: {' '.join(message.split())}", code=code) from None
+                message = " ".join(message.split())
+                run.finish(code, message)
+                if debug_enabled():
+                    raise
+                raise Exit(f"vam: {message}", code=code) from None
+            else:
+                run.finish(0, None)
+                return value
+            finally:
+                _RUN.reset(token)
 
         return task(*args, **kwargs)(body)
 
@@ -74,18 +146,29 @@ def confirmed(question: str, yes: bool, unasked: VamError) -> bool:
         return True
     if not sys.stdin.isatty():
         raise unasked
+    if json_output():  # stdout is for the JSON document only: ask on stderr
+        print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+        return input().strip().lower() in ("y", "yes")
     return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def say(text: str = "") -> None:
-    print(text, flush=True)
+    """A line for people; with --json it is left out (the document carries the facts)."""
+    if not json_output():
+        print(text, flush=True)
 
 
 def report_checks(checks: list) -> None:
     """One ✓/✗ line per check (doctor, aws.check), then exit 1 if any failed."""
+    result(
+        checks=[
+            {"ok": ch.ok, "label": ch.label, "detail": ch.detail, "fix": ch.fix} for ch in checks
+        ]
+    )
     for check in checks:
         say(check.line())
     failed = [ch for ch in checks if not ch.ok]
+    result(passed=len(checks) - len(failed), failed=len(failed))
     if failed:
         raise Exit(f"vam: {len(failed)} of {len(checks)} checks failed", code=1)
     say(f"all {len(checks)} checks passed")

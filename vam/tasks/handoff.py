@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
+import json
+
 from invoke import Exit
 
 from vam.errors import UsageError
-from vam.handoff import latest_note, note_from_scan, receivers, slack_payload, store_note
+from vam.handoff import (
+    latest_note,
+    note_from_scan,
+    received,
+    receivers,
+    slack_payload,
+    store_note,
+)
 from vam.model import FileState
 from vam.notify import post_webhook
 from vam.remote import list_project
 from vam.session import Session
 from vam.share import parse_expiry, share_links
 from vam.sync import download, status, upload
-from vam.syncview import report_lines, status_lines
-from vam.tasks.base import say, vam_task
+from vam.syncview import (
+    failure_summary,
+    header,
+    report_dict,
+    report_lines,
+    status_dict,
+    status_lines,
+)
+from vam.tasks.base import JSON_HELP, result, say, vam_task
 
 HELP = {
     "brand": "brand (key, shortcut or repo name); default: from the current folder",
     "project": "project id or short id (b65); default: from the current folder",
     "max_rate": "bandwidth cap, e.g. 2MB/s; default: max_rate in your settings",
+    "json": JSON_HELP,
 }
+
+
+def _note_dict(note) -> dict | None:
+    return json.loads(note.to_json()) if note is not None else None
 
 
 @vam_task(
@@ -43,6 +64,7 @@ def handoff(
     no_links=False,
     dry_run=False,
     max_rate=None,
+    json_=False,
 ):
     """Hand a project over: upload (verified), note in S3, notify, print the receiver's command."""
     session = Session(brand)
@@ -50,6 +72,7 @@ def handoff(
     proj = session.project(project, remote=False)
     target = session.target(proj)
     to_users = receivers(session.brand.members, session.user, to)
+    say(header(target))  # before the upload starts
     report = upload(
         session.s3,
         target,
@@ -57,16 +80,24 @@ def handoff(
         rules=session.rules,
         dry_run=dry_run,
         max_rate=session.rate(max_rate),
+        show_progress=False if json_ else None,
     )
+    result(upload=report_dict(report), to=list(to_users), note=None, notified=None)
     for line in report_lines(report):
         say(line)
+    failed = [o for o in report.outcomes if not o.ok] + list(report.unsettled)
+    # after a real upload, what is still not in S3; in a dry run, what the upload would not send
+    still = (FileState.CONFLICT, FileState.REFUSED) + (() if dry_run else (FileState.UPLOAD,))
+    open_rows = (report.after or report.plan).with_state(*still)
     if dry_run:
         say(f"dry run: no note left for {', '.join(to_users) or 'the team'}, nobody notified")
+        if open_rows:  # exit as the real run would
+            raise Exit(
+                f"vam: dry run: the handoff would stop before the note: {len(open_rows)} file(s) "
+                "would not be in S3 as they are here (see above)",
+                code=1,
+            )
         return
-    failed = [o for o in report.outcomes if not o.ok] + list(report.unsettled)
-    open_rows = (report.after or report.plan).with_state(
-        FileState.CONFLICT, FileState.UPLOAD, FileState.REFUSED
-    )
     if failed or open_rows:
         raise Exit(
             f"vam: handoff stopped before the note: {len(failed) + len(open_rows)} file(s) are "
@@ -100,12 +131,14 @@ def handoff(
         links_expire_at=expire_at,
     )
     key = store_note(session.s3, target.bucket, target.prefix, note)
+    result(note=_note_dict(note), note_key=key, receive_command=note.receive_command)
     say(f"handoff note stored with the project in S3 ({key.rsplit('/', 1)[-1]}):")
-    for line in note.summary_lines():
+    for line in note.summary_lines(receive_hint=False):  # the receiver's command comes last
         say(f"  {line}")
     webhook = session.settings.webhook_url
     if webhook:
         sent = post_webhook(webhook, slack_payload(note))
+        result(notified=sent.ok, notify_error=None if sent.ok else sent.detail)
         say(
             "notified the team's webhook"
             if sent.ok
@@ -115,11 +148,12 @@ def handoff(
 
 
 @vam_task(auto_shortflags=False, help={**HELP, "dry_run": "show what would be downloaded"})
-def receive(c, brand=None, project=None, dry_run=False, max_rate=None):
+def receive(c, brand=None, project=None, dry_run=False, max_rate=None, json_=False):
     """Pick up a handoff: download (verified), then the project's status and the note to you."""
     session = Session(brand)
     proj = session.project(project, remote=True)
     target = session.target(proj)
+    say(header(target))  # before the download starts
     report = download(
         session.s3,
         target,
@@ -127,13 +161,15 @@ def receive(c, brand=None, project=None, dry_run=False, max_rate=None):
         rules=session.rules,
         dry_run=dry_run,
         max_rate=session.rate(max_rate),
+        show_progress=False if json_ else None,
     )
+    result(download=report_dict(report))
     for line in report_lines(report):
         say(line)
     say()
     # one listing serves both the files' states and the latest handoff note
     objects = list_project(session.s3, target.bucket, target.prefix)
-    result = status(
+    found = status(
         session.s3,
         target,
         user=session.user,
@@ -141,16 +177,20 @@ def receive(c, brand=None, project=None, dry_run=False, max_rate=None):
         staging_days=session.config.storage.staging_days,
         objects=objects,
     )
-    for line in status_lines(result):
+    result(status=status_dict(found))
+    for line in status_lines(found):
         say(line)
     keys = [o.key for o in objects]
     note = latest_note(session.s3, target.bucket, target.prefix, for_user=session.user, keys=keys)
+    result(handoff=_note_dict(note))
     say()
     if note is None:
         say("no handoff note for you on this project")
-    else:
-        for line in note.summary_lines():
+    else:  # "to receive: …" only while something of it is still to be received
+        hint = note.is_receiver(session.user) and not received(note, found.plan)
+        for line in note.summary_lines(receive_hint=hint):
             say(line)
-    failed = [o for o in report.outcomes if not o.ok] + list(report.unsettled)
-    if failed:
-        raise Exit(f"vam: {len(failed)} file(s) not downloaded; see the lines above", code=1)
+    # the same test as s3.down's: a conflict left untouched is not a received handoff
+    failure = failure_summary([report])
+    if failure is not None:
+        raise Exit(f"vam: {failure}", code=1)

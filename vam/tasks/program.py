@@ -82,16 +82,24 @@ class VamProgram(Program):
         try:
             super().parse_tasks()
         except ParseError as exc:
-            raise Exit(f"vam: {self.explain_parse_error(exc)}", code=UsageError.exit_code) from None
+            raise self._usage_error(self.explain_parse_error(exc)) from None
         except ValueError as exc:
             # invoke casts typed flags (int, …) while parsing and lets a ValueError escape as a
             # traceback; a person who typed `--next two` gets one line instead
             task = self._task_in_argv()
             see = f"`vam --help {task}`" if task else "`vam --list`"
-            raise Exit(
-                f"vam: an option's value cannot be read ({exc}); see {see}",
-                code=UsageError.exit_code,
+            raise self._usage_error(
+                f"an option's value cannot be read ({exc}); see {see}"
             ) from None
+
+    def _usage_error(self, message: str) -> Exit:
+        """A command line vam cannot read: one line on stderr and, when the line asked for
+        --json, the same failure as a JSON document on stdout (as any task's failure is)."""
+        if "--json" in self.argv[1:]:
+            from vam.tasks.base import Run
+
+            Run(self._task_in_argv() or "vam", as_json=True).finish(UsageError.exit_code, message)
+        return Exit(f"vam: {message}", code=UsageError.exit_code)
 
     def parse_cleanup(self) -> None:
         try:

@@ -7,7 +7,7 @@ from invoke import Exit
 from vam.config import load_config
 from vam.projects import brand_repo, projects_root, select_brands
 from vam.repo_check import check_repo, fix_gitignore
-from vam.tasks.base import say, vam_task
+from vam.tasks.base import JSON_HELP, result, say, vam_task
 
 
 @vam_task(
@@ -15,18 +15,28 @@ from vam.tasks.base import say, vam_task
         "brand": "brand (key, shortcut or repo name); default: from the current folder, else all",
         "fix": "append the missing rules to .gitignore (never removes a line)",
         "dry_run": "with --fix: print the lines that would be appended, write nothing",
+        "json": JSON_HELP,
     }
 )
-def check(c, brand=None, fix=False, dry_run=False):
+def check(c, brand=None, fix=False, dry_run=False, json_=False):
     """.gitignore covers video, s3-staging/, projects.json, .vam/, settings; no video in git."""
     config = load_config()
     root = projects_root(config)
     brands = select_brands(config, brand)
     problems = 0
     rules = config.team.files
+    done: list[dict] = []
+    result(fix=fix, dry_run=dry_run, brands=done, problems=0)
     for b in brands:
         repo = brand_repo(root, b)
         report = check_repo(repo, rules)
+        entry: dict = {
+            "brand": b.key, "repo": str(repo), "git": report.is_git,
+            "missing": [r.pattern for r in report.missing], "appended": [],
+            "tracked_heavy": [{"path": t.path, "staged_only": t.staged_only}
+                              for t in report.tracked_heavy],
+        }  # fmt: skip
+        done.append(entry)
         if not report.is_git:
             say(f"{b.key}: {repo} is not a git repository (run `git init` there); not checked")
             problems += 1
@@ -38,11 +48,13 @@ def check(c, brand=None, fix=False, dry_run=False):
                     + " ".join(r.pattern for r in missing))  # fmt: skip
             else:
                 fix_gitignore(repo, missing)
+                entry["appended"] = [r.pattern for r in missing]
                 after = check_repo(repo, rules)  # re-check: the rules must now take effect
                 still = {r.pattern for r in after.missing}
                 say(f"{b.key}: appended {len(missing)} rule(s) to {repo / '.gitignore'}: "
                     + " ".join(r.pattern for r in missing))  # fmt: skip
                 missing = list(after.missing)
+                entry["missing"] = [r.pattern for r in missing]
                 if still:
                     say(f"{b.key}: still not ignored after the fix: {', '.join(sorted(still))} "
                         "(a negation rule `!…` in .gitignore may override them)")  # fmt: skip
@@ -61,5 +73,6 @@ def check(c, brand=None, fix=False, dry_run=False):
             say(f"{b.key}: heavy file {what}: {t.path}")
             say(f"    untrack it (the file stays on disk): {t.command(repo)}")
             problems += 1
+    result(problems=problems)
     if problems:
         raise Exit(f"vam: repo.check found {problems} problem(s)", code=1)

@@ -12,7 +12,6 @@ from invoke import Exit
 from vam.awsclient import connect_as, explain
 from vam.config import load_config
 from vam.errors import AwsError, NotFoundError, UsageError
-from vam.model import ActionKind, FileState
 from vam.projects import (
     find_brand,
     infer_location,
@@ -29,8 +28,15 @@ from vam.sync import (
     target_for,
     upload,
 )
-from vam.syncview import report_dict, report_lines, status_dict, status_lines
-from vam.tasks.base import confirmed, say, vam_task
+from vam.syncview import (
+    failure_summary,
+    header,
+    report_dict,
+    report_lines,
+    status_dict,
+    status_lines,
+)
+from vam.tasks.base import JSON_HELP, confirmed, result, say, vam_task
 from vam.units import format_size, human_utc
 from vam.uploads import abort, describe, list_incomplete, older_than, parse_age
 
@@ -38,7 +44,7 @@ COMMON_HELP = {
     "brand": "brand (key, shortcut or repo name); default: from the current folder",
     "project": "project id or short id (b65); default: from the current folder",
     "dry_run": "print the exact plan and transfer nothing",
-    "json": "print a machine-readable JSON result on stdout instead of text",
+    "json": JSON_HELP,
     "max_rate": "bandwidth cap, e.g. 2MB/s; default: max_rate in your settings",
 }
 
@@ -53,44 +59,11 @@ def _aws_errors(session: Session | None, fn):
         raise explained from None
 
 
-def _emit(payload: dict | list, lines: list[str], as_json: bool) -> None:
-    if as_json:
-        say(jsonlib.dumps(payload, indent=1, ensure_ascii=False))
-    else:
-        for line in lines:
-            say(line)
-
-
 def _finish(reports: list) -> None:
-    failed = [o for r in reports for o in r.outcomes if not o.ok]
-    unsettled = [u for r in reports for u in r.unsettled]
-    if failed or unsettled:
-        raise Exit(
-            f"vam: {len(failed) + len(unsettled)} file(s) not transferred; see the lines above",
-            code=1,
-        )
-    conflicts = [
-        a for r in reports for a in r.actions
-        if a.kind is ActionKind.SKIP and a.state is FileState.CONFLICT
-    ]  # fmt: skip
-    if conflicts and not reports[0].dry_run:
-        raise Exit(
-            f"vam: {len(conflicts)} conflict(s) left untouched; run one of the two commands shown",
-            code=1,
-        )
-    unread = [s for r in reports for s in r.unreadable]
-    if unread and not reports[0].dry_run:
-        raise Exit(
-            f"vam: {len(unread)} file(s) could not be read and were left out; see the lines above",
-            code=1,
-        )
-    clashes = [row for r in reports for row in r.name_clashes]
-    if clashes and not reports[0].dry_run:
-        raise Exit(
-            f"vam: {len(clashes)} file name(s) clash (one file on Windows and macOS); nothing "
-            "written for them: keep one name of each, as shown",
-            code=1,
-        )
+    """Exit 1 when a file is left unsettled (syncview.unsettled_files: the same test as `ok`)."""
+    failure = failure_summary(reports)
+    if failure is not None:
+        raise Exit(f"vam: {failure}", code=1)
 
 
 @vam_task(
@@ -113,6 +86,7 @@ def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, dele
         if project:
             raise UsageError("give either --project or --all, not both")
         projects = staged_projects(session.root, session.brand)
+        result(brand=session.brand.key, projects=[])
         if not projects:
             say(f"nothing to upload: no project of {session.brand.key} has files in s3-staging/")
             return
@@ -120,20 +94,24 @@ def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, dele
         projects = [session.project(project, remote=False)]
     reports = []
     for proj in projects:
+        target = target_for(session.config, proj)
+        say(header(target))  # before the transfer: a long upload shows what it is working on
         report = _aws_errors(
             session,
-            lambda p=proj: upload(
-                session.s3, target_for(session.config, p), user=session.user,
+            lambda t=target: upload(
+                session.s3, t, user=session.user,
                 rules=session.config.team.files, force=force, delete=delete, dry_run=dry_run,
                 max_rate=rate,
                 show_progress=False if json_ else None,
             ),
         )  # fmt: skip
         reports.append(report)
-        if not json_:
-            _emit({}, report_lines(report), False)
-    if json_:
-        _emit([report_dict(r) for r in reports] if all_ else report_dict(reports[0]), [], True)
+        for line in report_lines(report):
+            say(line)
+        if all_:  # kept up to date: a failure in the next project still reports this one
+            result(projects=[report_dict(r) for r in reports])
+        else:
+            result(**report_dict(report))
     _finish(reports)
 
 
@@ -152,16 +130,20 @@ def down(c, brand=None, project=None, dry_run=False, force=False, delete=False, 
     session = Session(brand)
     rate = session.rate(max_rate)
     proj = _aws_errors(session, lambda: session.project(project, remote=True))
+    target = target_for(session.config, proj)
+    say(header(target))  # before the transfer
     report = _aws_errors(
         session,
         lambda: download(
-            session.s3, target_for(session.config, proj), user=session.user,
+            session.s3, target, user=session.user,
             rules=session.config.team.files, force=force, delete=delete, dry_run=dry_run,
                 max_rate=rate,
             show_progress=False if json_ else None,
         ),
     )  # fmt: skip
-    _emit(report_dict(report), report_lines(report), json_)
+    result(**report_dict(report))
+    for line in report_lines(report):
+        say(line)
     _finish([report])
 
 
@@ -179,21 +161,21 @@ def down(c, brand=None, project=None, dry_run=False, force=False, delete=False, 
 def show_status(c, brand=None, project=None, all_=False, json_=False):
     """Per file: state, size, who uploaded it and when; then the commands to run next."""
     if all_ or (not project and not _inside_project(brand)):
-        _status_all(brand, json_)
+        _status_all(brand)
         return
     session = Session(brand)
     proj = _aws_errors(session, lambda: session.project(project, remote=True))
     target = target_for(session.config, proj)
     # one listing serves both the files' states and the latest handoff note
     objects = _aws_errors(session, lambda: list_project(session.s3, target.bucket, target.prefix))
-    result = _aws_errors(
+    found = _aws_errors(
         session,
         lambda: status(
             session.s3, target, user=session.user, rules=session.config.team.files,
             staging_days=session.config.storage.staging_days, objects=objects,
         ),
     )  # fmt: skip
-    from vam.handoff import latest_note
+    from vam.handoff import latest_note, received
 
     note = _aws_errors(
         session,
@@ -201,13 +183,14 @@ def show_status(c, brand=None, project=None, all_=False, json_=False):
             session.s3, target.bucket, target.prefix, keys=[o.key for o in objects]
         ),
     )
-    payload = status_dict(result)
-    payload["handoff"] = jsonlib.loads(note.to_json()) if note else None
-    lines = status_lines(result)
+    result(**status_dict(found), handoff=jsonlib.loads(note.to_json()) if note else None)
+    lines = status_lines(found)
     if note is not None:
-        first, *rest = note.summary_lines(files=False)
+        hint = note.is_receiver(session.user) and not received(note, found.plan)
+        first, *rest = note.summary_lines(files=False, receive_hint=hint)
         lines += [f"  latest {first}", *rest]
-    _emit(payload, lines, json_)
+    for line in lines:
+        say(line)
 
 
 def _inside_project(brand: str | None) -> bool:
@@ -218,27 +201,27 @@ def _inside_project(brand: str | None) -> bool:
     return brand is None or (here.brand is not None and find_brand(config, brand) == here.brand)
 
 
-def _status_all(brand: str | None, as_json: bool) -> None:
+def _status_all(brand: str | None) -> None:
     config = load_config()
     brand_keys = [b.key for b in select_brands(config, brand)]
-    payload: list[dict] = []
+    projects: list[dict] = []
+    refused: list[str] = []
     for key in brand_keys:
         session = Session(key)
         statuses, refusals = _aws_errors(
             session, lambda s=session, k=key: brand_status(s.s3, s.config, s.root, k, user=s.user)
         )
-        if not as_json:
-            if not statuses and not refusals:
-                say(f"{key}: no staging files in S3 or locally")
-            for st in statuses:
-                for line in status_lines(st):
-                    say(line)
-                say()
-            for refusal in refusals:
-                say(f"! {refusal}")
-        payload.extend(status_dict(st) for st in statuses)
-    if as_json:
-        say(jsonlib.dumps(payload, indent=1, ensure_ascii=False))
+        if not statuses and not refusals:
+            say(f"{key}: no staging files in S3 or locally")
+        for st in statuses:
+            for line in status_lines(st):
+                say(line)
+            say()
+        for refusal in refusals:
+            say(f"! {refusal}")
+        projects.extend(status_dict(st) for st in statuses)
+        refused.extend(refusals)
+        result(brands=brand_keys, projects=projects, refused=refused)
 
 
 @vam_task(
@@ -247,9 +230,10 @@ def _status_all(brand: str | None, as_json: bool) -> None:
         "abort_older_than": "abort the uploads started longer ago than this, e.g. 7d, 12h, 2w",
         "dry_run": "with --abort-older-than: show what would be aborted, abort nothing",
         "yes": "abort without asking",
+        "json": COMMON_HELP["json"],
     }
 )
-def uploads(c, brand=None, abort_older_than=None, dry_run=False, yes=False):
+def uploads(c, brand=None, abort_older_than=None, dry_run=False, yes=False, json_=False):
     """List a brand's unfinished uploads (who, when, bytes sent); abort old ones."""
     config = load_config()
     chosen = select_brand(config, brand)
@@ -261,6 +245,8 @@ def uploads(c, brand=None, abort_older_than=None, dry_run=False, yes=False):
     now = datetime.now(UTC)
 
     found = list_incomplete(s3, storage.bucket, prefix, people)
+    result(brand=chosen.key, bucket=storage.bucket, prefix=prefix, dry_run=dry_run,
+           uploads=[_upload_dict(u) for u in found], to_abort=[], aborted=[])  # fmt: skip
     if not found:
         say(f"no unfinished uploads under s3://{storage.bucket}/{prefix}")
         return
@@ -273,6 +259,7 @@ def uploads(c, brand=None, abort_older_than=None, dry_run=False, yes=False):
         return
 
     doomed = older_than(found, age, now)
+    result(to_abort=[_upload_dict(u) for u in doomed])
     if not doomed:
         say(f"none is older than {abort_older_than}: nothing to abort")
         return
@@ -288,6 +275,7 @@ def uploads(c, brand=None, abort_older_than=None, dry_run=False, yes=False):
         say("nothing aborted")
         return
     aborted = abort(s3, storage.bucket, doomed)
+    result(aborted=[_upload_dict(u) for u in aborted])
     left = {u.upload_id for u in list_incomplete(s3, storage.bucket, prefix, people)}
     still = [u for u in aborted if u.upload_id in left]
     if still:  # re-check: S3 must no longer list them
@@ -295,6 +283,17 @@ def uploads(c, brand=None, abort_older_than=None, dry_run=False, yes=False):
             f"{len(still)} upload(s) are still listed after aborting; run the same command again"
         )
     say(f"aborted {len(aborted)} upload(s); {len(found) - len(aborted)} left")
+
+
+def _upload_dict(pending) -> dict:
+    return {
+        "key": pending.key,
+        "upload_id": pending.upload_id,
+        "initiated": pending.initiated.isoformat(),
+        "who": pending.who,
+        "parts": pending.parts,
+        "bytes_sent": pending.bytes_sent,
+    }
 
 
 @vam_task(
@@ -334,14 +333,15 @@ def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
     links = share_links(
         session.s3, target.bucket, [(o.rel, o.key, o.size) for o in objects], seconds
     )
-    if json_:
-        payload = [
+    result(
+        brand=target.brand_key,
+        project=target.project_id,
+        links=[
             {"path": lk.rel, "bytes": lk.size, "url": lk.url,
              "expires": lk.expires_at.isoformat().replace("+00:00", "Z")}
             for lk in links
-        ]  # fmt: skip
-        say(jsonlib.dumps(payload, indent=1, ensure_ascii=False))
-        return
+        ],
+    )  # fmt: skip
     expires_at = human_utc(links[0].expires_at)
     where = f"{target.brand_key} {target.project_id}"
     say(f"{len(links)} link(s) for {where}, valid until {expires_at}:")
@@ -359,10 +359,13 @@ def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
         "or both",
         "force": "also delete files that exist only on the side being cleaned",
         "yes": "do not ask for confirmation",
-        "dry_run": "show what would be deleted; delete nothing",
+        "dry_run": "show what would be deleted; delete nothing (exits as the real run would: "
+        "1 when files would be kept)",
+        "json": COMMON_HELP["json"],
     },
 )
-def cleanup(c, brand=None, project=None, side="remote", force=False, yes=False, dry_run=False):
+def cleanup(c, brand=None, project=None, side="remote", force=False, yes=False, dry_run=False,
+            json_=False):  # fmt: skip
     """Delete a finished project's staging files (S3 and/or here); the only copy needs --force."""
     from vam.cleanup import LOCAL, REMOTE, apply_cleanup, plan_cleanup
 
@@ -376,40 +379,61 @@ def cleanup(c, brand=None, project=None, side="remote", force=False, yes=False, 
         session.s3, target, user=session.user, rules=session.rules, sides=sides, force=force,
         noncurrent_days=session.config.storage.noncurrent_days,
     ))  # fmt: skip
+    result(
+        brand=target.brand_key, project=target.project_id, sides=list(sides), dry_run=dry_run,
+        to_delete=[_item_dict(i) for i in plan.to_delete],
+        kept=[_item_dict(i) for i in plan.refused],
+        unfinished_uploads=len(plan.uploads), vam_objects=len(plan.vam_keys_to_delete),
+        deleted=[], failed=[],
+    )  # fmt: skip
     for line in plan.lines():
         say(line)
+    # files kept make the run fail (exit 1), and a dry run exits as the real run would
+    kept = f"{len(plan.refused)} file(s) {'would be ' if dry_run else ''}kept (see above)"
     if plan.nothing:
         say("nothing to delete")
         if plan.refused:
-            raise Exit(f"vam: {len(plan.refused)} file(s) kept (see above)", code=1)
+            raise Exit(f"vam: {kept}", code=1)
         return
     if dry_run:
         say("dry run: nothing deleted")
+        if plan.refused:
+            raise Exit(f"vam: {kept}", code=1)
         return
     count = len(plan.to_delete)
     unasked = UsageError("not a terminal, so vam cannot ask: add --yes to delete them")
     if not confirmed(f"delete these {count} file(s)?", yes, unasked):
         say("nothing deleted")
         return
-    result = _aws_errors(
+    done = _aws_errors(
         session, lambda: apply_cleanup(session.s3, plan, user=session.user, rules=session.rules)
     )
+    result(
+        deleted=[_item_dict(i) for i in done.deleted],
+        failed=[{**_item_dict(i), "error": why} for i, why in done.failed],
+        aborted_uploads=done.aborted, vam_objects_deleted=done.vam_deleted,
+        remaining_remote=done.remaining_remote if REMOTE in sides else None,
+        remaining_local=done.remaining_local if LOCAL in sides else None,
+    )  # fmt: skip
     say(
-        f"deleted {len(result.deleted)} file(s)"
-        + (f", aborted {result.aborted} unfinished upload(s)" if result.aborted else "")
+        f"deleted {len(done.deleted)} file(s)"
+        + (f", aborted {done.aborted} unfinished upload(s)" if done.aborted else "")
         + (
-            f", removed vam's {result.vam_deleted} index/handoff object(s)"
-            if result.vam_deleted
+            f", removed vam's {done.vam_deleted} index/handoff object(s)"
+            if done.vam_deleted
             else ""
         )
     )
     if REMOTE in sides:
-        say(f"re-checked S3: {result.remaining_remote} project file(s) left")
+        say(f"re-checked S3: {done.remaining_remote} project file(s) left")
     if LOCAL in sides:
-        say(f"re-checked here: {result.remaining_local} file(s) left in {target.staging}")
-    for item, why in result.failed:
+        say(f"re-checked here: {done.remaining_local} file(s) left in {target.staging}")
+    for item, why in done.failed:
         say(f"  ! {item.rel}: {why}")
-    if result.failed or plan.refused:
-        raise Exit(
-            f"vam: {len(result.failed) + len(plan.refused)} file(s) kept (see above)", code=1
-        )
+    if done.failed or plan.refused:
+        raise Exit(f"vam: {len(done.failed) + len(plan.refused)} file(s) kept (see above)", code=1)
+
+
+def _item_dict(item) -> dict:
+    """One file of a cleanup plan: which side, its size, and why it goes or stays."""
+    return {"side": item.side, "file": item.rel, "size": item.size, "reason": item.reason}

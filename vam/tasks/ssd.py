@@ -25,16 +25,16 @@ from vam.projects import (
     select_project,
 )
 from vam.ssd import apply_light, backup_dir, brand_status, plan_sync, require_ssd
-from vam.tasks.base import say, vam_task
+from vam.tasks.base import JSON_HELP, result, say, vam_task
 from vam.units import format_size, parse_size
 
 
 class _Progress(Hooks):
     """A tqdm bar on a terminal, nothing otherwise."""
 
-    def __init__(self, total: int):
+    def __init__(self, total: int, *, enabled: bool = True):
         self.bar = None
-        if sys.stderr.isatty() and total:
+        if enabled and sys.stderr.isatty() and total:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, unit="B", unit_scale=True, desc="copy", leave=False)
@@ -58,11 +58,12 @@ class _Progress(Hooks):
         "cleanup_s3": "after the verified copy, delete the project's S3 staging objects whose "
         "content is on the SSD (compared by size and MD5/CRC32)",
         "reserve": "space to keep free on the SSD after the copy (e.g. 2GB); default 512MiB",
+        "json": JSON_HELP,
     }
 )
 def archive(
     c, project=None, brand=None, next=0, dry_run=False, keep_local=False, cleanup_s3=False,
-    reserve=None,
+    reserve=None, json_=False,
 ):  # fmt: skip
     """Copy a finished project to the SSD, verify every file, then keep only its light files."""
     config = load_config()
@@ -88,12 +89,27 @@ def archive(
         projects = [found]
     require_ssd(config, root, projects[0].brand)
 
+    done: list[dict] = []
+    result(dry_run=dry_run, projects=done)
     for proj in projects:
         plan = plan_archive(config, root, proj, reserve=spare)
+        entry: dict = {
+            "brand": proj.brand.key, "project": proj.id, "ssd_dir": str(plan.ssd_dir),
+            "archived_dir": str(plan.archived_dir), "plan": plan_lines(plan),
+            "to_copy": len(plan.to_copy), "copy_bytes": plan.copy_bytes,
+            "differs": [{"file": st.rel, "detail": st.detail} for st in plan.differs],
+            "copied": [], "verified": 0, "removed_local": False, "s3_staging": None,
+        }  # fmt: skip
+        done.append(entry)
         for line in plan_lines(plan):
             say(line)
         staging = staging_state(config, root, proj)
         objects = staging.projects.get(proj.id, [])
+        entry["s3_staging"] = (
+            {"files": len(objects), "bytes": sum(o.size for o in objects)}
+            if staging.available
+            else {"error": staging.error}
+        )
         if not staging.available:
             say(f"  S3 staging: unknown ({staging.error})")
         elif objects:
@@ -112,26 +128,45 @@ def archive(
                     "(checked after the copy verifies)")  # fmt: skip
             say("  dry run: nothing copied, verified or deleted")
             continue
-        progress = _Progress(plan.copy_bytes)
+        progress = _Progress(plan.copy_bytes, enabled=not json_)
         try:
-            result = execute_archive(plan, config, keep_local=keep_local, hooks=progress)
+            archived = execute_archive(plan, config, keep_local=keep_local, hooks=progress)
         finally:
             progress.close()
-        say(f"  copied {len(result.copied)} file(s), verified {result.verified} on the SSD "
+        entry.update(
+            copied=list(archived.copied),
+            verified=archived.verified,
+            removed_local=archived.removed_local,
+            light_restored=len(archived.light_restored),
+            notes=list(archived.notes),
+        )
+        say(f"  copied {len(archived.copied)} file(s), verified {archived.verified} on the SSD "
             f"({plan.ssd_dir})")  # fmt: skip
-        if result.removed_local:
-            say(f"  removed {proj.path}; {len(result.light_restored)} light file(s) now in "
+        if plan.backups:
+            say(f"  {len(plan.backups)} backup(s) on the SSD in {plan.ssd_dir / STATE_DIR}/backups")
+        if archived.removed_local:
+            say(f"  removed {proj.path}; {len(archived.light_restored)} light file(s) now in "
                 f"{plan.archived_dir}")  # fmt: skip
-        else:
+        elif keep_local:
             say(f"  kept the local project {proj.path} (--keep-local)")
-        for note in result.notes:
+        for kept in archived.kept:
+            aside = f"; the SSD's older copy is now {kept.aside}" if kept.aside else ""
+            say(f"  kept {kept.rel}: {kept.reason}{aside}")
+        entry["kept"] = [kept.rel for kept in archived.kept]
+        for note in archived.notes:
             if note != "kept local":
                 say(f"  note: {note}")
+        if archived.kept:
+            raise SafetyError(
+                f"{len(archived.kept)} file(s) of {proj.id} changed after their SSD copy verified "
+                f"and were kept in {proj.path}; run the same command again to archive them"
+            )
         if objects and cleanup_s3:
             decisions = plan_cleanup(plan, staging)
             for d in decisions:
                 say(f"    {'delete' if d.delete else 'keep  '} {d.obj.rel}: {d.reason}")
             deleted = execute_cleanup(config, root, plan, decisions, staging)
+            entry["s3_staging"]["deleted"] = len(deleted)
             state = [k for k in deleted if f"/{STATE_DIR}/" in k]
             extra = f" and vam's {len(state)} index/handoff object(s)" if state else ""
             say(f"  S3 staging: deleted {len(deleted) - len(state)} file(s){extra}")
@@ -154,22 +189,36 @@ def archive(
             "also replace local light files that differ from the SSD's (yours are kept in the "
             "project's .vam/backups/)"
         ),
+        "json": JSON_HELP,
     }
 )
-def sync(c, brand=None, dry_run=False, overwrite=False):
+def sync(c, brand=None, dry_run=False, overwrite=False, json_=False):
     """Copy light files of archived projects from the SSD into archived/{range}/{id}/."""
     config = load_config()
     root = projects_root(config)
     brands = select_brands(config, brand)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    done: list[dict] = []
+    result(dry_run=dry_run, brands=done)
     for b in brands:
         try:
             report = plan_sync(config, root, b)
         except NotFoundError as exc:
             if len(brands) == 1:
                 raise
+            done.append({"brand": b.key, "skipped": str(exc)})
             say(f"{b.key}: skipped, {exc}")
             continue
+        entry: dict = {
+            "brand": b.key, "ssd": str(report.ssd), "skipped_active": list(report.skipped_active),
+            "projects": [
+                {"project": p.id, "folder": str(p.target),
+                 "files": [{"file": a.rel, "action": a.action, "to": str(a.dst), "size": a.size}
+                           for a in p.actions if a.action != "same"]}
+                for p in report.projects
+            ],
+        }  # fmt: skip
+        done.append(entry)
         copies = sum(1 for p in report.projects for a in p.actions if a.action == "copy")
         say(f"{b.key}: {len(report.projects)} archived project(s) on the SSD ({report.ssd})")
         for p in report.projects:
@@ -187,19 +236,31 @@ def sync(c, brand=None, dry_run=False, overwrite=False):
         for pid in report.skipped_active:
             say(f"  skipped {pid}: still an active project here")
         same = sum(1 for p in report.projects for a in p.actions if a.action == "same")
+        entry.update(to_copy=copies, identical=same)
         say(f"  {copies} to copy, {same} already identical" + (" (dry run)" if dry_run else ""))
 
 
 @vam_task(
-    help={"brand": "brand (key, shortcut or repo name); default: from the current folder, else all"}
+    help={
+        "brand": "brand (key, shortcut or repo name); default: from the current folder, else all",
+        "json": JSON_HELP,
+    }
 )
-def status(c, brand=None):
+def status(c, brand=None, json_=False):
     """Per brand: projects only on the SSD, only local, on both; SSD free space."""
     config = load_config()
     root = projects_root(config)
     brands = select_brands(config, brand)
+    done: list[dict] = []
+    result(brands=done)
     for b in brands:
         st = brand_status(config, root, b)
+        done.append({
+            "brand": b.key, "ssd": str(st.ssd) if st.ssd else None, "mounted": st.mounted,
+            "free_bytes": st.free_bytes, "total_bytes": st.total_bytes,
+            "ssd_only": list(st.ssd_only), "both": list(st.both), "local_only": list(st.local_only),
+            "not_archived": list(st.heavy_local_only),
+        })  # fmt: skip
         if not st.mounted:
             where = st.ssd.parent if st.ssd else "no ssd_root in settings"
             say(f"{b.key}: SSD not mounted ({where}); local: {len(st.local_only)} project(s)")
