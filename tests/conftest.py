@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
+from storykit import BUCKET, Person
 
 from vam.localserver import LOCAL_CREDENTIALS, local_s3
 from vam.sample import SampleRoot, build_sample_root
@@ -93,3 +95,25 @@ def run_vam(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
 @pytest.fixture
 def vam_cli():
     return run_vam
+
+
+@pytest.fixture
+def s3c(s3):
+    """A plain boto3 client on the server (another tool, or the other person's raw requests),
+    with the team's bucket made and versioned as `vam aws.setup-bucket` leaves it."""
+    client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    return client
+
+
+@pytest.fixture
+def david(sample, s3c) -> Person:
+    return Person("david", sample.write_settings("david"))
+
+
+@pytest.fixture
+def jan(sample, s3c, tmp_path) -> Person:
+    root = tmp_path / "jan-projects"
+    (root / "v-appydave").mkdir(parents=True)
+    return Person("jan", sample.write_settings("jan", projects_root=str(root)))

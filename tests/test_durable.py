@@ -102,5 +102,14 @@ def test_long_windows_paths_get_the_extended_prefix(path, expected):
     assert durable.long_path(path, windows=True) == expected
 
 
+def test_a_folder_can_be_put_in_the_extended_form_whatever_its_length():
+    """vam hands Jan's project folders to Windows this way (durable.native), so files deep
+    inside them work past 260 characters."""
+    assert durable.long_path("D:\\video-projects", windows=True, always=True) == (
+        "\\\\?\\D:\\video-projects"
+    )
+    assert durable.native(Path("/tmp/x")) == Path("/tmp/x")  # not Windows: unchanged
+
+
 def test_long_paths_are_unchanged_elsewhere():
     assert durable.long_path("/tmp/" + "x" * 300, windows=False) == "/tmp/" + "x" * 300

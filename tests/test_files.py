@@ -53,7 +53,8 @@ def test_walk_lists_files_sorted_with_posix_paths_and_skips_excluded(tmp_path):
     assert files[1].size == 5
 
 
-def test_walk_does_not_follow_symlinks_outside_the_root(tmp_path):
+def test_walk_never_follows_links_and_says_so(tmp_path):
+    """A link is skipped wherever it points (issue 12 item 3): inside the root or out of it."""
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text("s")
@@ -65,5 +66,6 @@ def test_walk_does_not_follow_symlinks_outside_the_root(tmp_path):
     os.symlink(root / "inside.txt", root / "alias.txt")
     skipped: list[Skipped] = []
     files = [f.rel for f in walk(root, RULES, skipped)]
-    assert files == ["alias.txt", "inside.txt"]
-    assert sorted(s.rel for s in skipped) == ["link.txt", "linkdir"]
+    assert files == ["inside.txt"]
+    assert sorted(s.rel for s in skipped) == ["alias.txt", "link.txt", "linkdir"]
+    assert all("a link to" in s.reason and "does not follow links" in s.reason for s in skipped)

@@ -125,10 +125,10 @@ def backup_files(folder: Path, rules: FileRules, skipped: list[Skipped]) -> list
         return []
     inner: list[Skipped] = []
     found = [
-        LocalFile(f"{BACKUPS_REL}/{f.rel}", f.path, f.size, f.mtime_ns)
+        LocalFile(f"{BACKUPS_REL}/{f.rel}", f.path, f.stamp)
         for f in walk(root, rules, inner)
     ]
-    skipped += [Skipped(f"{BACKUPS_REL}/{s.rel}", s.reason) for s in inner]
+    skipped += [Skipped(f"{BACKUPS_REL}/{s.rel}", s.reason, s.problem) for s in inner]
     return found
 
 

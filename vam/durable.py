@@ -113,17 +113,26 @@ def replace(src: Path, dst: Path, *, durable: bool = True, patience: float | Non
         fsync_dir(Path(dst).parent)
 
 
-def long_path(path: Path | str, *, windows: bool | None = None) -> str:
+def long_path(path: Path | str, *, windows: bool | None = None, always: bool = False) -> str:
     """The path as the OS API needs it: on Windows, `\\\\?\\C:\\…` (or `\\\\?\\UNC\\server\\…`)
-    once it reaches MAX_PATH characters; unchanged elsewhere and for shorter paths."""
+    once it reaches MAX_PATH characters (or `always`, for a folder whose files may); unchanged
+    elsewhere and for shorter paths."""
     text = str(path)
     windows = os.name == "nt" if windows is None else windows
-    if not windows or len(text) < MAX_PATH - 12 or text.startswith("\\\\?\\"):
-        # (12: the room CreateDirectory needs for an 8.3 name inside the folder)
+    # (12: the room CreateDirectory needs for an 8.3 name inside the folder)
+    short = len(text) < MAX_PATH - 12 and not always
+    if not windows or short or text.startswith("\\\\?\\"):
         return text
-    if windows and os.name == "nt":
+    if os.name == "nt":
         text = os.path.abspath(text)
     text = text.replace("/", "\\")
     if text.startswith("\\\\"):
         return "\\\\?\\UNC\\" + text[2:]
     return "\\\\?\\" + text
+
+
+def native(path: Path) -> Path:
+    """A folder as vam hands it to the OS: on Windows in the extended form, so that files deep
+    inside it work past 260 characters (Jan's `D:\\video-projects\\…\\s3-staging\\…`); the
+    same path elsewhere."""
+    return Path(long_path(path, always=True)) if os.name == "nt" else path

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from vam.config import FileRules
+from vam.model import Stamp
 
 
 class Kind(StrEnum):
@@ -26,6 +28,11 @@ class Kind(StrEnum):
 def is_excluded(name: str, rules: FileRules) -> bool:
     """One path component against the exclude list (exact names and glob patterns)."""
     return any(name == pattern or fnmatch.fnmatchcase(name, pattern) for pattern in rules.exclude)
+
+
+def excluded_part(rel_path: str, rules: FileRules) -> str | None:
+    """The first component of a POSIX relative path that the exclude list matches, or None."""
+    return next((p for p in rel_path.split("/") if p and is_excluded(p, rules)), None)
 
 
 def classify(rel_path: str, size: int, rules: FileRules) -> Kind:
@@ -41,58 +48,109 @@ def classify(rel_path: str, size: int, rules: FileRules) -> Kind:
     return Kind.OTHER
 
 
+# Windows reparse points that are links: symbolic links and junctions (mount points). Others
+# (OneDrive placeholders, dedup) are ordinary files as far as vam is concerned.
+_LINK_TAGS = {0xA000000C, 0xA0000003}
+
+
+def is_link(st: os.stat_result) -> bool:
+    """A symlink, or on Windows a junction (which os.path.islink does not see in 3.11)."""
+    if stat.S_ISLNK(st.st_mode):
+        return True
+    attributes = getattr(st, "st_file_attributes", 0)
+    if attributes & getattr(stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0x400):
+        return getattr(st, "st_reparse_tag", 0) in _LINK_TAGS
+    return False
+
+
+def link_in_path(root: Path, rel: str) -> str | None:
+    """The first component of `rel` under `root` (root itself not included) that is a link or a
+    junction, or exists as something that is not a folder where a folder is needed; None when
+    writing `root/rel` cannot land anywhere but inside root."""
+    parts = rel.split("/")
+    here = root
+    for i, part in enumerate(parts):
+        here = here / part
+        try:
+            st = os.lstat(here)
+        except FileNotFoundError:
+            return None  # from here on vam creates the folders itself
+        shown = "/".join(parts[: i + 1])
+        if is_link(st):
+            return shown
+        if i < len(parts) - 1 and not stat.S_ISDIR(st.st_mode):
+            return shown
+    return None
+
+
 @dataclass(frozen=True)
 class LocalFile:
-    rel: str  # POSIX path relative to the walked root
+    rel: str  # POSIX path relative to the walked root, as named on disk
     path: Path
-    size: int
-    mtime_ns: int
+    stamp: Stamp
+
+    @property
+    def size(self) -> int:
+        return self.stamp.size
+
+    @property
+    def mtime_ns(self) -> int:
+        return self.stamp.mtime_ns
 
 
 @dataclass(frozen=True)
 class Skipped:
     rel: str
     reason: str
+    problem: bool = False  # could not be read (a fault to fix), not merely left out by design
 
 
 def walk(root: Path, rules: FileRules, skipped: list[Skipped] | None = None) -> Iterator[LocalFile]:
     """Every regular file under root, sorted by relative path, minus excluded names.
 
-    Symlinks are not followed when they point outside root (reported in `skipped`); a symlink to a
-    file inside root is listed under its own name.
+    Links (symlinks, Windows junctions) are never followed, to files or folders, inside root or
+    out of it: each is reported in `skipped` with what it points to, as are folders that cannot
+    be read. (`root` itself may be a link: that is the person's own choice of where it lives.)
     """
     if not root.is_dir():
         return
-    root_real = root.resolve()
     stack = [(root, "")]
     found: list[LocalFile] = []
+
+    def skip(rel: str, reason: str, problem: bool = False) -> None:
+        if skipped is not None:
+            skipped.append(Skipped(rel, reason, problem))
+
     while stack:
         folder, prefix = stack.pop()
         try:
             entries = list(os.scandir(folder))
         except OSError as exc:
-            if skipped is not None:
-                skipped.append(Skipped(prefix or ".", f"cannot read folder: {exc.strerror}"))
+            skip(prefix.rstrip("/") or ".", f"cannot read folder: {exc.strerror}", problem=True)
             continue
         for entry in entries:
             if is_excluded(entry.name, rules):
                 continue
             rel = f"{prefix}{entry.name}"
-            if entry.is_symlink():
-                target = Path(entry.path).resolve()
-                if not target.is_relative_to(root_real) or not target.exists():
-                    if skipped is not None:
-                        skipped.append(
-                            Skipped(rel, "symlink pointing outside the project: not followed")
-                        )
-                    continue
-                if target.is_dir():
-                    if skipped is not None:
-                        skipped.append(Skipped(rel, "symlink to a folder: not followed"))
-                    continue
-            if entry.is_dir(follow_symlinks=False):
+            try:
+                st = os.lstat(entry.path)
+            except OSError as exc:
+                skip(rel, f"cannot read: {exc.strerror}", problem=True)
+                continue
+            if is_link(st):
+                target = _link_target(entry.path)
+                skip(
+                    rel, f"a link to {target}: vam does not follow links; put the file itself here"
+                )
+            elif stat.S_ISDIR(st.st_mode):
                 stack.append((Path(entry.path), rel + "/"))
-            elif entry.is_file():
-                st = entry.stat()
-                found.append(LocalFile(rel, Path(entry.path), st.st_size, st.st_mtime_ns))
+            elif stat.S_ISREG(st.st_mode):
+                found.append(LocalFile(rel, Path(entry.path), Stamp.of(st)))
     yield from sorted(found, key=lambda f: f.rel)
+
+
+def _link_target(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "somewhere else"

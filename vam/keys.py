@@ -7,12 +7,48 @@ no backslash, and every part is a valid file name on Windows too (Jan is on Wind
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import PurePosixPath
 
 from vam.errors import SafetyError
 
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
 _WINDOWS_BAD_CHARS = re.compile(r'[<>:"|?*\\\x00-\x1f]')
+
+
+def nfc(rel: str) -> str:
+    """The name a file has in S3 and in vam's records: Unicode NFC. macOS hands out decomposed
+    (NFD) names, Windows and Linux keep what they were given; `café.mov` is one file whichever
+    form a disk or a key spells it in."""
+    return unicodedata.normalize("NFC", rel)
+
+
+def fold(rel: str) -> str:
+    """What two names must differ in to be two files on every OS: NTFS and default APFS ignore
+    case, and APFS ignores the Unicode form. Names with the same fold are one path for Jan or
+    David, so vam treats them as one path everywhere, Linux included."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", rel).casefold())
+
+
+# `raw (conflict, from david 2026-12-02 0433).mp4`: a download vam kept beside a file that changed
+# here while it was coming down. Valid on Windows (no colon), sorted next to the file it belongs
+# to, and never uploaded (the scan skips it: it is the other person's version, already in S3).
+_CONFLICT_COPY = re.compile(r" \(conflict, from [^()/]* \d{4}-\d{2}-\d{2} \d{4}(?: \d+)?\)")
+
+
+def conflict_copy_name(name: str, who: str, when: str, attempt: int = 0) -> str:
+    """The name for the other person's version of `name` (a file name, no folder), `when` as
+    YYYY-MM-DD HHMM (UTC); `attempt` > 0 when that name is taken already."""
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not stem:
+        stem, suffix = name, ""
+    again = f" {attempt + 1}" if attempt else ""
+    tag = f" (conflict, from {who} {when}{again})"
+    return f"{stem}{tag}.{suffix}" if suffix else f"{stem}{tag}"
+
+
+def is_conflict_copy(name: str) -> bool:
+    return _CONFLICT_COPY.search(name) is not None
 
 
 def unsafe_reason(rel: str) -> str | None:

@@ -5,9 +5,11 @@ Plain frozen values only: the scanners produce them, plan.py decides, sync.py ac
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 
 
 class FileState(StrEnum):
@@ -20,10 +22,37 @@ class FileState(StrEnum):
     DELETED_HERE = "deleted-here"  # B and R exist, the local file is gone
     DELETED_THERE = "deleted-there"  # B and L exist, the S3 object is gone
     REFUSED = "refused"  # the S3 key would land outside the project (or is invalid on Windows)
+    SKIPPED = "skipped"  # left alone on purpose: a link, unreadable, excluded, being written
+    # one file on Windows and macOS: names that differ only by case or Unicode form
+    NAME_CLASH = "name-clash"
     GONE = "gone"  # deleted on both sides: only the sync record still mentions it
 
 
 SyncState = FileState
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What the OS says about one version of a file without reading it: size, mtime and ctime to
+    the nanosecond, inode and device (git's index keeps the same). A save in place with the mtime
+    put back (`touch -r`, `cp -p`, `exiftool -P`) still moves the ctime; a save through a
+    temporary file and a rename gives a new inode. Where the OS gives no inode (0), it compares
+    equal and the other fields decide."""
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int = 0
+    ino: int = 0
+    dev: int = 0
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> Stamp:
+        return cls(st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+    @classmethod
+    def read(cls, path: Path) -> Stamp:
+        """The stamp of `path` itself (a link is not followed)."""
+        return cls.of(os.lstat(path))
 
 
 @dataclass(frozen=True)
@@ -54,6 +83,9 @@ class LocalEntry:
     # None: not read yet. Only `s3.up` leaves it so, for a file that neither S3 nor the sync
     # record knows (nothing to compare it with): the upload checksums it as it sends it.
     crc32: int | None
+    stamp: Stamp | None = None  # what the scan saw of this version (None in pure plan tests)
+    path: Path | None = None  # the file on disk (its name may be NFD, as macOS hands them out)
+    name: str | None = None  # `rel` as named on disk, when that differs (NFD); see keys.nfc
 
     @property
     def fingerprint(self) -> Fingerprint:
@@ -76,6 +108,7 @@ class RemoteEntry:
     uploaded_by: str | None = None
     mtime_ns: int | None = None  # the uploader's original mtime
     unsafe: str | None = None  # why this key must never be written locally
+    name: str | None = None  # `rel` as the key spells it, when that differs (not NFC)
 
     @property
     def fingerprint(self) -> Fingerprint:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from vam.keys import fold
 from vam.model import (
     Action,
     ActionKind,
@@ -75,16 +76,78 @@ def make_plan(
     local: Iterable[LocalEntry],
     remote: Iterable[RemoteEntry],
     base: Mapping[str, BaseEntry],
+    skipped: Mapping[str, str] | None = None,
 ) -> Plan:
-    """Every file known to any side, sorted by path, with its state."""
-    by_local = {e.rel: e for e in local}
-    by_remote = {e.rel: e for e in remote}
-    rows = []
-    for rel in sorted(set(by_local) | set(by_remote) | set(base)):
+    """Every file known to any side, sorted by path, with its state.
+
+    `skipped`: rel -> why vam leaves that file alone (a link or an unreadable file here, a name
+    on the exclude list); such a file is never transferred, and never "deleted" on the side where
+    it was skipped. Names that are one file on Windows or macOS (they differ only by case or by
+    Unicode form) are name clashes: each is named, none is written (see `name_clashes`)."""
+    skipped = skipped or {}
+    local, remote = list(local), list(remote)
+    clashes = name_clashes(
+        [e for e in local if e.rel not in skipped],
+        [e for e in remote if e.rel not in skipped],
+        base,
+    )
+    taken = {rel for row in clashes for rel in _rels(row)}
+    by_local = {e.rel: e for e in local if e.rel not in taken}
+    by_remote = {e.rel: e for e in remote if e.rel not in taken}
+    rows = list(clashes)
+    for rel in sorted((set(by_local) | set(by_remote) | set(base)) - taken):
         lo, re_, ba = by_local.get(rel), by_remote.get(rel), base.get(rel)
-        state, reason = classify(lo, re_, ba)
+        if rel in skipped:
+            state, reason = FileState.SKIPPED, skipped[rel]
+        else:
+            state, reason = classify(lo, re_, ba)
         rows.append(FileRow(rel, state, lo, re_, ba, reason))
-    return Plan(tuple(rows))
+    return Plan(tuple(sorted(rows, key=lambda r: r.rel)))
+
+
+def _rels(row: FileRow) -> set[str]:
+    return {e.rel for e in (row.local, row.remote) if e is not None}
+
+
+def _spelling(entry: LocalEntry | RemoteEntry) -> str:
+    """The name as the disk or the key spells it (`rel` is its NFC form)."""
+    return entry.name or entry.rel
+
+
+def name_clashes(
+    local: Iterable[LocalEntry],
+    remote: Iterable[RemoteEntry],
+    base: Mapping[str, BaseEntry] | None = None,
+) -> list[FileRow]:
+    """Rows for names that are one path on Windows or macOS but more than one file here or in S3:
+    keys, local files, or a key and a local file that differ only by case or Unicode form.
+
+    A group of names with the same fold (keys.fold) is fine when it holds one NFC name, at most
+    once here and once in S3 (David's NFD `café.mov` and the NFC key are one file). Otherwise
+    every spelling in it is a row of its own, in state NAME_CLASH, naming the others."""
+    groups: dict[str, list[tuple[int, LocalEntry | RemoteEntry]]] = {}
+    for side, entries in ((0, local), (1, remote)):
+        for entry in entries:
+            groups.setdefault(fold(entry.rel), []).append((side, entry))
+    rows: list[FileRow] = []
+    for group in groups.values():
+        sides = [side for side, _entry in group]
+        one_name = len({entry.rel for _side, entry in group}) == 1
+        if one_name and sides.count(0) <= 1 and sides.count(1) <= 1:
+            continue
+        spellings: dict[str, list] = {}
+        for side, entry in group:
+            spellings.setdefault(_spelling(entry), [None, None])[side] = entry
+        for name, (lo, re_) in spellings.items():
+            others = " and ".join(repr(n) for n in sorted(spellings) if n != name)
+            where = "here" if re_ is None else "in S3" if lo is None else "here and in S3"
+            reason = (
+                f"{where}, and one file with {others} on Windows and macOS (the names differ "
+                "only by case or Unicode form)"
+            )
+            rel = (lo or re_).rel
+            rows.append(FileRow(name, FileState.NAME_CLASH, lo, re_, (base or {}).get(rel), reason))
+    return rows
 
 
 def _needs_record(row: FileRow) -> bool:

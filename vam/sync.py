@@ -17,26 +17,27 @@ uploads, and re-scans afterwards to confirm every transferred file is now synced
 from __future__ import annotations
 
 import contextlib
-import os
+import errno
 import re
+import shutil
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 import botocore.exceptions as bce
 
-from vam import transfer
+from vam import durable, transfer
 from vam.config import STATE_DIR, Config, FileRules
 from vam.errors import ConfigError, NotFoundError
-from vam.filecopy import keep_copy
-from vam.files import Skipped
+from vam.files import Skipped, excluded_part, link_in_path
 from vam.fingerprint import ChecksumCache, Hasher, local_listing, resolve_foreign
-from vam.keys import check_relative, project_prefix, unsafe_reason
+from vam.keys import check_relative, is_conflict_copy, nfc, project_prefix, unsafe_reason
 from vam.model import (
     Action,
     ActionKind,
@@ -46,7 +47,9 @@ from vam.model import (
     LocalEntry,
     Plan,
     RemoteEntry,
+    Stamp,
 )
+from vam.overwrite import ChangedHere, changed_since, publish_download
 from vam.plan import download_actions, make_plan, upload_actions
 from vam.progress import make_progress
 from vam.projects import STAGING, Project, list_active, projects_dir
@@ -77,11 +80,12 @@ class Target:
 
     @property
     def staging(self) -> Path:
-        return self.folder / STAGING
+        # on Windows in the `\\?\` form: Jan's files deep inside work past 260 characters
+        return durable.native(self.folder / STAGING)
 
     @property
     def state_dir(self) -> Path:
-        return self.folder / STATE_DIR
+        return durable.native(self.folder / STATE_DIR)
 
     def command(self, verb: str, *flags: str) -> str:
         """The exact command a person runs for this project."""
@@ -96,6 +100,7 @@ class Scan:
     skipped: tuple[Skipped, ...] = ()  # local files not considered (symlinks outside, …)
     heads: int = 0  # HEAD requests made (objects the index and the record did not know)
     objects: int = 0  # objects listed (vam's own keys excluded)
+    cache: ChecksumCache | None = None  # the checksum cache the scan used (and may have filled)
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,15 @@ class Outcome:
     bytes: int = 0
     message: str = ""
     resumed: int = 0  # bytes already there when the transfer resumed (0: started from scratch)
+
+    @classmethod
+    def failed(cls, action: Action, message: str, state: FileState | None = None) -> Outcome:
+        """The action was not carried out; `state`: what the file turned out to be, if known."""
+        return cls(action.rel, action.kind, state or action.state, False, 0, message)
+
+    @classmethod
+    def done(cls, action: Action, nbytes: int = 0, message: str = "", resumed: int = 0) -> Outcome:
+        return cls(action.rel, action.kind, action.state, True, nbytes, message, resumed=resumed)
 
 
 @dataclass(frozen=True)
@@ -130,8 +144,39 @@ class SyncReport:
         return tuple(a for a in self.actions if a.kind in kinds)
 
     @property
+    def name_clashes(self) -> tuple[FileRow, ...]:
+        """Files neither side can write until a person renames one (see plan.name_clashes)."""
+        return (self.after or self.plan).with_state(FileState.NAME_CLASH)
+
+    @property
+    def unreadable(self) -> tuple[Skipped, ...]:
+        """Local files that could not be read (not those left out by design, such as links)."""
+        return tuple(s for s in self.skipped if s.problem)
+
+    @property
+    def conflicts_left(self) -> tuple[Action, ...]:
+        """Conflicts the run leaves untouched (no --force)."""
+        return tuple(
+            a for a in self.actions if a.kind is ActionKind.SKIP and a.state is FileState.CONFLICT
+        )
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """What the run leaves not as it should be, one `file: what` line each: a transfer or
+        deletion that failed, a file the re-check does not find settled, a conflict left
+        untouched, a name clash nothing can write, a file that could not be read. The one
+        definition of a failed run: the exit code and every `ok` come from it. A dry run lists
+        what the real run would leave, so it exits as the real run would."""
+        lines = [f"{o.rel}: {o.message}" for o in self.outcomes if not o.ok]
+        lines.extend(self.unsettled)
+        lines.extend(f"{a.rel}: conflict left untouched ({a.note})" for a in self.conflicts_left)
+        lines.extend(f"{r.rel}: name clash ({r.reason})" for r in self.name_clashes)
+        lines.extend(f"{s.rel}: {s.reason}" for s in self.unreadable)
+        return tuple(lines)
+
+    @property
     def ok(self) -> bool:
-        return all(o.ok for o in self.outcomes) and not self.unsettled
+        return not self.problems
 
 
 @dataclass(frozen=True)
@@ -149,6 +194,7 @@ class ProjectStatus:
     last_expiry: datetime | None
     heads: int = 0
     skipped: tuple[Skipped, ...] = ()
+    partials: tuple[transfer.PartialDownload, ...] = ()  # interrupted downloads, resumable
 
 
 # --------------------------------------------------------------------------- helpers
@@ -240,6 +286,7 @@ def scan_project(
     index: RemoteIndex | None = None,
     save_cache: bool = True,
     defer_new: bool = False,
+    cache: ChecksumCache | None = None,
 ) -> Scan:
     """Both sides and the base, fingerprinted as cheaply as possible, and the plan.
 
@@ -249,36 +296,62 @@ def scan_project(
     `defer_new` (s3.up): a local file that neither S3 nor the sync record knows is not read
     here, since nothing is compared with it; its CRC32 is taken by the upload as the bytes go out,
     so a new 10 GB render is read once, not twice, and its first byte leaves at once.
+
+    Names are compared in NFC (keys.nfc). Left out, and reported with the reason: local files
+    the walk skips (links, unreadable, still being written), conflict copies vam left beside a
+    file, names invalid on Windows; remote keys on the exclude list; the zero-byte `folder/`
+    markers the S3 console makes are not files at all and are ignored.
     """
     hasher = hasher or Hasher()
-    cache = ChecksumCache(target.state_dir)
+    cache = cache or ChecksumCache(target.state_dir)
     if objects is None:
         objects = list_project(s3, target.bucket, target.prefix)
-    objects = [o for o in objects if not is_vam_key(o.rel)]
+    objects = [o for o in objects if not is_vam_key(o.rel) and not _folder_marker(o)]
     if index is None:
         index = read_index(s3, target.bucket, target.prefix) if objects else RemoteIndex({}, None)
     base = load_record(target.state_dir, user)
-    known = {o.rel for o in objects} | set(base)
+    known = {nfc(o.rel) for o in objects} | set(base)
     skipped: list[Skipped] = []
     local = []
     defer = (lambda rel: rel not in known) if defer_new else None
     for entry in local_listing(target.staging, rules, cache, hasher, skipped, defer):
+        shown = entry.name or entry.rel
         reason = unsafe_reason(entry.rel)
-        if reason:  # Jan (Windows) could never download it: rename it before it is uploaded
-            skipped.append(Skipped(entry.rel, f"not uploaded: {reason}; rename it"))
+        if is_conflict_copy(PurePosixPath(shown).name):
+            skipped.append(Skipped(shown, CONFLICT_COPY_REASON))
+        elif reason:  # Jan (Windows) could never download it: rename it before it is uploaded
+            skipped.append(Skipped(shown, f"not uploaded: {reason}; rename it"))
         else:
             local.append(entry)
+    left_out = {nfc(s.rel): s.reason for s in skipped}
+    for rel in base:
+        part = excluded_part(rel, rules)
+        if part is not None:
+            left_out.setdefault(rel, _excluded_reason(part))
     by_local = {e.rel: e for e in local}
     remote: list[RemoteEntry] = []
     heads = 0
     for obj in objects:
-        entry = RemoteEntry(obj.rel, obj.key, obj.size, obj.etag, obj.last_modified)
+        rel = nfc(obj.rel)
+        entry = RemoteEntry(
+            rel,
+            obj.key,
+            obj.size,
+            obj.etag,
+            obj.last_modified,
+            name=obj.rel if obj.rel != rel else None,
+        )
         reason = unsafe_reason(obj.rel)
         if reason:
             remote.append(replace(entry, unsafe=reason))
             continue
-        known = index.entries.get(obj.rel)
-        b = base.get(obj.rel)
+        part = excluded_part(obj.rel, rules)
+        if part is not None:  # .DS_Store, Thumbs.db uploaded by another tool: not a project file
+            left_out.setdefault(rel, _excluded_reason(part))
+            remote.append(entry)
+            continue
+        known = index.entries.get(obj.rel) or index.entries.get(rel)
+        b = base.get(rel)
         if known and known.etag == obj.etag and known.size == obj.size:
             entry = replace(
                 entry,
@@ -289,9 +362,12 @@ def scan_project(
             )
         elif b and b.etag == obj.etag and b.size == obj.size:
             entry = replace(
-                entry, crc32=b.crc32, version_id=b.version_id, uploaded_by=b.uploaded_by,
+                entry,
+                crc32=b.crc32,
+                version_id=b.version_id,
+                uploaded_by=b.uploaded_by,
                 mtime_ns=b.mtime_ns,
-            )  # fmt: skip
+            )
         else:
             heads += 1
             details = _head(s3, target.bucket, obj.key)
@@ -307,12 +383,28 @@ def scan_project(
                 mtime_ns=details.mtime_ns,
             )
             entry = resolve_foreign(
-                entry, by_local.get(obj.rel), target.staging, cache, hasher, details.part_size
+                entry, by_local.get(rel), target.staging, cache, hasher, details.part_size
             )
         remote.append(entry)
     if save_cache and (local or target.state_dir.is_dir()):
         cache.save()
-    return Scan(target, make_plan(local, remote, base), tuple(skipped), heads, len(objects))
+    plan = make_plan(local, remote, base, left_out)
+    return Scan(target, plan, tuple(skipped), heads, len(objects), cache)
+
+
+CONFLICT_COPY_REASON = (
+    "a version vam kept beside its file when that file changed here during a download: compare "
+    "the two, keep one under the file's own name and delete the other"
+)
+
+
+def _excluded_reason(part: str) -> str:
+    return f"{part!r} is on the exclude list (brands.toml [files] exclude): ignored"
+
+
+def _folder_marker(obj: RemoteObject) -> bool:
+    """The zero-byte `name/` object the S3 console's "Create folder" leaves: not a file."""
+    return obj.key.endswith("/") and obj.size == 0
 
 
 # --------------------------------------------------------------------------- describing
@@ -361,6 +453,19 @@ def row_message(target: Target, row: FileRow) -> str:
         key = row.remote.key if row.remote else row.rel
         why = row.reason.removeprefix("unsafe S3 key: ")
         return f"refused S3 key {key!r}: {why}; never written locally. Rename or delete it in S3"
+    if st is FileState.NAME_CLASH:
+        where = []
+        if row.remote is not None:
+            url = f"s3://{target.bucket}/{row.remote.key}"
+            where.append(f"in S3 rename or delete {url} (S3 console, or `aws s3 mv`)")
+        if row.local is not None:
+            where.append("here rename the file")
+        return (
+            f"name clash: {row.rel!r} is {row.reason}; neither is uploaded or downloaded. Keep "
+            f"one name: {'; '.join(where)}"
+        )
+    if st is FileState.SKIPPED:
+        return f"skipped {row.rel}: {row.reason}"
     return f"{st.value}: {row.rel} ({row.reason})"
 
 
@@ -482,13 +587,14 @@ def _recheck(
     hasher: Hasher,
     done: Iterable[Outcome],
     plan: Plan | None = None,
+    cache: ChecksumCache | None = None,
 ) -> tuple[Plan, tuple[str, ...]]:
     done = list(done)
     if not done and plan is not None:
         # nothing was done: nothing to confirm, and the scan just made is the state (a re-sync
         # with nothing changed stays one listing and one index GET)
         return plan, ()
-    after = scan_project(s3, target, user=user, rules=rules, hasher=hasher).plan
+    after = scan_project(s3, target, user=user, rules=rules, hasher=hasher, cache=cache).plan
     unsettled = []
     for outcome in done:
         if outcome.ok and outcome.kind in (ActionKind.UPLOAD, ActionKind.DOWNLOAD):
@@ -612,7 +718,7 @@ def upload(
     hasher = hasher or Hasher()
     if not target.staging.is_dir():
         raise NotFoundError(
-            f"{target.staging} does not exist: put the files for S3 in the project's "
+            f"{target.folder / STAGING} does not exist: put the files for S3 in the project's "
             f"{STAGING}/ folder, then run the same command again"
         )
     scan = scan_project(
@@ -627,7 +733,7 @@ def upload(
     base = load_record(target.state_dir, user)
     if _apply_bookkeeping(actions, plan, base):
         save_record(target.state_dir, user, target.project_id, base)
-    cache = ChecksumCache(target.state_dir)
+    cache = scan.cache or ChecksumCache(target.state_dir)
     outcomes: list[Outcome] = []
     index_changes: dict[str, IndexEntry] = {}
     uploads = [a for a in actions if a.kind is ActionKind.UPLOAD]
@@ -635,16 +741,17 @@ def upload(
     cancel = threading.Event()  # Ctrl-C or a failure: the other files in flight stop too
     with make_progress(sum(a.size for a in uploads), enabled=show_progress) as progress:
 
-        def send(action: Action) -> transfer.Uploaded | Outcome:
+        def send(action: Action) -> tuple[transfer.Uploaded, int] | Outcome:
             row = plan.row(action.rel)
             assert row is not None and row.local is not None
             local = row.local
+            started = time.time_ns()
             try:
-                return transfer.upload_file(
+                done = transfer.upload_file(
                     s3,
                     target.bucket,
-                    f"{target.prefix}{action.rel}",
-                    target.staging / action.rel,
+                    row.remote.key if row.remote else f"{target.prefix}{action.rel}",
+                    local.path or target.staging / action.rel,
                     crc32=local.crc32,
                     metadata={
                         transfer.META_UPLOADED_BY: user,
@@ -655,47 +762,62 @@ def upload(
                     progress=progress,
                     max_rate=max_rate,
                     state_dir=target.state_dir,
-                    planned=(local.size, local.mtime_ns),
+                    planned=local.stamp,
                     cancel=cancel,
                 )
             except transfer.RemoteChanged:
-                return Outcome(action.rel, action.kind, FileState.CONFLICT, False, 0,
-                               f"conflict: {action.rel} changed in S3 while uploading (someone "
-                               f"else uploaded it); nothing overwritten. Run "
-                               f"`{target.command('status')}`")  # fmt: skip
+                return Outcome.failed(
+                    action,
+                    f"conflict: {action.rel} changed in S3 while uploading (someone else "
+                    f"uploaded it); nothing overwritten. Run `{target.command('status')}`",
+                    FileState.CONFLICT,
+                )
             except transfer.ChangedDuringUpload as exc:
-                return Outcome(action.rel, action.kind, action.state, False, 0, str(exc))
+                return Outcome.failed(action, str(exc))
+            except OSError as exc:  # unreadable, or held by another program (Windows)
+                return Outcome.failed(action, _unreadable(action.rel, exc))
+            return done, started
 
-        for action, done in each_transfer(uploads, send, cancel):
-            if isinstance(done, Outcome):
-                outcomes.append(done)
+        for action, result in each_transfer(uploads, send, cancel):
+            if isinstance(result, Outcome):
+                outcomes.append(result)
                 continue
+            done, started = result
             row = plan.row(action.rel)
             assert row is not None and row.local is not None
             local = row.local
             sent += done.size
             stamp = now_iso()
-            if local.crc32 is None:  # checksummed on the way out: spare the re-check a read
-                cache.remember(action.rel, done.size, local.mtime_ns, done.crc32)
+            if local.stamp is not None:  # the bytes sent are this version's: spare a re-read
+                cache.remember(action.rel, local.stamp, done.crc32, hashed_ns=started)
                 cache.save()
             base[action.rel] = BaseEntry(
-                rel=action.rel, size=done.size, crc32=done.crc32, etag=done.etag,
-                version_id=done.version_id, mtime_ns=local.mtime_ns, synced_at=stamp,
+                rel=action.rel,
+                size=done.size,
+                crc32=done.crc32,
+                etag=done.etag,
+                version_id=done.version_id,
+                mtime_ns=local.mtime_ns,
+                synced_at=stamp,
                 uploaded_by=user,
-            )  # fmt: skip
+            )
             save_record(target.state_dir, user, target.project_id, base)
             index_changes[action.rel] = IndexEntry(
-                size=done.size, crc32=done.crc32, etag=done.etag, version_id=done.version_id,
-                uploaded_by=user, uploaded_at=stamp, mtime_ns=local.mtime_ns,
-            )  # fmt: skip
+                size=done.size,
+                crc32=done.crc32,
+                etag=done.etag,
+                version_id=done.version_id,
+                uploaded_by=user,
+                uploaded_at=stamp,
+                mtime_ns=local.mtime_ns,
+            )
             note = ""
             if row.remote is not None and action.state is FileState.CONFLICT:
                 note = (
                     f"replaced {describe_remote(row.remote)}; bucket versioning keeps it "
                     "(version listing in the S3 console)"
                 )
-            outcomes.append(Outcome(action.rel, action.kind, action.state, True, done.size, note,
-                                    resumed=done.resumed_bytes))  # fmt: skip
+            outcomes.append(Outcome.done(action, done.size, note, resumed=done.resumed_bytes))
     outcomes.sort(key=_in_order_of(uploads))
     deleted: set[str] = set()
     for action in (a for a in actions if a.kind is ActionKind.DELETE_REMOTE):
@@ -716,7 +838,9 @@ def upload(
                     uploaded_at=row.remote.last_modified.isoformat(), mtime_ns=row.remote.mtime_ns,
                 )  # fmt: skip
         update_index(s3, target.bucket, target.prefix, index_changes, present=present, user=user)
-    after, unsettled = _recheck(s3, target, user, rules, hasher, outcomes, _idle(plan, actions))
+    after, unsettled = _recheck(
+        s3, target, user, rules, hasher, outcomes, _idle(plan, actions), cache
+    )
     return SyncReport(
         "up", target, plan, actions, False, tuple(outcomes), messages, after, unsettled,
         bytes_transferred=sent, bytes_read=hasher.bytes_read,
@@ -743,27 +867,64 @@ def _delete_remote(s3, target: Target, action: Action) -> Outcome:
     )  # fmt: skip
 
 
-def _delete_local(target: Target, action: Action, seen: LocalEntry, stamp: str) -> Outcome:
-    """Move the local file into .vam/backups/ (never erase it), if it is still what was planned."""
-    path = target.staging / action.rel
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return Outcome(action.rel, action.kind, action.state, True, 0, "already gone here")
-    if (st.st_size, st.st_mtime_ns) != (seen.size, seen.mtime_ns):
-        return Outcome(
-            action.rel, action.kind, action.state, False, 0,
-            f"{action.rel} changed here while planning; not removed",
-        )  # fmt: skip
+def _delete_local(
+    target: Target, action: Action, seen: LocalEntry, stamp: str, hasher: Hasher
+) -> Outcome:
+    """Move the local file into .vam/backups/ (never erase it), if it is still, byte for byte,
+    the version that was planned (read again now)."""
+    path = seen.path or target.staging / action.rel
+    if not path.exists():
+        return Outcome.done(action, message="already gone here")
+    why = changed_since(path, seen, hasher)
+    if why is not None:
+        return Outcome.failed(action, f"{action.rel} {why}; not removed")
     dest = target.state_dir / BACKUPS / stamp / action.rel
     dest.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(path, dest)
-    return Outcome(action.rel, action.kind, action.state, True, 0, f"moved to {dest}")
+    durable.replace(path, dest)
+    return Outcome.done(action, message=f"moved to {dest}")
 
 
-def _keep_backup(target: Target, rel: str, stamp: str) -> Path:
-    """A copy of the local file under .vam/backups/{stamp}/{rel} (hard link when the disk can)."""
-    return keep_copy(target.staging / rel, target.state_dir / BACKUPS / stamp / rel)
+def _unreadable(rel: str, exc: OSError) -> str:
+    """One line for a file that could not be read or written (the others go on)."""
+    why = exc.strerror or str(exc)
+    return (
+        f"cannot read or write {rel}: {why} ({exc.filename or 'the file'}); check its permissions "
+        "or close the program holding it, then run the same command again (the other files "
+        "went on)"
+    )
+
+
+def _local_path(target: Target, row: FileRow) -> Path:
+    """Where a file of the plan lives (or will live) here: its name on disk when it has one (a
+    Mac's NFD name stays as it is), else its NFC name under s3-staging/."""
+    if row.local is not None and row.local.path is not None:
+        return row.local.path
+    assert row.remote is not None
+    return target.staging / check_relative(row.rel, row.remote.key)
+
+
+def download_space(
+    target: Target, plan: Plan, actions: Iterable[Action], *, margin: int = 64 * 1024
+) -> tuple[int, int, Path]:
+    """(bytes the downloads will write, bytes free, the folder they go to). A partial download an
+    earlier run left is counted as what is missing of it; `margin` per file covers vam's small
+    records beside it."""
+    need = 0
+    for action in actions:
+        if action.kind is not ActionKind.DOWNLOAD:
+            continue
+        row = plan.row(action.rel)
+        assert row is not None and row.remote is not None
+        remote = row.remote
+        dest = _local_path(target, row)
+        have = transfer.resumable_download(
+            target.state_dir, target.bucket, remote.key, dest, remote.etag, remote.size
+        )
+        need += remote.size - have + margin
+    folder = target.staging
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return need, shutil.disk_usage(folder).free, target.staging
 
 
 def download(
@@ -780,7 +941,11 @@ def download(
     hasher: Hasher | None = None,
 ) -> SyncReport:
     """`s3.down`: download new and changed S3 files into s3-staging/ (created when needed);
-    conflicts only with --force, and then the local file is kept under .vam/backups/ first."""
+    conflicts only with --force, and then the local file is kept under .vam/backups/ first.
+
+    A local file is replaced only if, right before the rename, it is still the version the plan
+    compared (overwrite.publish_download reads it again); one saved meanwhile stays, and the
+    download waits beside it under a conflict name. Free space is checked first."""
     hasher = hasher or Hasher()
     scan = scan_project(s3, target, user=user, rules=rules, hasher=hasher, save_cache=not dry_run)
     plan = scan.plan
@@ -789,80 +954,145 @@ def download(
     if dry_run:
         return SyncReport("down", target, plan, actions, True, messages=messages,
                           bytes_read=hasher.bytes_read, skipped=scan.skipped)  # fmt: skip
+    need, free, folder = download_space(target, plan, actions)
+    if need > free:
+        raise transfer.DiskFull(
+            f"not enough space for the download: needs {format_size(need)} in {folder}, "
+            f"{format_size(free)} free; free some space and run the same command again"
+        )
     base = load_record(target.state_dir, user)
     if _apply_bookkeeping(actions, plan, base):
         save_record(target.state_dir, user, target.project_id, base)
-    cache = ChecksumCache(target.state_dir)
+    cache = scan.cache or ChecksumCache(target.state_dir)
     outcomes: list[Outcome] = []
     downloads = [a for a in actions if a.kind is ActionKind.DOWNLOAD]
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    started = datetime.now(UTC)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
     got = 0
     cancel = threading.Event()  # Ctrl-C or a failure: the other files in flight stop too
     with make_progress(sum(a.size for a in downloads), enabled=show_progress) as progress:
 
-        def fetch(action: Action) -> tuple[transfer.Downloaded, Path | None] | Outcome:
+        def fetch(action: Action) -> transfer.Downloaded | Outcome:
             row = plan.row(action.rel)
             assert row is not None and row.remote is not None
             remote = row.remote
-            dest = target.staging / check_relative(action.rel, remote.key)
-            # the local file must still be what the plan saw: never replace an edit made meanwhile
+            dest = _local_path(target, row)
+            link = link_in_path(target.staging, dest.relative_to(target.staging).as_posix())
+            if link is not None:
+                return Outcome.failed(
+                    action,
+                    f"{action.rel} not downloaded: {link} is a link (or not a folder) here, and "
+                    "vam never writes through links; make it a real folder",
+                    FileState.SKIPPED,
+                )
+            # a cheap look first: the local file must still be what the plan saw
             seen = row.local
             try:
-                st = dest.stat()
-                now = (st.st_size, st.st_mtime_ns)
+                now = Stamp.read(dest)
             except FileNotFoundError:
                 now = None
-            if now != ((seen.size, seen.mtime_ns) if seen else None):
-                return Outcome(action.rel, action.kind, action.state, False, 0,
-                               f"{action.rel} changed here while planning; nothing replaced. "
-                               f"Run `{target.command('down')}` again")  # fmt: skip
-            backup = _keep_backup(target, action.rel, stamp) if action.backup and seen else None
+            if now != (seen.stamp if seen else None):
+                return Outcome.failed(
+                    action,
+                    f"{action.rel} changed here while planning; nothing replaced. Run "
+                    f"`{target.command('down')}` again",
+                )
+            backup = target.state_dir / BACKUPS / stamp / action.rel if action.backup else None
+            who = remote.uploaded_by or "S3"
+
+            def publish(temp: Path, final: Path) -> Path | None:
+                return publish_download(
+                    temp,
+                    final,
+                    rel=action.rel,
+                    seen=seen,
+                    hasher=hasher,
+                    backup=backup,
+                    who=who,
+                    when=started.strftime("%Y-%m-%d %H%M"),
+                )
+
             try:
-                done = transfer.download_file(
-                    s3, target.bucket, remote.key, dest, size=remote.size, etag=remote.etag,
-                    crc32=remote.crc32, mtime_ns=remote.mtime_ns, progress=progress,
-                    max_rate=max_rate, state_dir=target.state_dir, cancel=cancel,
-                )  # fmt: skip
+                return transfer.download_file(
+                    s3,
+                    target.bucket,
+                    remote.key,
+                    dest,
+                    size=remote.size,
+                    etag=remote.etag,
+                    crc32=remote.crc32,
+                    mtime_ns=remote.mtime_ns,
+                    progress=progress,
+                    max_rate=max_rate,
+                    state_dir=target.state_dir,
+                    cancel=cancel,
+                    publish=publish,
+                )
             except transfer.RemoteChanged:
-                return Outcome(action.rel, action.kind, action.state, False, 0,
-                               f"{action.rel} changed in S3 while downloading; nothing replaced. "
-                               f"Run `{target.command('status')}`")  # fmt: skip
-            return done, backup
+                return Outcome.failed(
+                    action,
+                    f"{action.rel} changed in S3 while downloading; nothing replaced. Run "
+                    f"`{target.command('status')}`",
+                )
+            except ChangedHere as exc:
+                copy = exc.copy.name if exc.copy else "(not kept)"
+                return Outcome.failed(
+                    action,
+                    f"conflict: {action.rel} {exc.why}, while {who}'s version was coming down; "
+                    f"yours is untouched and {who}'s waits beside it as {copy!r}: compare them, "
+                    f"keep one as {PurePosixPath(action.rel).name!r} and delete the other",
+                    FileState.CONFLICT,
+                )
+            except durable.FileBusy as exc:
+                return Outcome.failed(action, str(exc))
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:  # the others would fail the same way: stop
+                    have = transfer.resumable_download(
+                        target.state_dir, target.bucket, remote.key, dest, remote.etag, remote.size
+                    )
+                    raise transfer.disk_full(dest, remote.size, have) from None
+                return Outcome.failed(action, _unreadable(action.rel, exc))
 
         for action, result in each_transfer(downloads, fetch, cancel):
             if isinstance(result, Outcome):
                 outcomes.append(result)
                 continue
-            done, backup = result
+            done = result
             row = plan.row(action.rel)
             assert row is not None and row.remote is not None
             remote = row.remote
-            st = done.path.stat()
             crc = done.crc32 if done.crc32 is not None else remote.crc32
             if crc is None:
                 crc = hasher.crc32(done.path)
-            cache.remember(action.rel, st.st_size, st.st_mtime_ns, crc)
+            now = Stamp.read(done.path)
+            cache.remember(action.rel, now, crc)
             cache.save()
             base[action.rel] = BaseEntry(
-                rel=action.rel, size=done.size, crc32=crc, etag=done.etag,
-                version_id=done.version_id or remote.version_id, mtime_ns=st.st_mtime_ns,
-                synced_at=now_iso(), uploaded_by=remote.uploaded_by,
-            )  # fmt: skip
+                rel=action.rel,
+                size=done.size,
+                crc32=crc,
+                etag=done.etag,
+                version_id=done.version_id or remote.version_id,
+                mtime_ns=now.mtime_ns,
+                synced_at=now_iso(),
+                uploaded_by=remote.uploaded_by,
+            )
             save_record(target.state_dir, user, target.project_id, base)
             got += done.size
-            note = f"your version is kept in {backup}" if backup else ""
-            outcomes.append(Outcome(action.rel, action.kind, action.state, True, done.size, note,
-                                    resumed=done.resumed_bytes))  # fmt: skip
+            note = f"your version is kept in {done.published}" if done.published else ""
+            outcomes.append(Outcome.done(action, done.size, note, resumed=done.resumed_bytes))
     outcomes.sort(key=_in_order_of(downloads))
     for action in (a for a in actions if a.kind is ActionKind.DELETE_LOCAL):
         row = plan.row(action.rel)
         assert row is not None and row.local is not None
-        outcome = _delete_local(target, action, row.local, stamp)
+        outcome = _delete_local(target, action, row.local, stamp, hasher)
         outcomes.append(outcome)
         if outcome.ok:
             base.pop(action.rel, None)
             save_record(target.state_dir, user, target.project_id, base)
-    after, unsettled = _recheck(s3, target, user, rules, hasher, outcomes, _idle(plan, actions))
+    after, unsettled = _recheck(
+        s3, target, user, rules, hasher, outcomes, _idle(plan, actions), cache
+    )
     return SyncReport(
         "down", target, plan, actions, False, tuple(outcomes), messages, after, unsettled,
         bytes_transferred=got, bytes_read=hasher.bytes_read,
@@ -887,7 +1117,24 @@ def status(
     scan = scan_project(s3, target, user=user, rules=rules, hasher=hasher, objects=objects)
     first, last = expiry(scan.plan, staging_days)
     return ProjectStatus(
-        target, scan.plan, recommend(target, scan.plan), first, last, scan.heads, scan.skipped
+        target,
+        scan.plan,
+        recommend(target, scan.plan),
+        first,
+        last,
+        scan.heads,
+        scan.skipped,
+        partial_downloads(target),
+    )
+
+
+def partial_downloads(target: Target) -> tuple[transfer.PartialDownload, ...]:
+    """The project's interrupted downloads (a re-run of s3.down resumes them)."""
+    if not target.state_dir.is_dir():
+        return ()
+    staging = target.staging.absolute()
+    return tuple(
+        p for p in transfer.partial_downloads(target.state_dir) if p.dest.is_relative_to(staging)
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from vam.atomicfile import write_text_atomic
 from vam.errors import VamError
+from vam.keys import nfc
 from vam.model import BaseEntry
 
 VERSION = 1
@@ -36,7 +37,8 @@ def load_record(state_dir: Path, user: str) -> dict[str, BaseEntry]:
             "will be compared by content, nothing is overwritten)"
         ) from None
     entries = {}
-    for rel, e in data.get("files", {}).items():
+    for raw, e in data.get("files", {}).items():
+        rel = nfc(raw)  # records written on a Mac before names were NFC may hold NFD names
         entries[rel] = BaseEntry(
             rel=rel,
             size=int(e["size"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from vam.model import Action, ActionKind, FileRow, FileState, Plan
+from vam.model import ActionKind, FileRow, FileState, Plan
 from vam.sync import (
     Outcome,
     ProjectStatus,
@@ -83,9 +83,20 @@ def header(target: Target) -> str:
 
 def status_lines(status: ProjectStatus) -> list[str]:
     lines = [header(status.target), *file_lines(status.plan)]
+    shown = {r.rel for r in status.plan.rows}
     for skipped in status.skipped:
-        lines.append(f"  skipped {skipped.rel}: {skipped.reason}")
-    for row in status.plan.with_state(FileState.CONFLICT, FileState.REFUSED):
+        if skipped.rel not in shown:
+            lines.append(f"  skipped {skipped.rel}: {skipped.reason}")
+    for row in status.plan.with_state(FileState.SKIPPED):
+        lines.append(f"  skipped {row.rel}: {row.reason}")
+    for part in status.partials:
+        rel = part.dest.relative_to(status.target.staging.absolute()).as_posix()
+        lines.append(
+            f"  partial download {rel}: {format_size(part.done)} of {format_size(part.size)} "
+            f"kept in {part.temp.name}; `{status.target.command('down')}` resumes it, "
+            f"`{status.target.command('cleanup', '--side', 'local')}` removes it"
+        )
+    for row in status.plan.with_state(FileState.CONFLICT, FileState.REFUSED, FileState.NAME_CLASH):
         lines.append(f"  ! {row_message(status.target, row)}")
     if status.first_expiry is not None:
         if status.last_expiry is None or when(status.first_expiry) == when(status.last_expiry):
@@ -208,36 +219,31 @@ def report_lines(report: SyncReport) -> list[str]:
     return lines
 
 
-def _conflicts_left(report: SyncReport) -> list[Action]:
-    return [
-        a for a in report.actions if a.kind is ActionKind.SKIP and a.state is FileState.CONFLICT
-    ]
-
-
 def unsettled_files(report: SyncReport) -> list[str]:
-    """What the run leaves not as it should be, one `file: what` line each: a transfer or deletion
-    that failed, a file the re-check does not find settled, a conflict left untouched (no
-    --force). The one definition of a failed run: the exit code and every `ok` come from it. A
-    dry run lists the conflicts the real run would leave, so it exits as the real run would."""
-    lines = [f"{o.rel}: {o.message}" for o in report.outcomes if not o.ok]
-    lines.extend(report.unsettled)
-    lines.extend(f"{a.rel}: conflict left untouched ({a.note})" for a in _conflicts_left(report))
-    return lines
+    """What the run leaves not as it should be (SyncReport.problems), one `file: what` each."""
+    return list(report.problems)
 
 
 def failure_summary(reports: Iterable[SyncReport]) -> str | None:
     """The one line a failed run ends with, or None when every file is as it should be."""
     reports = list(reports)
-    problems = sum(len(unsettled_files(r)) for r in reports)
+    problems = sum(len(r.problems) for r in reports)
     if not problems:
         return None
-    conflicts = sum(len(_conflicts_left(r)) for r in reports)
-    failed = problems - conflicts
+    conflicts = sum(len(r.conflicts_left) for r in reports)
+    clashes = sum(len(r.name_clashes) for r in reports)
+    unread = sum(len(r.unreadable) for r in reports)
+    failed = problems - conflicts - clashes - unread
     would = "would be " if reports and all(r.dry_run for r in reports) else ""
     parts = [f"{failed} file(s) not transferred"] if failed else []
     if conflicts:
         parts.append(f"{conflicts} conflict(s) {would}left untouched")
-    hint = "run one of the two commands shown" if not failed else "see the lines above"
+    if clashes:
+        parts.append(f"{clashes} file name(s) clash (one file on Windows and macOS)")
+    if unread:
+        parts.append(f"{unread} file(s) could not be read")
+    only_conflicts = conflicts == problems
+    hint = "run one of the two commands shown" if only_conflicts else "see the lines above"
     return f"{' and '.join(parts)}; {hint}"
 
 

@@ -17,6 +17,7 @@ Which sync decisions to take is the sync core's job; this module only moves byte
 from __future__ import annotations
 
 import binascii
+import errno
 import hashlib
 import io
 import json
@@ -35,13 +36,16 @@ from typing import Any, TypeVar
 
 import botocore.exceptions as bce
 
+from vam import durable
 from vam.checksum import crc32_of_range
 from vam.config import PARTIAL_SUFFIX
 from vam.crc import crc32_b64, crc32_from_b64, crc32_hex, crc32_of_pieces
 from vam.errors import NotFoundError, VamError
+from vam.model import Stamp
 from vam.posio import read_at, read_into, write_at
 from vam.progress import NO_PROGRESS, Progress
 from vam.ratelimit import RateLimiter, limiter_for
+from vam.units import format_size
 
 META_UPLOADED_BY = "uploaded-by"
 META_MTIME = "mtime-ns"
@@ -80,6 +84,15 @@ class IntegrityError(VamError):
     """Downloaded bytes do not match the expected checksum; the temporary file was removed."""
 
 
+class NotPublished(VamError):
+    """Raised by a download's `publish` step when it put the verified file somewhere other than
+    its name (the local file changed meanwhile): the transfer is over, its record goes."""
+
+
+class DiskFull(VamError):
+    """No space left for a download; what arrived is kept as a resumable partial file."""
+
+
 @dataclass(frozen=True)
 class Uploaded:
     key: str
@@ -99,6 +112,7 @@ class Downloaded:
     crc32: int | None
     version_id: str | None
     resumed_bytes: int = 0  # bytes already in the partial file from an interrupted run
+    published: Any = None  # what the `publish` step returned (the sync core: a backup's path)
 
 
 @dataclass(frozen=True)
@@ -394,12 +408,90 @@ def _read_record(path: Path | None) -> dict | None:
 
 
 def _write_record(path: Path | None, data: dict) -> None:
+    """Replace the record in one step. On a full disk the temporary file goes again and the old
+    record stays (it never claims more than it did), so nothing of ours keeps the disk full."""
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=1, sort_keys=True).encode("utf-8")
     temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(temp, path)
+    try:
+        temp.write_bytes(text)
+        os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        if exc.errno != errno.ENOSPC or not path.exists():
+            raise
+        _rewrite_in_place(path, text)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def _rewrite_in_place(path: Path, text: bytes) -> None:
+    """On a full disk a new file cannot be made, but the record's own block can be rewritten.
+    Not atomic: a record torn by a crash does not parse, and the download then starts over, so
+    it can never claim bytes that are not on the disk."""
+    with open(path, "r+b") as fh:
+        fh.write(text)
+        fh.truncate()
+
+
+@dataclass(frozen=True)
+class PartialDownload:
+    dest: Path  # the file it will become
+    temp: Path  # the `.vam-part` file on disk
+    size: int  # the whole object's size
+    done: int  # bytes the record vouches for (a re-run fetches only the rest)
+
+
+def partial_downloads(state_dir: Path) -> list[PartialDownload]:
+    """The interrupted downloads of a project that a re-run resumes, from their records."""
+    found = []
+    for path in sorted((Path(state_dir) / "downloads").glob("*.json")):
+        record = _read_record(path)
+        if not record or not record.get("dest"):
+            continue
+        dest = Path(str(record["dest"]))
+        temp = dest.with_name(dest.name + PARTIAL_SUFFIX)
+        if temp.exists():
+            found.append(
+                PartialDownload(dest, temp, int(record.get("size", 0)), resumable_bytes(path))
+            )
+    return found
+
+
+def disk_full(dest: Path, size: int, have: int) -> DiskFull:
+    """The one line for a download the disk had no room for, naming what is kept to resume."""
+    temp = dest.with_name(dest.name + PARTIAL_SUFFIX)
+    kept = f"{format_size(have)} of {format_size(size)} kept in {temp} to resume"
+    if not temp.exists():
+        kept = "nothing kept"
+    return DiskFull(
+        f"disk full while downloading {dest.name}: {kept}; free at least "
+        f"{format_size(size - have)} in {dest.parent} and run the same command again"
+    )
+
+
+def resumable_download(
+    state_dir: Path | None, bucket: str, key: str, dest: Path, etag: str, size: int
+) -> int:
+    """Bytes of this version of `key` already on disk for `dest` from an interrupted run."""
+    path = _record_path(state_dir, "downloads", bucket, key, str(Path(dest).absolute()))
+    record = _read_record(path)
+    temp = Path(dest).with_name(Path(dest).name + PARTIAL_SUFFIX)
+    if record is None or record.get("etag") != etag.strip('"') or record.get("size") != size:
+        return 0
+    return resumable_bytes(path) if temp.exists() else 0
+
+
+def resumable_bytes(path: Path | None) -> int:
+    """How many bytes of a partial download its record vouches for (written and fsynced)."""
+    record = _read_record(path)
+    try:
+        return sum(int(v) for v in (record or {}).get("done", {}).values())
+    except (TypeError, ValueError, AttributeError):
+        return 0
 
 
 def _drop_record(path: Path | None) -> None:
@@ -563,7 +655,7 @@ def upload_file(
     progress: Progress = NO_PROGRESS,
     max_rate: int | None = None,
     state_dir: Path | None = None,
-    planned: tuple[int, int] | None = None,
+    planned: Stamp | None = None,
     cancel: threading.Event | None = None,
 ) -> Uploaded:
     """Upload `path` to `key`, verified against `crc32`, resumably when `state_dir` is given.
@@ -572,11 +664,13 @@ def upload_file(
     they are sent, and a change while sending is caught by size and mtime. A multipart upload
     then carries no crc32 metadata (it is fixed when the upload starts): S3 keeps the FULL_OBJECT
     CRC32 and vam's index the value, and on servers that keep neither the ETag still verifies.
-    `planned` = (size, mtime_ns) the plan saw: a file changed since is refused before sending.
+    `planned` = the stamp the plan saw: a file saved since is refused before sending; the file's
+    stamp must be the same again once the bytes are out (a save in place with its mtime put back
+    still moves the ctime), or the upload is not recorded.
     `cancel`, once set, stops the transfer within a chunk (the caller re-raises its reason)."""
     path = Path(path)
     stat = path.stat()
-    if planned is not None and (stat.st_size, stat.st_mtime_ns) != tuple(planned):
+    if planned is not None and Stamp.of(stat) != planned:
         raise _changed(path, "it was saved again after the plan was made")
     meta = dict(metadata)
     if crc32 is not None:
@@ -618,7 +712,7 @@ def _put_single(
         raise _changed(path, "its size changed")
     if crc32 is None:  # one read: the bytes we hold are the bytes we send and describe
         now = os.stat(path)
-        if (now.st_size, now.st_mtime_ns) != (stat.st_size, stat.st_mtime_ns):
+        if Stamp.of(now) != Stamp.of(stat):
             raise _changed(path, "it was saved again while it was being read")
         crc32 = zlib.crc32(data)
         meta = {**meta, META_CRC32: crc32_hex(crc32)}
@@ -769,7 +863,7 @@ def _put_multipart(
             parts = [done[n] for n in range(1, count + 1)]
             sent_crc = crc32_of_pieces([(p.crc32, p.size) for p in parts])
             now = os.stat(path)
-            if now.st_size != size or now.st_mtime_ns != stat.st_mtime_ns:
+            if Stamp.of(now) != Stamp.of(stat):
                 raise _changed(path, "it was modified during the upload")
             if crc32 is None:
                 crc32 = sent_crc  # what the parts carried; S3 checks them against it on completion
@@ -1142,9 +1236,15 @@ def download_file(
     max_rate: int | None = None,
     state_dir: Path | None = None,
     cancel: threading.Event | None = None,
+    publish: Callable[[Path, Path], Any] | None = None,
 ) -> Downloaded:
     """Download the version `etag` of `key` to `dest`, verified, via `<dest>.vam-part`.
-    `cancel`, once set, stops the transfer within a chunk; the bytes on disk are kept."""
+    `cancel`, once set, stops the transfer within a chunk; the bytes on disk are kept.
+
+    `publish(temp, dest)` gives the verified, durable file its name (default: a rename that
+    waits while another program holds `dest`, vam.durable.replace); its return value is
+    Downloaded.published. The sync core passes one that first checks the local file is still
+    the version it planned to replace. A full disk raises DiskFull naming the partial file."""
     dest = Path(dest)
     etag = etag.strip('"')
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -1195,22 +1295,38 @@ def download_file(
             finally:
                 if follower:
                     follower.stop()
-            os.fsync(fd)
+            durable.flush(fd)  # on the disk before it can take a name (F_FULLFSYNC on macOS)
         finally:
             os.close(fd)
         _verify(temp, bucket, key, size, etag, crc, crc32, details, computed_etag)
         if mtime_ns is not None:
             os.utime(temp, ns=(mtime_ns, mtime_ns))
-        os.replace(temp, dest)
+        try:
+            published = publish(temp, dest) if publish is not None else durable.replace(temp, dest)
+        except durable.FileBusy:
+            # complete, verified and on the disk: the next run only gives it its name
+            _write_record(record_path, {**base, "done": {str(a): b - a for a, b in ranges}})
+            raise
         _drop_record(record_path)
         ok = True
         if version_id is None and details is not None:
             version_id = details.version_id
-        return Downloaded(path=dest, size=size, etag=etag, crc32=crc, version_id=version_id,
-                          resumed_bytes=resumed)  # fmt: skip
-    except (IntegrityError, RemoteChanged, NotFoundError):
+        return Downloaded(
+            path=dest,
+            size=size,
+            etag=etag,
+            crc32=crc,
+            version_id=version_id,
+            resumed_bytes=resumed,
+            published=published,
+        )
+    except (IntegrityError, RemoteChanged, NotFoundError, NotPublished):
         keep_partial = False  # these bytes will never become that file: start clean next time
         raise
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC:
+            raise
+        raise disk_full(dest, size, resumable_bytes(record_path)) from None
     finally:
         if not ok and not keep_partial:
             temp.unlink(missing_ok=True)
@@ -1319,7 +1435,10 @@ def _fetch_ranges(
                     time.sleep(BACKOFF_SECONDS * (2 ** (failures - 1)) * (0.5 + random.random()))
         except BaseException:
             state.advance(start, position - start)
-            state.save()  # keep what arrived, for the next run
+            try:
+                state.save()  # keep what arrived, for the next run
+            except OSError:
+                pass  # (a full disk) the record saved before stays: it never claims too much
             raise
         state.advance(start, end - start)
         return crc
