@@ -124,10 +124,7 @@ def backup_files(folder: Path, rules: FileRules, skipped: list[Skipped]) -> list
         skipped.append(Skipped(BACKUPS_REL, "symlink: not followed"))
         return []
     inner: list[Skipped] = []
-    found = [
-        LocalFile(f"{BACKUPS_REL}/{f.rel}", f.path, f.stamp)
-        for f in walk(root, rules, inner)
-    ]
+    found = [LocalFile(f"{BACKUPS_REL}/{f.rel}", f.path, f.stamp) for f in walk(root, rules, inner)]
     skipped += [Skipped(f"{BACKUPS_REL}/{s.rel}", s.reason, s.problem) for s in inner]
     return found
 
