@@ -79,20 +79,27 @@ def test_doctor_reports_an_unplugged_ssd(vam_cli, sample, env):
     assert "✗ SSD for appydave" in result.stdout and "plug in and mount the SSD" in result.stdout
 
 
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
 @pytest.mark.parametrize(
     "args", [("--list",), ("--help", "s3.up"), ("doctor", "--brand", "ad", "--offline")]
 )
-def test_a_closed_pipe_ends_quietly(env, args):
-    """`vam … | head`: the reader has gone before vam writes; no traceback, no 'Broken pipe'."""
+def test_a_closed_pipe_ends_quietly(env, args, buffered):
+    """`vam … | head`: the reader has gone before vam writes; no traceback, no 'Broken pipe'.
+
+    Buffered is what a user's machine does (no PYTHONUNBUFFERED): the text waits in Python's
+    buffer and the write only fails at the flush, which must happen inside vam, not at exit."""
     import os
 
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if not buffered:
+        base["PYTHONUNBUFFERED"] = "1"
     read_end, write_end = os.pipe()
     os.close(read_end)  # closed before vam starts, so every write fails: no timing involved
     try:
         result = subprocess.run(
             [sys.executable, "-m", "vam", *args],
             cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO), **env},
+            env={**base, "PYTHONPATH": str(REPO), **env},
             stdout=write_end,
             stderr=subprocess.PIPE,
             text=True,
