@@ -271,3 +271,52 @@ def test_vam_s3_up_does_not_load_the_iam_ssd_or_dashboard_code():
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "['vam.tasks.s3']"
+
+
+CONSOLES = {
+    # Jan's Windows with output redirected to a file: Python writes the ANSI code page
+    "cp1252": ({"PYTHONIOENCODING": "cp1252"}, "cp1252"),
+    # a server or cron job with no locale at all, and Python's UTF-8 mode switched off
+    "ascii": ({"LANG": "C", "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": None}, "ascii"),
+    # the same without the switch: Python's UTF-8 mode takes over in the C locale (PEP 540)
+    "c-locale": ({"LANG": "C", "LC_ALL": "C", "PYTHONIOENCODING": None}, "utf-8"),
+}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("console", CONSOLES)
+def test_a_console_that_cannot_print_check_marks_or_arrows_still_gets_the_answer(env, s3, console):
+    """✓ and → are not in cp1252 or ASCII: vam used to stop at the first one with
+    'unexpected error: UnicodeEncodeError' (exit 1), in the middle of `doctor`'s report."""
+    import os
+
+    import boto3
+
+    boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1").create_bucket(
+        Bucket="video-projects"
+    )
+    settings, encoding = CONSOLES[console]
+    run_env = {**os.environ, "PYTHONPATH": str(REPO), **env}
+    for name, value in settings.items():
+        if value is None:
+            run_env.pop(name, None)
+        else:
+            run_env[name] = value
+
+    def run(*args: str) -> tuple[int, str, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "vam", *args], cwd=REPO, env=run_env, capture_output=True,
+            timeout=120,
+        )  # fmt: skip
+        # the bytes must be valid in the console's encoding: nothing it cannot show got through
+        return done.returncode, done.stdout.decode(encoding), done.stderr.decode(encoding)
+
+    code, out, err = run("doctor", "--brand", "ad", "--offline")
+    assert (code, err) == (0, "")
+    check, arrow = ("✓", "→") if encoding == "utf-8" else ("+", "->")
+    assert f"{check} brand repo appydave: " in out and "all 5 checks passed" in out
+
+    code, out, err = run("s3.status", "--brand", "ad", "--project", "b65")
+    assert (code, err) == (0, "")
+    assert f"{arrow} vam s3.up --brand appydave --project b65-guy-monroe-marketing-plan" in out
+    assert "b-roll caf" in out  # the file names are still there, whatever their accents became
