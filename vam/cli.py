@@ -9,10 +9,18 @@ from __future__ import annotations
 import sys
 
 from vam import __version__
-from vam.terminal import INTERRUPTED, INTERRUPTED_CODE, PIPE_CLOSED_CODE, silence_stdout
+from vam.terminal import (
+    INTERRUPTED,
+    INTERRUPTED_CODE,
+    PIPE_CLOSED_CODE,
+    silence_stdout,
+    tolerate_any_console,
+)
 
 
 def main() -> None:
+    # before anything is printed: a ✓ on Jan's redirected cp1252 output must not end the run
+    tolerate_any_console()
     # Ctrl-C or a closed pipe (`vam --list | head`) can come before any task runs, so they are
     # caught here as well as in every task (vam/tasks/base.py)
     try:
