@@ -128,6 +128,23 @@ def test_settings_file_and_env_overrides(tmp_path):
     assert s.user == "david" and s.aws_profile == "p" and s.sources["user"] == "$VAM_USER"
 
 
+@pytest.mark.parametrize("line", ["max_rate = 5", 'max_rate = "5"'])
+def test_a_rate_without_a_unit_in_the_settings_file_names_the_file_and_line(tmp_path, line):
+    path = write(tmp_path / "settings.toml", f'user = "jan"\n{line}\n')
+    with pytest.raises(ConfigError) as refused:
+        load_settings({"VAM_SETTINGS": str(path)})
+    assert str(refused.value) == (
+        f"{path}:2: max_rate 5 has no unit; give a unit: 5MB/s, 20Mbit, 500KB/s (or 0 for no cap)"
+    )
+
+
+def test_a_rate_without_a_unit_in_the_environment_names_the_variable(tmp_path):
+    with pytest.raises(ConfigError) as refused:
+        load_settings({"HOME": str(tmp_path), "VAM_MAX_RATE": "5"})
+    assert str(refused.value).startswith("$VAM_MAX_RATE 5 has no unit; give a unit: 5MB/s")
+    assert load_settings({"HOME": str(tmp_path), "VAM_MAX_RATE": "off"}).max_rate is None
+
+
 def test_unknown_key_in_settings(tmp_path):
     path = write(tmp_path / "settings.toml", 'user = "jan"\nprojects_rot = "/x"\n')
     with pytest.raises(ConfigError) as err:
