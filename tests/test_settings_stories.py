@@ -69,7 +69,7 @@ def test_a_cap_under_64_kb_a_second_is_a_one_line_warning_and_the_command_goes_o
     assert result.returncode == 0, result.stderr
     assert result.stderr == (
         "vam: warning: the bandwidth cap 40.0 KB/s (from --max-rate) is under 64 KB/s: "
-        "1 GB takes 6h57m at that rate\n"
+        "1 GB takes 6h56m at that rate\n"
     )
     assert "would upload" in result.stdout
     # from the settings file, the warning names the file
@@ -80,3 +80,5 @@ def test_a_cap_under_64_kb_a_second_is_a_one_line_warning_and_the_command_goes_o
     assert result.returncode == 0, result.stderr
     assert result.stderr.startswith(f"vam: warning: the bandwidth cap 2.5 KB/s (from {path}) ")
     assert result.stderr.count("\n") == 1 and keys_in_s3(bucket) == []
+    result = vam_cli("doctor", "--brand", "ad", "--offline", env={"VAM_SETTINGS": str(path)})
+    assert "max rate       2.5 KB/s  (under 64 KB/s: 1 GB takes 111h06m)" in result.stdout

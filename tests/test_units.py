@@ -53,7 +53,7 @@ def test_a_cap_under_64_kb_a_second_gets_a_warning_not_an_error():
     assert slow_rate_warning(None, where="--max-rate") is None
     assert slow_rate_warning(40_000, where="--max-rate") == (
         "the bandwidth cap 40.0 KB/s (from --max-rate) is under 64 KB/s: "
-        "1 GB takes 6h57m at that rate"
+        "1 GB takes 6h56m at that rate"
     )
 
 

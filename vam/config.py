@@ -456,7 +456,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ssd_root=Path(ssd_root).expanduser() if ssd_root else None,
         ssd_brands=ssd_brands,
         aws_profile=pick("aws_profile", "AWS_PROFILE"),
-        max_rate=parse_rate(rate_raw, where=f"{sources.get('max_rate', path)}: max_rate"),
+        max_rate=parse_rate(
+            rate_raw,
+            where="$VAM_MAX_RATE"
+            if sources.get("max_rate") == "$VAM_MAX_RATE"
+            else f"{_where(path, 'max_rate')}: max_rate",
+        ),
         webhook_url=pick("webhook_url", "VAM_WEBHOOK_URL"),
         brands_file=Path(brands_file).expanduser() if brands_file else None,
         sources=sources,

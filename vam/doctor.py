@@ -17,6 +17,7 @@ from vam.projects import (
     ssd_mounted,
     ssd_path,
 )
+from vam.units import SLOW_RATE, format_duration, format_size
 
 
 def settings_lines(config: Config, brand: Brand | None) -> list[str]:
@@ -30,13 +31,22 @@ def settings_lines(config: Config, brand: Brand | None) -> list[str]:
         f"AWS profile    {s.aws_profile or '(default chain)'}",
         f"bucket         {config.storage.bucket} in {config.storage.region}"
         + (f" at {config.storage.endpoint_url}" if config.storage.endpoint_url else ""),
-        f"max rate       {f'{s.max_rate} B/s' if s.max_rate else 'no cap'}",
+        f"max rate       {_rate(s.max_rate)}",
         f"webhook        {'set' if s.webhook_url else 'none'}",
     ]
     if brand is not None:
         staging = config.storage.prefix_for(brand.key)
         lines.append(f"brand          {brand.key} ({brand.name}), staging {staging}")
     return lines
+
+
+def _rate(rate: int | None) -> str:
+    if rate is None:
+        return "no cap"
+    slow = rate < SLOW_RATE
+    return f"{format_size(rate)}/s" + (
+        f"  (under 64 KB/s: 1 GB takes {format_duration(1e9 / rate)})" if slow else ""
+    )
 
 
 def run_checks(

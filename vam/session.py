@@ -9,7 +9,7 @@ from vam.config import Config, load_config
 from vam.errors import NotFoundError
 from vam.projects import Project, projects_root, select_brand, select_project, settings_for_brand
 from vam.sync import Target, remote_project_ids, require_user, target_for
-from vam.units import parse_rate
+from vam.units import parse_rate, slow_rate_warning
 
 
 class Session:
@@ -24,6 +24,9 @@ class Session:
         self.user = require_user(self.settings.user, self.settings.path)
         self.aws = connect_as(self.config, self.settings)
         self.s3 = self.aws.client("s3")
+        # what the person should hear that is not an error (a very low bandwidth cap); the task
+        # prints them, the library never does
+        self.notes: list[str] = []
 
     @property
     def rules(self):
@@ -47,6 +50,15 @@ class Session:
         return target_for(self.config, project)
 
     def rate(self, max_rate: str | None) -> int | None:
+        """This run's bandwidth cap in bytes a second: --max-rate, else the settings; None for no
+        cap. A cap low enough to look like a hang adds a note."""
         if max_rate is None:
-            return self.settings.max_rate
-        return parse_rate(max_rate, where="--max-rate")
+            rate = self.settings.max_rate
+            where = self.settings.sources.get("max_rate", "your settings")
+        else:
+            rate = parse_rate(max_rate, where="--max-rate")
+            where = "--max-rate"
+        note = slow_rate_warning(rate, where=where)
+        if note and note not in self.notes:
+            self.notes.append(note)
+        return rate

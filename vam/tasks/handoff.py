@@ -13,7 +13,7 @@ from vam.session import Session
 from vam.share import parse_expiry, share_links
 from vam.sync import download, status, upload
 from vam.syncview import report_lines, status_lines
-from vam.tasks.base import say, vam_task
+from vam.tasks.base import say, vam_task, warn
 
 HELP = {
     "brand": "brand (key, shortcut or repo name); default: from the current folder",
@@ -50,13 +50,15 @@ def handoff(
     proj = session.project(project, remote=False)
     target = session.target(proj)
     to_users = receivers(session.brand.members, session.user, to)
+    rate = session.rate(max_rate)
+    warn(*session.notes)
     report = upload(
         session.s3,
         target,
         user=session.user,
         rules=session.rules,
         dry_run=dry_run,
-        max_rate=session.rate(max_rate),
+        max_rate=rate,
     )
     for line in report_lines(report):
         say(line)
@@ -120,13 +122,15 @@ def receive(c, brand=None, project=None, dry_run=False, max_rate=None):
     session = Session(brand)
     proj = session.project(project, remote=True)
     target = session.target(proj)
+    rate = session.rate(max_rate)
+    warn(*session.notes)
     report = download(
         session.s3,
         target,
         user=session.user,
         rules=session.rules,
         dry_run=dry_run,
-        max_rate=session.rate(max_rate),
+        max_rate=rate,
     )
     for line in report_lines(report):
         say(line)
