@@ -82,3 +82,55 @@ def test_a_cap_under_64_kb_a_second_is_a_one_line_warning_and_the_command_goes_o
     assert result.stderr.count("\n") == 1 and keys_in_s3(bucket) == []
     result = vam_cli("doctor", "--brand", "ad", "--offline", env={"VAM_SETTINGS": str(path)})
     assert "max rate       2.5 KB/s  (under 64 KB/s: 1 GB takes 111h06m)" in result.stdout
+
+
+# --------------------------------------------------------------------------- a user nobody knows
+
+
+def sync_records(sample) -> list[str]:
+    state = sample.project("v-appydave", B65) / ".vam"
+    return sorted(p.name for p in state.glob("sync-*.json")) if state.is_dir() else []
+
+
+def test_a_user_name_the_team_does_not_know_is_refused_with_the_nearest(vam_cli, sample, bucket):
+    """`user = "dave"` passed doctor ("✓ user known") and split the sync record: David's uploads
+    went out as dave's, and Jan's next ordinary change showed up as a conflict."""
+    path = sample.write_settings("dave")
+    env = {"VAM_SETTINGS": str(path)}
+    for args in (("s3.up",), ("s3.status",), ("handoff", "--message", "raw cut")):
+        line = one_line_error(
+            vam_cli(*args, "--brand", "ad", "--project", "b65", env=env),
+            f"{path}:1: user 'dave' is not one of the team's users in {sample.brands_file} "
+            "(david, jan); did you mean 'david'?",
+        )
+        assert "[users.dave]" in line  # a real newcomer is told where they must be added
+    assert keys_in_s3(bucket) == [] and sync_records(sample) == []
+
+    result = vam_cli("doctor", "--brand", "ad", "--offline", env=env)
+    assert result.returncode == 1
+    assert (
+        "✗ user known: 'dave' is not one of the team's users (david, jan); did you mean 'david'?"
+        f' — fix: set user = "david" in {path}'
+    ) in result.stdout
+
+
+def test_an_unknown_user_from_the_environment_names_vam_user(vam_cli, sample, bucket):
+    env = {"VAM_SETTINGS": str(sample.write_settings("david")), "VAM_USER": "Jan"}
+    one_line_error(
+        vam_cli("s3.down", "--brand", "ad", "--project", "b65", env=env),
+        "$VAM_USER: user 'Jan' is not one of the team's users",
+        "did you mean 'jan'?",
+    )
+    assert sync_records(sample) == []
+
+
+def test_a_team_without_a_users_list_accepts_any_name(vam_cli, sample, bucket):
+    """Nothing to check against: brands.toml lists no [users] at all."""
+    text = sample.brands_file.read_text()
+    sample.brands_file.write_text(text[: text.index("[users.")])
+    env = {"VAM_SETTINGS": str(sample.write_settings("dave"))}
+    result = vam_cli("s3.up", "--brand", "ad", "--project", "b65", env=env)
+    assert result.returncode == 0, result.stderr
+    assert sync_records(sample) == ["sync-dave.json"]
+    result = vam_cli("doctor", "--brand", "ad", "--offline", env=env)
+    assert "✓ user known: dave" in result.stdout and result.returncode == 0
