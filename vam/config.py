@@ -132,7 +132,7 @@ class Settings:
 # --------------------------------------------------------------------------- helpers
 
 
-def _line_of(path: Path, key: str) -> int | None:
+def line_of(path: Path, key: str) -> int | None:
     """Best-effort line number of `key = …` or a `[table]` header, for error messages."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -151,7 +151,7 @@ def _line_of(path: Path, key: str) -> int | None:
 
 
 def _where(path: Path, key: str) -> str:
-    line = _line_of(path, key)
+    line = line_of(path, key)
     return f"{path}:{line}" if line else str(path)
 
 

@@ -8,7 +8,8 @@ from vam.awscheck import check_bucket
 from vam.awsclient import connect_as, explain
 from vam.checks import Check
 from vam.config import Config
-from vam.errors import VamError
+from vam.errors import ConfigError, VamError
+from vam.people import nearest_user, require_user, unknown_user, user_source
 from vam.projects import (
     Brand,
     brand_repo,
@@ -55,15 +56,7 @@ def run_checks(
     checks = [
         Check(True, "brands.toml valid", f"{config.team.path} ({len(config.team.brands)} brands)")
     ]
-    user = config.settings.user
-    checks.append(
-        Check(
-            bool(user),
-            "user known",
-            user or "not set",
-            'set user = "yourname" in your settings file or VAM_USER',
-        )
-    )
+    checks.append(user_check(config))
     try:
         root = projects_root(config, cwd)
         checks.append(Check(True, "projects root", str(root)))
@@ -105,6 +98,30 @@ def run_checks(
     if network:
         checks.extend(aws_checks(config, settings))
     return checks
+
+
+def user_check(config: Config) -> Check:
+    """Set, a name S3 can keep, and one of brands.toml's [users] (when it lists any)."""
+    settings = config.settings
+    user = settings.user
+    if not user:
+        fix = 'set user = "yourname" in your settings file or VAM_USER'
+        return Check(False, "user known", "not set", fix)
+    try:
+        require_user(settings, config.team)
+    except ConfigError as exc:
+        unknown = unknown_user(user, config.team)
+        if unknown is None:
+            return Check(False, "user known", str(exc))  # the message says the fix
+        near = nearest_user(user, config.team)
+        if near is None:
+            fix = f"fix user ({user_source(settings)}), or add [users.{user}] to {config.team.path}"
+        elif settings.sources.get("user") == "$VAM_USER":
+            fix = f"set VAM_USER={near}"
+        else:
+            fix = f'set user = "{near}" in {settings.path or "your settings file"}'
+        return Check(False, "user known", unknown, fix)
+    return Check(True, "user known", user)
 
 
 def aws_checks(config: Config, settings) -> list[Check]:

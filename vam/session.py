@@ -7,8 +7,9 @@ from pathlib import Path
 from vam.awsclient import connect_as
 from vam.config import Config, load_config
 from vam.errors import NotFoundError
+from vam.people import require_user
 from vam.projects import Project, projects_root, select_brand, select_project, settings_for_brand
-from vam.sync import Target, remote_project_ids, require_user, target_for
+from vam.sync import Target, remote_project_ids, target_for
 from vam.units import parse_rate, slow_rate_warning
 
 
@@ -21,7 +22,7 @@ class Session:
         self.root = projects_root(self.config, cwd)
         self.brand = select_brand(self.config, brand, cwd)
         self.settings = settings_for_brand(self.config, self.root, self.brand)
-        self.user = require_user(self.settings.user, self.settings.path)
+        self.user = require_user(self.settings, self.config.team)
         self.aws = connect_as(self.config, self.settings)
         self.s3 = self.aws.client("s3")
         # what the person should hear that is not an error (a very low bandwidth cap); the task
