@@ -134,3 +134,25 @@ def test_a_team_without_a_users_list_accepts_any_name(vam_cli, sample, bucket):
     assert sync_records(sample) == ["sync-dave.json"]
     result = vam_cli("doctor", "--brand", "ad", "--offline", env=env)
     assert "✓ user known: dave" in result.stdout and result.returncode == 0
+
+
+# --------------------------------------------------------------------------- a key after a table
+
+
+def test_a_setting_added_at_the_end_of_the_file_lands_in_ssd_and_vam_says_so(
+    vam_cli, sample, bucket, tmp_path
+):
+    """David adds `projects_root` at the bottom of his settings, below [ssd]; TOML files it under
+    [ssd], and vam answered "projects root unknown: set projects_root in your settings file"."""
+    team = tmp_path / "team" / "brands.toml"  # away from the projects root: nothing to infer
+    team.parent.mkdir()
+    team.write_text(sample.brands_file.read_text())
+    path = tmp_path / "settings.toml"
+    path.write_text(
+        f'user = "david"\nbrands_file = "{team}"\n\n[ssd]\n'
+        f'appydave = "{sample.ssd_root / "appydave"}"\n\nprojects_root = "{sample.root}"\n'
+    )
+    says = f"'projects_root' is inside [ssd] in {path} line 7; move it above the first [table]"
+    for args in (("doctor", "--offline"), ("s3.status", "--brand", "ad", "--project", "b65")):
+        result = vam_cli(*args, cwd=tmp_path, env={"VAM_SETTINGS": str(path)})
+        assert one_line_error(result, says) == f"vam: {says}"
