@@ -324,3 +324,17 @@ def test_a_console_that_cannot_print_check_marks_or_arrows_still_gets_the_answer
     assert (code, err) == (0, "")
     assert f"{arrow} vam s3.up --brand appydave --project b65-guy-monroe-marketing-plan" in out
     assert "b-roll caf" in out  # the file names are still there, whatever their accents became
+
+
+def test_doctor_without_an_ssd_configured_says_so_and_what_to_set(vam_cli, sample):
+    """Jan has no archive SSD: doctor said ✗ "SSD for …: no SSD configured" for every brand and
+    failed, as if his setup were broken."""
+    path = sample.write_settings("jan")
+    path.write_text("".join(x for x in path.read_text().splitlines(True) if "ssd_root" not in x))
+    result = vam_cli("doctor", "--offline", env={"VAM_SETTINGS": str(path)})
+    assert result.returncode == 0, result.stdout
+    assert (
+        'SSD            no SSD configured; to archive to one, set ssd_root = "/Volumes/T7/'
+        f'youtube-PUBLISHED" (or [ssd] BRAND = "…") in {path}'
+    ) in result.stdout
+    assert "✗" not in result.stdout and "plug in" not in result.stdout
