@@ -129,6 +129,15 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict)  # key -> where its value came from
 
 
+EXAMPLE_SSD_ROOT = "/Volumes/T7/youtube-PUBLISHED"
+
+
+def ssd_setting_hint(settings: Settings, brand_key: str = "BRAND") -> str:
+    """What to write, and where, to give vam an archive SSD (doctor, manifest)."""
+    where = settings.path or "~/.config/vam/settings.toml"
+    return f'set ssd_root = "{EXAMPLE_SSD_ROOT}" (or [ssd] {brand_key} = "…") in {where}'
+
+
 # --------------------------------------------------------------------------- helpers
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from vam.awscheck import check_bucket
 from vam.awsclient import connect_as, explain
 from vam.checks import Check
-from vam.config import Config
+from vam.config import Config, Settings, ssd_setting_hint
 from vam.errors import ConfigError, VamError
 from vam.people import nearest_user, require_user, unknown_user, user_source
 from vam.projects import (
@@ -32,6 +32,7 @@ def settings_lines(config: Config, brand: Brand | None) -> list[str]:
         f"AWS profile    {s.aws_profile or '(default chain)'}",
         f"bucket         {config.storage.bucket} in {config.storage.region}"
         + (f" at {config.storage.endpoint_url}" if config.storage.endpoint_url else ""),
+        _ssd_line(s),
         f"max rate       {_rate(s.max_rate)}",
         f"webhook        {'set' if s.webhook_url else 'none'}",
     ]
@@ -39,6 +40,16 @@ def settings_lines(config: Config, brand: Brand | None) -> list[str]:
         staging = config.storage.prefix_for(brand.key)
         lines.append(f"brand          {brand.key} ({brand.name}), staging {staging}")
     return lines
+
+
+def _ssd_line(s: Settings) -> str:
+    if s.ssd_root is not None:
+        extra = f" (+ [ssd] folders for {', '.join(s.ssd_brands)})" if s.ssd_brands else ""
+        return f"SSD root       {s.ssd_root}{extra}"
+    if s.ssd_brands:
+        return f"SSD            [ssd] folders for {', '.join(s.ssd_brands)}; no ssd_root"
+    # not an error: an editor (Jan) needs no archive SSD; the SSD tasks say the same when run
+    return f"SSD            no SSD configured; to archive to one, {ssd_setting_hint(s)}"
 
 
 def _rate(rate: int | None) -> str:
@@ -77,16 +88,7 @@ def run_checks(
             )
             settings = settings_for_brand(config, root, brand)
         ssd = ssd_path(settings, brand)
-        if ssd is None:
-            checks.append(
-                Check(
-                    False,
-                    f"SSD for {brand.key}",
-                    "no SSD configured",
-                    "set ssd_root in your settings (e.g. /Volumes/T7/youtube-PUBLISHED)",
-                )
-            )
-        else:
+        if ssd is not None:  # none configured: the settings above say so and what to set
             checks.append(
                 Check(
                     ssd_mounted(settings, brand),
