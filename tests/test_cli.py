@@ -79,20 +79,27 @@ def test_doctor_reports_an_unplugged_ssd(vam_cli, sample, env):
     assert "✗ SSD for appydave" in result.stdout and "plug in and mount the SSD" in result.stdout
 
 
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
 @pytest.mark.parametrize(
     "args", [("--list",), ("--help", "s3.up"), ("doctor", "--brand", "ad", "--offline")]
 )
-def test_a_closed_pipe_ends_quietly(env, args):
-    """`vam … | head`: the reader has gone before vam writes; no traceback, no 'Broken pipe'."""
+def test_a_closed_pipe_ends_quietly(env, args, buffered):
+    """`vam … | head`: the reader has gone before vam writes; no traceback, no 'Broken pipe'.
+
+    Buffered is what a user's machine does (no PYTHONUNBUFFERED): the text waits in Python's
+    buffer and the write only fails at the flush, which must happen inside vam, not at exit."""
     import os
 
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    if not buffered:
+        base["PYTHONUNBUFFERED"] = "1"
     read_end, write_end = os.pipe()
     os.close(read_end)  # closed before vam starts, so every write fails: no timing involved
     try:
         result = subprocess.run(
             [sys.executable, "-m", "vam", *args],
             cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO), **env},
+            env={**base, "PYTHONPATH": str(REPO), **env},
             stdout=write_end,
             stderr=subprocess.PIPE,
             text=True,
@@ -264,3 +271,70 @@ def test_vam_s3_up_does_not_load_the_iam_ssd_or_dashboard_code():
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "['vam.tasks.s3']"
+
+
+CONSOLES = {
+    # Jan's Windows with output redirected to a file: Python writes the ANSI code page
+    "cp1252": ({"PYTHONIOENCODING": "cp1252"}, "cp1252"),
+    # a server or cron job with no locale at all, and Python's UTF-8 mode switched off
+    "ascii": ({"LANG": "C", "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONIOENCODING": None}, "ascii"),
+    # the same without the switch: Python's UTF-8 mode takes over in the C locale (PEP 540)
+    "c-locale": ({"LANG": "C", "LC_ALL": "C", "PYTHONIOENCODING": None}, "utf-8"),
+}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("console", CONSOLES)
+def test_a_console_that_cannot_print_check_marks_or_arrows_still_gets_the_answer(env, s3, console):
+    """✓ and → are not in cp1252 or ASCII: vam used to stop at the first one with
+    'unexpected error: UnicodeEncodeError' (exit 1), in the middle of `doctor`'s report."""
+    import os
+
+    import boto3
+
+    boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1").create_bucket(
+        Bucket="video-projects"
+    )
+    settings, encoding = CONSOLES[console]
+    run_env = {**os.environ, "PYTHONPATH": str(REPO), **env}
+    for name, value in settings.items():
+        if value is None:
+            run_env.pop(name, None)
+        else:
+            run_env[name] = value
+
+    def run(*args: str) -> tuple[int, str, str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "vam", *args], cwd=REPO, env=run_env, capture_output=True,
+            timeout=120,
+        )  # fmt: skip
+        # text in the console's encoding; in the C locale a file name's bytes pass through as
+        # they are on disk (as `ls` prints them), so those may be any byte
+        return tuple(
+            [done.returncode]
+            + [b.decode(encoding, errors="surrogateescape") for b in (done.stdout, done.stderr)]
+        )
+
+    code, out, err = run("doctor", "--brand", "ad", "--offline")
+    assert (code, err) == (0, "")
+    check, arrow = ("✓", "→") if encoding == "utf-8" else ("+", "->")
+    assert f"{check} brand repo appydave: " in out and "all 5 checks passed" in out
+
+    code, out, err = run("s3.status", "--brand", "ad", "--project", "b65")
+    assert (code, err) == (0, "")
+    assert f"{arrow} vam s3.up --brand appydave --project b65-guy-monroe-marketing-plan" in out
+    assert "b-roll caf" in out  # the file names are still there, whatever their accents became
+
+
+def test_doctor_without_an_ssd_configured_says_so_and_what_to_set(vam_cli, sample):
+    """Jan has no archive SSD: doctor said ✗ "SSD for …: no SSD configured" for every brand and
+    failed, as if his setup were broken."""
+    path = sample.write_settings("jan")
+    path.write_text("".join(x for x in path.read_text().splitlines(True) if "ssd_root" not in x))
+    result = vam_cli("doctor", "--offline", env={"VAM_SETTINGS": str(path)})
+    assert result.returncode == 0, result.stdout
+    assert (
+        'SSD            no SSD configured; to archive to one, set ssd_root = "/Volumes/T7/'
+        f'youtube-PUBLISHED" (or [ssd] BRAND = "…") in {path}'
+    ) in result.stdout
+    assert "✗" not in result.stdout and "plug in" not in result.stdout

@@ -128,6 +128,69 @@ def test_settings_file_and_env_overrides(tmp_path):
     assert s.user == "david" and s.aws_profile == "p" and s.sources["user"] == "$VAM_USER"
 
 
+@pytest.mark.parametrize("line", ["max_rate = 5", 'max_rate = "5"'])
+def test_a_rate_without_a_unit_in_the_settings_file_names_the_file_and_line(tmp_path, line):
+    path = write(tmp_path / "settings.toml", f'user = "jan"\n{line}\n')
+    with pytest.raises(ConfigError) as refused:
+        load_settings({"VAM_SETTINGS": str(path)})
+    assert str(refused.value) == (
+        f"{path}:2: max_rate 5 has no unit; give a unit: 5MB/s, 20Mbit, 500KB/s (or 0 for no cap)"
+    )
+
+
+def test_a_rate_without_a_unit_in_the_environment_names_the_variable(tmp_path):
+    with pytest.raises(ConfigError) as refused:
+        load_settings({"HOME": str(tmp_path), "VAM_MAX_RATE": "5"})
+    assert str(refused.value).startswith("$VAM_MAX_RATE 5 has no unit; give a unit: 5MB/s")
+    assert load_settings({"HOME": str(tmp_path), "VAM_MAX_RATE": "off"}).max_rate is None
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [("user", '"david"'), ("projects_root", '"/Users/david/dev/video-projects"'),
+     ("max_rate", '"2MB/s"'), ("aws_profile", '"david"'), ("webhook_url", '"https://x"')],
+)  # fmt: skip
+def test_a_setting_written_below_the_ssd_table_says_so(tmp_path, key, value):
+    """TOML puts every key after `[ssd]` inside it: `user = "david"` there became the SSD folder
+    of a brand called "user", and vam went on to say "who you are is not set" or "projects root
+    unknown" about a file that sets both."""
+    path = write(
+        tmp_path / "settings.toml",
+        'brands_file = "/x/brands.toml"\n\n[ssd]\nappydave = "/Volumes/T7/appydave"\n\n'
+        f"# added later\n{key} = {value}\n",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_settings({"VAM_SETTINGS": str(path)})
+    assert str(err.value) == (
+        f"'{key}' is inside [ssd] in {path} line 7; move it above the first [table]"
+    )
+
+
+@pytest.mark.parametrize(
+    "body, key, table, line, home",
+    [
+        # appended at the end of the file, after the last [users.*] table
+        ("[brands.a]\n[users.jan]\nrole = 'editor'\nstaging_days = 30\n",
+         "staging_days", "users.jan", 7, "storage"),
+        ("[files]\nexclude = ['*.tmp']\nregion = 'eu-west-1'\n[brands.a]\n",
+         "region", "files", 6, "storage"),
+        ("[brands.a]\nrepo = 'v-a'\nheavy_min_mb = 200\n", "heavy_min_mb", "brands.a", 6,
+         "files"),
+    ],
+)  # fmt: skip
+def test_a_brands_toml_key_under_the_wrong_table_names_where_it_belongs(
+    tmp_path, body, key, table, line, home
+):
+    base = '[storage]\nbucket = "video-projects"\nregion = "us-east-1"\n'
+    path = write(tmp_path / "brands.toml", base + body)
+    with pytest.raises(ConfigError) as err:
+        parse_team(path)
+    assert str(err.value) == (
+        f"'{key}' is inside [{table}] in {path} line {line}; it belongs in [{home}]: "
+        f"move it under [{home}]"
+    )
+
+
 def test_unknown_key_in_settings(tmp_path):
     path = write(tmp_path / "settings.toml", 'user = "jan"\nprojects_rot = "/x"\n')
     with pytest.raises(ConfigError) as err:

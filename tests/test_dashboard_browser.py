@@ -409,3 +409,68 @@ def test_a_real_manifest_of_the_sample_root_renders_with_its_numbers(context, sa
         assert view.errors == []
     finally:
         view.page.close()
+
+
+@pytest.mark.integration
+def test_jans_dashboard_says_no_ssd_and_warns_of_a_file_only_in_staging(
+    context, sample, monkeypatch, s3
+):
+    """From a real manifest (the sample root, moto's S3): Jan has no SSD, and a project David
+    uploaded exists only in S3 staging, which deletes it on its expiry date. The page said
+    "not plugged in" for an SSD nobody configured, and nothing about the file."""
+    import json
+
+    import boto3
+
+    from vam.config import load_config
+    from vam.manifest import generate
+    from vam.projects import projects_root
+
+    settings = sample.write_settings("jan")
+    settings.write_text(
+        "".join(x for x in settings.read_text().splitlines(True) if "ssd_root" not in x)
+    )
+    monkeypatch.setenv("VAM_SETTINGS", str(settings))
+    s3c = boto3.client("s3")
+    s3c.create_bucket(Bucket="video-projects")
+    s3c.put_object(
+        Bucket="video-projects", Key="staging/v-appydave/b99-new-cut/edit.mov", Body=b"e" * 10
+    )
+    config = load_config(cwd=sample.root)
+    _, registry_path = generate(config, projects_root(config), list(config.team.brands))
+    registry = json.loads(registry_path.read_text(encoding="utf-8"))
+    expiry = next(
+        p["storage"]["s3"]["expires"]
+        for b in registry["brands"]
+        for p in b["projects"]
+        if p["id"] == "b99-new-cut"
+    )
+    view = Opened(context.new_page())
+    try:
+        view.page.goto(write_dashboard(registry, sample.root / "jan.html").resolve().as_uri())
+        view.page.wait_for_selector("body[data-ready='true']")
+        cells = view.texts('#brands [data-col="ssd"]')
+        assert cells == ["no SSD configured"] * 6
+        assert "not plugged in" not in view.page.locator("body").inner_text()
+
+        only = view.page.locator('#warnings details[data-kind="only_in_staging"]')
+        assert only.locator("summary").inner_text() == "Only copy in S3 staging (1)"
+        assert only.locator("li").inner_text() == (
+            "AppyDave · b99-new-cut — only copy in S3 staging: 1 file, 10 B (edit.mov), deleted "
+            f"by the staging expiry on {expiry}; `vam s3.down --brand appydave --project "
+            "b99-new-cut` keeps a copy here"
+        )
+        none = view.page.locator('#warnings details[data-kind="ssd_not_configured"]')
+        assert none.locator("summary").inner_text() == "No SSD configured (6)"
+
+        only.locator("li button").click()  # the warning opens the project
+        dialog = view.page.locator("#detail")
+        assert view.page.locator("#detail-title").inner_text() == "b99-new-cut"
+        headers = view.texts("#detail table.objects th")
+        row = [t.strip() for t in dialog.locator("table.objects tbody tr td").all_inner_texts()]
+        assert dict(zip(headers, row, strict=True))["Elsewhere"] == "nowhere else"
+        assert dialog.locator("table.objects td.bad", has_text="nowhere else").count() == 1
+        assert "no SSD configured" in dialog.locator("section", has_text="SSD").last.inner_text()
+        assert view.errors == []
+    finally:
+        view.page.close()

@@ -258,3 +258,80 @@ def test_cli_dry_run_says_what_it_would_write_and_writes_nothing(vam_cli, sample
     assert ad["path"] == str(repo / MANIFEST_NAME) and ad["projects"] > 0
     assert doc["registry"] == str(sample.root / REGISTRY_NAME)
     assert not (repo / MANIFEST_NAME).exists()
+
+
+# --------------------------------------------------------------------------- where the copies are
+
+
+def settings_without_ssd(sample, user: str = "jan"):
+    path = sample.write_settings(user)
+    path.write_text("".join(x for x in path.read_text().splitlines(True) if "ssd_root" not in x))
+    return path
+
+
+def test_no_ssd_configured_is_not_an_unplugged_ssd(sample, monkeypatch, vam_cli):
+    """Jan has no archive SSD at all: the manifest filed that under "SSD not plugged in"."""
+    path = settings_without_ssd(sample)
+    monkeypatch.setenv("VAM_SETTINGS", str(path))
+    written, _ = run(load_config(cwd=sample.root), use_s3=False)
+    data = written["appydave"].manifest
+    assert data["ssd"] == {"path": None, "mounted": False, "free_bytes": None,
+                           "total_bytes": None}  # fmt: skip
+    brand_level = [w for w in data["warnings"] if w["project"] is None]
+    assert brand_level == [{
+        "project": None, "kind": "ssd_not_configured",
+        "message": 'no SSD configured: to archive to one, set ssd_root = "/Volumes/T7/'
+        f'youtube-PUBLISHED" (or [ssd] appydave = "…") in {path}',
+    }]  # fmt: skip
+    result = vam_cli(
+        "manifest.generate", "--brand", "ad", "--no-s3", env={"VAM_SETTINGS": str(path)}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no SSD configured" in result.stdout and "not mounted" not in result.stdout
+
+
+def test_a_file_whose_only_copy_is_in_s3_staging_is_a_warning_with_its_expiry(config, sample, s3):
+    """Staging expires: a file that is nowhere else (Jan's new file David never downloaded, a
+    project only in S3) is lost on that date. A file at the same path here or on the SSD copy
+    counts as being there (the manifest reads no contents; s3.status compares versions)."""
+    s3c = boto3.client("s3")
+    s3c.create_bucket(Bucket="video-projects")
+    raw = sample.project("v-appydave", B65) / "s3-staging" / "raw.mp4"
+    put(s3c, PREFIX + "raw.mp4", raw.read_bytes())  # the same file as here
+    put(s3c, PREFIX + "edit-v1.mp4", b"e" * 1200)  # Jan's edit, not downloaded
+    put(s3c, PREFIX + "brief.md", b"a different brief")  # here too, in another version
+    put(s3c, "staging/v-appydave/b99-remote-only/edit.mov", b"e" * 10)
+    ssd_copy = sample.ssd_root / "appydave" / "b50-b99" / "b63-flivideo" / "s3-staging"
+    write_media(ssd_copy / "final-cut.mp4", 300)
+    put(
+        s3c,
+        "staging/v-appydave/b63-flivideo/final-cut.mp4",
+        (ssd_copy / "final-cut.mp4").read_bytes(),
+    )
+
+    written, _ = run(config, [find_brand(config, "ad")])
+    data = written["appydave"].manifest
+    p = by_id(data)
+    today = datetime.now(UTC).date()
+    expiry = (today + timedelta(days=90)).isoformat()
+
+    objects = {o["path"]: o for o in p[B65]["storage"]["s3"]["objects"]}
+    for name, elsewhere, only in [
+        ("raw.mp4", ["local"], False),
+        ("brief.md", ["local"], False),
+        ("edit-v1.mp4", [], True),
+    ]:
+        assert (objects[name]["elsewhere"], objects[name]["only_in_staging"]) == (elsewhere, only)
+    assert objects["edit-v1.mp4"]["expires"] == expiry
+    b63 = p["b63-flivideo"]["storage"]["s3"]["objects"]
+    assert b63[0]["elsewhere"] == ["ssd"] and b63[0]["only_in_staging"] is False
+
+    only = {w["project"]: w["message"] for w in data["warnings"] if w["kind"] == "only_in_staging"}
+    assert set(only) == {B65, "b99-remote-only"}
+    assert only[B65] == (
+        f"only copy in S3 staging: 1 file, 1.2 KB (edit-v1.mp4), deleted by the "
+        f"staging expiry on {expiry}; `vam s3.down --brand appydave --project {B65}` keeps a "
+        "copy here"
+    )
+    assert only["b99-remote-only"].startswith("only copy in S3 staging: 1 file, 10 B (edit.mov)")
+    assert only[B65] in p[B65]["warnings"]

@@ -129,29 +129,63 @@ class Settings:
     sources: Mapping[str, str] = field(default_factory=dict)  # key -> where its value came from
 
 
+EXAMPLE_SSD_ROOT = "/Volumes/T7/youtube-PUBLISHED"
+
+
+def ssd_setting_hint(settings: Settings, brand_key: str = "BRAND") -> str:
+    """What to write, and where, to give vam an archive SSD (doctor, manifest)."""
+    where = settings.path or "~/.config/vam/settings.toml"
+    return f'set ssd_root = "{EXAMPLE_SSD_ROOT}" (or [ssd] {brand_key} = "…") in {where}'
+
+
 # --------------------------------------------------------------------------- helpers
 
 
-def _line_of(path: Path, key: str) -> int | None:
-    """Best-effort line number of `key = …` or a `[table]` header, for error messages."""
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\[\]#]+?)\s*\]\]?\s*(?:#.*)?$")
+
+
+def _table_name(header: str) -> str:
+    """`brands."beauty-and-joy"` -> `brands.beauty-and-joy`, as tomllib names the table."""
+    return ".".join(part.strip().strip("\"'") for part in header.split("."))
+
+
+def line_of(path: Path, key: str) -> int | None:
+    """Best-effort line number of a `[table]` header, else of `key = …` inside its table
+    (`users.jan.role`: the `role =` below `[users.jan]`), else of any `key = …`."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
         return None
-    last = key.split(".")[-1]
-    patterns = [
-        re.compile(rf"^\s*\[\s*{re.escape(key)}\s*\]"),
-        re.compile(rf"^\s*[\"']?{re.escape(last)}[\"']?\s*="),
-    ]
-    for pattern in patterns:
-        for number, line in enumerate(lines, 1):
-            if pattern.match(line):
-                return number
+    table, _, last = key.rpartition(".")
+    assignment = re.compile(rf"^\s*[\"']?{re.escape(last)}[\"']?\s*=")
+    for number, line in enumerate(lines, 1):
+        header = _HEADER.match(line)
+        if header and _table_name(header.group(1)) == key:
+            return number
+    current = ""
+    for number, line in enumerate(lines, 1):
+        header = _HEADER.match(line)
+        if header:
+            current = _table_name(header.group(1))
+        elif current == table and assignment.match(line):
+            return number
+    for number, line in enumerate(lines, 1):
+        if assignment.match(line):
+            return number
     return None
 
 
+def misplaced(path: Path, table: str, key: str, fix: str) -> ConfigError:
+    """A key that TOML filed under the table above it: it was written below that table's header
+    (TOML has no way back to the top level once a [table] has begun)."""
+    line = line_of(path, f"{table}.{key}" if table else key)
+    where = f"{path} line {line}" if line else str(path)
+    inside = f"inside [{table}]" if table else "outside any table"
+    return ConfigError(f"{key!r} is {inside} in {where}; {fix}")
+
+
 def _where(path: Path, key: str) -> str:
-    line = _line_of(path, key)
+    line = line_of(path, key)
     return f"{path}:{line}" if line else str(path)
 
 
@@ -186,11 +220,24 @@ def _toml_fix(path: Path, exc: tomllib.TOMLDecodeError) -> str:
 class _Table:
     """A TOML table read key by key, so unknown keys and wrong types name file, key and line."""
 
-    def __init__(self, path: Path, name: str, data: Any, allowed: set[str]):
+    def __init__(
+        self,
+        path: Path,
+        name: str,
+        data: Any,
+        allowed: set[str],
+        homes: Mapping[str, str] | None = None,
+    ):
+        """`homes`: key -> the one table it belongs in, to tell a key written below the wrong
+        table header from a typo."""
         if not isinstance(data, dict):
             raise ConfigError(f"{_where(path, name)}: [{name}] must be a table")
         self.path, self.name, self.data = path, name, data
         unknown = sorted(set(data) - allowed)
+        for key in unknown:
+            home = (homes or {}).get(key)
+            if home is not None and home != name:
+                raise misplaced(path, name, key, f"it belongs in [{home}]: move it under [{home}]")
         if unknown:
             key = unknown[0]
             hint = _closest(key, allowed)
@@ -263,17 +310,20 @@ def _closest(word: str, candidates: Any) -> str | None:
 # --------------------------------------------------------------------------- brands.toml
 
 
+STORAGE_KEYS = {
+    "bucket", "region", "endpoint_url", "staging_prefix", "staging_days", "noncurrent_days",
+    "abort_multipart_days",
+}  # fmt: skip
+FILES_KEYS = {"heavy_extensions", "light_extensions", "heavy_min_mb", "exclude"}
+# keys with one home in brands.toml, so one written below another table is recognised as such
+_TEAM_HOMES = {**dict.fromkeys(STORAGE_KEYS, "storage"), **dict.fromkeys(FILES_KEYS, "files")}
+
+
 def parse_team(path: Path) -> Team:
     data = _read_toml(path, "brands.toml")
-    top = _Table(path, "", data, {"storage", "files", "brands", "users"})
+    top = _Table(path, "", data, {"storage", "files", "brands", "users"}, _TEAM_HOMES)
 
-    st = _Table(
-        path,
-        "storage",
-        top.get("storage", dict, required=True),
-        {"bucket", "region", "endpoint_url", "staging_prefix", "staging_days", "noncurrent_days",
-         "abort_multipart_days"},
-    )  # fmt: skip
+    st = _Table(path, "storage", top.get("storage", dict, required=True), STORAGE_KEYS, _TEAM_HOMES)
     prefix = st.get("staging_prefix", str, "staging/v-{brand}/")
     if "{brand}" not in prefix:
         raise ConfigError(
@@ -297,8 +347,7 @@ def parse_team(path: Path) -> Team:
 
     files = FileRules()
     if "files" in data:
-        allowed = {"heavy_extensions", "light_extensions", "heavy_min_mb", "exclude"}
-        ft = _Table(path, "files", data["files"], allowed)
+        ft = _Table(path, "files", data["files"], FILES_KEYS, _TEAM_HOMES)
         files = FileRules(
             heavy_extensions=tuple(
                 e.lower().lstrip(".")
@@ -325,7 +374,9 @@ def parse_team(path: Path) -> Team:
 
     users = []
     for name, raw in top.get("users", dict, {}).items():
-        ut = _Table(path, f"users.{name}", raw, {"role", "aws_profile", "brands", "iam_user"})
+        ut = _Table(
+            path, f"users.{name}", raw, {"role", "aws_profile", "brands", "iam_user"}, _TEAM_HOMES
+        )
         user_brands = ut.str_list("brands", None)
         if user_brands is not None:
             known = {b.key for b in brands}
@@ -355,6 +406,7 @@ def _parse_brand(path: Path, key: str, raw: Any) -> Brand:
         raw,
         {"name", "shortcut", "repo", "workflow", "id_pattern", "ssd_folder", "projects_dir",
          "members"},
+        _TEAM_HOMES,
     )  # fmt: skip
     if not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", key):
         raise ConfigError(
@@ -424,6 +476,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     sources: dict[str, str] = {}
     if path.exists():
         data = _read_toml(path, "settings file")
+        for table, value in data.items():
+            for key in value if isinstance(value, dict) else ():
+                if key in SETTINGS_KEYS and key != table:  # `user` below [ssd] is ssd.user to TOML
+                    raise misplaced(path, table, key, "move it above the first [table]")
         _Table(path, "", data, SETTINGS_KEYS)
         sources = {k: str(path) for k in data}
     elif env.get("VAM_SETTINGS"):
@@ -456,7 +512,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ssd_root=Path(ssd_root).expanduser() if ssd_root else None,
         ssd_brands=ssd_brands,
         aws_profile=pick("aws_profile", "AWS_PROFILE"),
-        max_rate=parse_rate(rate_raw, where=f"{sources.get('max_rate', path)}: max_rate"),
+        max_rate=parse_rate(
+            rate_raw,
+            where="$VAM_MAX_RATE"
+            if sources.get("max_rate") == "$VAM_MAX_RATE"
+            else f"{_where(path, 'max_rate')}: max_rate",
+        ),
         webhook_url=pick("webhook_url", "VAM_WEBHOOK_URL"),
         brands_file=Path(brands_file).expanduser() if brands_file else None,
         sources=sources,

@@ -7,8 +7,9 @@ from pathlib import Path
 from vam.awscheck import check_bucket
 from vam.awsclient import connect_as, explain
 from vam.checks import Check
-from vam.config import Config
-from vam.errors import VamError
+from vam.config import Config, Settings, ssd_setting_hint
+from vam.errors import ConfigError, VamError
+from vam.people import nearest_user, require_user, unknown_user, user_source
 from vam.projects import (
     Brand,
     brand_repo,
@@ -17,6 +18,7 @@ from vam.projects import (
     ssd_mounted,
     ssd_path,
 )
+from vam.units import SLOW_RATE, format_duration, format_size
 
 
 def settings_lines(config: Config, brand: Brand | None) -> list[str]:
@@ -30,7 +32,8 @@ def settings_lines(config: Config, brand: Brand | None) -> list[str]:
         f"AWS profile    {s.aws_profile or '(default chain)'}",
         f"bucket         {config.storage.bucket} in {config.storage.region}"
         + (f" at {config.storage.endpoint_url}" if config.storage.endpoint_url else ""),
-        f"max rate       {f'{s.max_rate} B/s' if s.max_rate else 'no cap'}",
+        _ssd_line(s),
+        f"max rate       {_rate(s.max_rate)}",
         f"webhook        {'set' if s.webhook_url else 'none'}",
     ]
     if brand is not None:
@@ -39,21 +42,32 @@ def settings_lines(config: Config, brand: Brand | None) -> list[str]:
     return lines
 
 
+def _ssd_line(s: Settings) -> str:
+    if s.ssd_root is not None:
+        extra = f" (+ [ssd] folders for {', '.join(s.ssd_brands)})" if s.ssd_brands else ""
+        return f"SSD root       {s.ssd_root}{extra}"
+    if s.ssd_brands:
+        return f"SSD            [ssd] folders for {', '.join(s.ssd_brands)}; no ssd_root"
+    # not an error: an editor (Jan) needs no archive SSD; the SSD tasks say the same when run
+    return f"SSD            no SSD configured; to archive to one, {ssd_setting_hint(s)}"
+
+
+def _rate(rate: int | None) -> str:
+    if rate is None:
+        return "no cap"
+    slow = rate < SLOW_RATE
+    return f"{format_size(rate)}/s" + (
+        f"  (under 64 KB/s: 1 GB takes {format_duration(1e9 / rate)})" if slow else ""
+    )
+
+
 def run_checks(
     config: Config, brands: list[Brand], *, cwd: Path | None = None, network: bool = True
 ) -> list[Check]:
     checks = [
         Check(True, "brands.toml valid", f"{config.team.path} ({len(config.team.brands)} brands)")
     ]
-    user = config.settings.user
-    checks.append(
-        Check(
-            bool(user),
-            "user known",
-            user or "not set",
-            'set user = "yourname" in your settings file or VAM_USER',
-        )
-    )
+    checks.append(user_check(config))
     try:
         root = projects_root(config, cwd)
         checks.append(Check(True, "projects root", str(root)))
@@ -74,16 +88,7 @@ def run_checks(
             )
             settings = settings_for_brand(config, root, brand)
         ssd = ssd_path(settings, brand)
-        if ssd is None:
-            checks.append(
-                Check(
-                    False,
-                    f"SSD for {brand.key}",
-                    "no SSD configured",
-                    "set ssd_root in your settings (e.g. /Volumes/T7/youtube-PUBLISHED)",
-                )
-            )
-        else:
+        if ssd is not None:  # none configured: the settings above say so and what to set
             checks.append(
                 Check(
                     ssd_mounted(settings, brand),
@@ -95,6 +100,30 @@ def run_checks(
     if network:
         checks.extend(aws_checks(config, settings))
     return checks
+
+
+def user_check(config: Config) -> Check:
+    """Set, a name S3 can keep, and one of brands.toml's [users] (when it lists any)."""
+    settings = config.settings
+    user = settings.user
+    if not user:
+        fix = 'set user = "yourname" in your settings file or VAM_USER'
+        return Check(False, "user known", "not set", fix)
+    try:
+        require_user(settings, config.team)
+    except ConfigError as exc:
+        unknown = unknown_user(user, config.team)
+        if unknown is None:
+            return Check(False, "user known", str(exc))  # the message says the fix
+        near = nearest_user(user, config.team)
+        if near is None:
+            fix = f"fix user ({user_source(settings)}), or add [users.{user}] to {config.team.path}"
+        elif settings.sources.get("user") == "$VAM_USER":
+            fix = f"set VAM_USER={near}"
+        else:
+            fix = f'set user = "{near}" in {settings.path or "your settings file"}'
+        return Check(False, "user known", unknown, fix)
+    return Check(True, "user known", user)
 
 
 def aws_checks(config: Config, settings) -> list[Check]:

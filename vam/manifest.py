@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from vam.atomicfile import write_text_atomic
-from vam.config import Brand, Config, FileRules
+from vam.config import Brand, Config, FileRules, ssd_setting_hint
 from vam.files import Kind
 from vam.projects import (
     ARCHIVED,
+    STAGING,
     brand_repo,
     list_active,
     list_archived,
@@ -35,7 +36,7 @@ from vam.projects import (
 from vam.ranges import id_key, parse_range, range_for
 from vam.remote import RemoteObject
 from vam.staging_read import StagingRead, read_staging
-from vam.units import iso_utc
+from vam.units import format_size, iso_utc
 
 FORMAT = 1
 MANIFEST_NAME = "projects.json"
@@ -176,31 +177,68 @@ def _disk(path: Path) -> dict[str, Any]:
 
 
 def _s3_entry(
-    objects: list[RemoteObject], uploaders: dict[str, dict], staging_days: int
+    objects: list[RemoteObject],
+    uploaders: dict[str, dict],
+    staging_days: int,
+    elsewhere: dict[str, list[Path]],
+    ssd_known: bool,
 ) -> dict[str, Any]:
+    """A project's S3 staging, each object with where else a file of that path is (`elsewhere`:
+    place -> the project's staging folders there) and its own expiry date."""
     if not objects:
         return {"files": 0, "bytes": 0, "last_modified": None, "state": "none", "expires": None,
                 "objects": []}  # fmt: skip
     newest = max(o.last_modified for o in objects)
+    entries = []
+    for o in sorted(objects, key=lambda o: o.rel):
+        parts = o.rel.split("/")
+        found = [
+            place for place, folders in elsewhere.items()
+            if any(folder.joinpath(*parts).is_file() for folder in folders)
+        ]  # fmt: skip
+        entries.append({
+            "path": o.rel,
+            "bytes": o.size,
+            "last_modified": iso(o.last_modified),
+            "uploaded_by": (uploaders.get(o.rel) or {}).get("uploaded_by"),
+            "state": None,
+            "expires": _expiry(o.last_modified, staging_days),
+            "elsewhere": found,
+            # null: not here, and the SSD (which may hold it) was not plugged in
+            "only_in_staging": False if found else (True if ssd_known else None),
+        })  # fmt: skip
     return {
         "files": len(objects),
         "bytes": sum(o.size for o in objects),
         "last_modified": iso(newest),
         "state": "staged",
-        # the lifecycle rule expires each object staging_days after its upload; the project's
-        # staging lives as long as its newest upload
-        "expires": (newest.astimezone(UTC).date() + timedelta(days=staging_days)).isoformat(),
-        "objects": [
-            {
-                "path": o.rel,
-                "bytes": o.size,
-                "last_modified": iso(o.last_modified),
-                "uploaded_by": (uploaders.get(o.rel) or {}).get("uploaded_by"),
-                "state": None,
-            }
-            for o in sorted(objects, key=lambda o: o.rel)
-        ],
+        # the project's staging lives as long as its newest upload
+        "expires": _expiry(newest, staging_days),
+        "objects": entries,
     }
+
+
+def _expiry(uploaded: datetime, staging_days: int) -> str:
+    # the lifecycle rule expires each object staging_days after its upload
+    return (uploaded.astimezone(UTC).date() + timedelta(days=staging_days)).isoformat()
+
+
+def _only_in_staging(brand: Brand, pid: str, s3: dict[str, Any]) -> str | None:
+    """The warning for files whose only copy is in S3 staging, with the first date one goes."""
+    alone = [o for o in s3["objects"] if o["only_in_staging"] is not False]
+    if not alone:
+        return None
+    names = [o["path"] for o in alone]
+    shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+    count = f"{len(alone)} file" + ("s" if len(alone) > 1 else "")
+    first = min(o["expires"] for o in alone)
+    unsure = any(o["only_in_staging"] is None for o in alone)
+    return (
+        f"only copy in S3 staging: {count}, {format_size(sum(o['bytes'] for o in alone))} "
+        f"({shown}), deleted by the staging expiry on {first}; "
+        f"`vam s3.down --brand {brand.key} --project {pid}` keeps a copy here"
+        + (" (the SSD was not plugged in: it may hold one)" if unsure else "")
+    )
 
 
 def brand_manifest(
@@ -236,12 +274,12 @@ def brand_manifest(
          "archived_bytes", "ssd_bytes", "s3_bytes", "s3_files"), 0,
     )  # fmt: skip
 
-    if ssd_folder is None or not mounted:
-        message = (
-            f"SSD not mounted ({ssd_folder.parent}): SSD fields are null"
-            if ssd_folder
-            else "no SSD configured (ssd_root in settings)"
-        )
+    if ssd_folder is None:
+        warnings.append({"project": None, "kind": "ssd_not_configured",
+                         "message": "no SSD configured: to archive to one, "
+                         + ssd_setting_hint(settings, brand.key)})  # fmt: skip
+    elif not mounted:
+        message = f"SSD not mounted ({ssd_folder.parent}): SSD fields are null"
         warnings.append({"project": None, "kind": "ssd_unmounted", "message": message})
     if staging is not None and not staging.available:
         warnings.append({"project": None, "kind": "s3_unavailable",
@@ -315,9 +353,17 @@ def brand_manifest(
 
         storage: dict[str, Any] = {"local": local, "ssd": ssd}
         if staging is not None and staging.available:
+            elsewhere = {
+                "local": [p.path / STAGING for p in ([flat] if flat else []) + arch],
+                "ssd": [ssd_dir / STAGING] if ssd_dir is not None else [],
+            }
             s3 = _s3_entry(remote.get(pid, []), staging.uploaders.get(pid, {}),
-                           config.storage.staging_days)  # fmt: skip
+                           config.storage.staging_days, elsewhere,
+                           ssd_known=ssd_folder is None or mounted)  # fmt: skip
             storage["s3"] = s3
+            alone = _only_in_staging(brand, pid, s3)
+            if alone:
+                warn("only_in_staging", alone)
             if s3["files"]:
                 totals["in_s3"] += 1
                 totals["s3_files"] += s3["files"]
@@ -470,12 +516,16 @@ def generate(
 
 
 def summary_line(data: dict[str, Any]) -> str:
-    from vam.units import format_size
-
     t = data["totals"]
     s3 = (f"{t['in_s3']} in S3 ({t['s3_files']} files, {format_size(t['s3_bytes'])})"
           if data["s3"]["available"] else "S3 unknown")  # fmt: skip
-    ssd = f"{t['on_ssd']} on SSD" if data["ssd"]["mounted"] else "SSD not mounted"
+    ssd = (
+        f"{t['on_ssd']} on SSD"
+        if data["ssd"]["mounted"]
+        else "SSD not mounted"
+        if data["ssd"]["path"]
+        else "no SSD configured"
+    )
     return (
         f"{data['brand']['key']}: {t['projects']} projects ({t['active']} active, "
         f"{t['archived']} archived), {ssd}, {s3}, local {format_size(t['local_bytes'])}, "

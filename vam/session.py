@@ -7,9 +7,10 @@ from pathlib import Path
 from vam.awsclient import connect_as
 from vam.config import Config, load_config
 from vam.errors import NotFoundError
+from vam.people import require_user
 from vam.projects import Project, projects_root, select_brand, select_project, settings_for_brand
-from vam.sync import Target, remote_project_ids, require_user, target_for
-from vam.units import parse_rate
+from vam.sync import Target, remote_project_ids, target_for
+from vam.units import parse_rate, slow_rate_warning
 
 
 class Session:
@@ -21,9 +22,12 @@ class Session:
         self.root = projects_root(self.config, cwd)
         self.brand = select_brand(self.config, brand, cwd)
         self.settings = settings_for_brand(self.config, self.root, self.brand)
-        self.user = require_user(self.settings.user, self.settings.path)
+        self.user = require_user(self.settings, self.config.team)
         self.aws = connect_as(self.config, self.settings)
         self.s3 = self.aws.client("s3")
+        # what the person should hear that is not an error (a very low bandwidth cap); the task
+        # prints them, the library never does
+        self.notes: list[str] = []
 
     @property
     def rules(self):
@@ -47,6 +51,15 @@ class Session:
         return target_for(self.config, project)
 
     def rate(self, max_rate: str | None) -> int | None:
+        """This run's bandwidth cap in bytes a second: --max-rate, else the settings; None for no
+        cap. A cap low enough to look like a hang adds a note."""
         if max_rate is None:
-            return self.settings.max_rate
-        return parse_rate(max_rate, where="--max-rate")
+            rate = self.settings.max_rate
+            where = self.settings.sources.get("max_rate", "your settings")
+        else:
+            rate = parse_rate(max_rate, where="--max-rate")
+            where = "--max-rate"
+        note = slow_rate_warning(rate, where=where)
+        if note and note not in self.notes:
+            self.notes.append(note)
+        return rate

@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import re
 import shutil
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -34,7 +32,7 @@ import botocore.exceptions as bce
 
 from vam import durable, transfer
 from vam.config import STATE_DIR, Config, FileRules
-from vam.errors import ConfigError, NotFoundError
+from vam.errors import NotFoundError
 from vam.files import Skipped, excluded_part, link_in_path
 from vam.fingerprint import ChecksumCache, Hasher, local_listing, resolve_foreign
 from vam.keys import check_relative, is_conflict_copy, nfc, project_prefix, unsafe_reason
@@ -198,27 +196,6 @@ class ProjectStatus:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-# the name goes into S3 user metadata (ASCII only), the sync record's file name and IAM
-_USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
-
-def require_user(user: str | None, settings_path: Path | None = None) -> str:
-    where = settings_path or "~/.config/vam/settings.toml"
-    if not user:
-        raise ConfigError(
-            f'who you are is not set: add user = "yourname" to {where} or set VAM_USER '
-            "(it is recorded as uploaded-by and names your sync record)"
-        )
-    if not _USER_NAME.fullmatch(user):
-        plain = unicodedata.normalize("NFKD", user).encode("ascii", "ignore").decode()
-        plain = re.sub(r"[^A-Za-z0-9._-]+", "-", plain).strip("-._").lower() or "yourname"
-        raise ConfigError(
-            f"user {user!r} (from {where} or VAM_USER) must be plain letters, digits, '.', '_' "
-            f"or '-': S3 keeps it as uploaded-by, which allows only ASCII; write e.g. \"{plain}\""
-        )
-    return user
 
 
 def target_for(config: Config, project: Project) -> Target:

@@ -23,7 +23,6 @@ _SIZE_UNITS = {
     "tb": 1000**4,
     "tib": 1024**4,
 }
-_BIT_UNITS = {"bit": 1, "kbit": 1000, "mbit": 1000**2, "gbit": 1000**3}
 
 
 def parse_size(text: str | int, *, where: str = "size") -> int:
@@ -39,23 +38,55 @@ def parse_size(text: str | int, *, where: str = "size") -> int:
     return int(float(m.group(1)) * _SIZE_UNITS[unit])
 
 
+_BIT_UNITS = {"bit": 1, "kbit": 1000, "mbit": 1000**2, "gbit": 1000**3}
+_NO_CAP = {"", "0", "none", "off"}
+_RATE = re.compile(r"([0-9]*\.?[0-9]+)\s*([a-zA-Z]*?)\s*(/\s*s|ps)?")
+RATE_EXAMPLES = "5MB/s, 20Mbit, 500KB/s"
+# Under this (bytes a second) a bandwidth cap makes a real file seem to hang: worth a word, in case
+# it is a slip (40KB/s for 40MB/s)
+SLOW_RATE = 64_000
+
+
 def parse_rate(text: str | int | None, *, where: str = "max_rate") -> int | None:
-    """'5MB/s', '20Mbit', '800k', 0/'' (no cap) -> bytes per second or None."""
-    if text is None or text == "" or text == 0 or str(text).strip().lower() in {"0", "none", "off"}:
+    """'5MB/s', '20Mbit', '20Mbps', '800k' -> bytes per second; 0, '0', 'off', '' -> None (no cap).
+
+    A number without a unit is refused: `5` is far more likely 5 MB/s than 5 bytes a second."""
+    if text is None:
         return None
-    if isinstance(text, int):
-        return text
-    raw = str(text).strip().lower().removesuffix("/s").removesuffix("ps").strip()
-    m = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*([a-z]*)", raw)
-    if m and m.group(2) in _BIT_UNITS:
-        return max(1, int(float(m.group(1)) * _BIT_UNITS[m.group(2)] / 8))
-    try:
-        value = parse_size(raw, where=where)
-    except ConfigError:
+    typed = str(text).strip()
+    if typed.lower() in _NO_CAP:
+        return None
+    m = _RATE.fullmatch(typed)
+    unit = m.group(2) if m else ""
+    if m and not unit:
+        if float(m.group(1)) == 0:
+            return None
         raise ConfigError(
-            f"{where}: cannot read {text!r} as a rate; write e.g. 5MB/s, 20Mbit or 0 for no cap"
-        ) from None
-    return value or None
+            f"{where} {typed} has no unit; give a unit: {RATE_EXAMPLES} (or 0 for no cap)"
+        )
+    per_bit = None
+    if m and m.group(3) == "ps" and unit.endswith("b"):
+        per_bit = unit.lower() + "it"  # Mbps, kbps: bits, as network speeds are sold; MBps: bytes
+    elif m and unit.lower() in _BIT_UNITS:
+        per_bit = unit.lower()
+    if per_bit in _BIT_UNITS:
+        return int(float(m.group(1)) * _BIT_UNITS[per_bit] / 8) or None
+    if not m or unit.lower() not in _SIZE_UNITS:
+        raise ConfigError(
+            f"{where}: cannot read {typed!r} as a rate; give a unit: {RATE_EXAMPLES} "
+            "(or 0 for no cap)"
+        )
+    return int(float(m.group(1)) * _SIZE_UNITS[unit.lower()]) or None
+
+
+def slow_rate_warning(rate: int | None, *, where: str) -> str | None:
+    """What to tell a person whose cap is so low that a transfer would seem to hang; else None."""
+    if rate is None or rate >= SLOW_RATE:
+        return None
+    return (
+        f"the bandwidth cap {format_size(rate)}/s (from {where}) is under 64 KB/s: "
+        f"1 GB takes {format_duration(1e9 / rate)} at that rate"
+    )
 
 
 def format_size(n: int | float | None) -> str:

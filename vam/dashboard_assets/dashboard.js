@@ -12,7 +12,8 @@
 //     local.{exists, structure, path, bytes, heavy_bytes, files, has_heavy_files,
 //            has_light_files, last_modified}; ssd.{exists, path, bytes};
 //     s3.{files, bytes, last_modified, state, expires,
-//         objects[].{path, bytes, last_modified, uploaded_by, state, expires?}}
+//         objects[].{path, bytes, last_modified, uploaded_by, state, expires?, elsewhere?,
+//                    only_in_staging?}}
 "use strict";
 
 (function () {
@@ -24,11 +25,13 @@
 
   const WARNING_KINDS = [
     ["conflict", "Conflicts"],
+    ["only_in_staging", "Only copy in S3 staging"],
     ["not_backed_up", "Not backed up"],
     ["staging_expiring", "Staging expiring soon"],
     ["heavy_in_archived", "Heavy files in archived folders"],
     ["invalid_id", "Invalid project ids"],
     ["ssd_unmounted", "SSD not plugged in"],
+    ["ssd_not_configured", "No SSD configured"],
     ["s3_unavailable", "S3 unavailable"],
   ];
 
@@ -184,9 +187,13 @@
                  message: "S3 staging was not read for this brand" + why });
     }
     const ssdInfo = brand.raw.ssd;
-    if (ssdInfo && ssdInfo.mounted === false && !hasKind(own, "ssd_unmounted")) {
-      own.push({ brand, kind: "ssd_unmounted", project: null, seen: true,
-                 message: "SSD not plugged in (" + (ssdInfo.path || "no path") + "); SSD copies unknown" });
+    const ssdSaid = hasKind(own, "ssd_unmounted") || hasKind(own, "ssd_not_configured");
+    if (ssdInfo && ssdInfo.mounted === false && !ssdSaid) {
+      own.push(ssdInfo.path
+        ? { brand, kind: "ssd_unmounted", project: null, seen: true,
+            message: "SSD not plugged in (" + ssdInfo.path + "); SSD copies unknown" }
+        : { brand, kind: "ssd_not_configured", project: null, seen: true,
+            message: "no SSD configured for this brand; SSD copies unknown" });
     }
     for (const p of projects.filter((x) => x.brand === brand && x.archived && x.local.has_heavy_files)) {
       if (!hasKind(own, "heavy_in_archived", p.id)) {
@@ -288,9 +295,10 @@
       const s3info = b.raw.s3;
       const s3ok = s3info && s3info.available !== false;
       const ssdInfo = b.raw.ssd;
-      let ssdCell = "none set";
+      // an SSD nobody configured is not an SSD someone forgot to plug in
+      let ssdCell = "no SSD configured";
       if (ssdInfo && ssdInfo.mounted) ssdCell = usage(ssdInfo.free_bytes, ssdInfo.total_bytes);
-      else if (ssdInfo) ssdCell = el("span", { class: "bad" }, "not plugged in");
+      else if (ssdInfo && ssdInfo.path) ssdCell = el("span", { class: "bad" }, "not plugged in");
       const disk = b.raw.disk || {};
       return el("tr", { "data-brand": b.key },
         el("th", { scope: "row" },
@@ -542,7 +550,7 @@
   function ssdSection(p) {
     const s = p.ssd;
     const status = s.exists === true ? "on the SSD" : s.exists === false ? "not on the SSD"
-      : "unknown: the SSD was not plugged in";
+      : s.path ? "unknown: the SSD was not plugged in" : "no SSD configured";
     return defList([["Status", status], ["Path", s.path || "–"], ["Size", formatSize(s.bytes)]]);
   }
 
@@ -565,7 +573,7 @@
     return [facts, el("table", { class: "objects" },
       el("caption", { class: "sr-only" }, "Files in S3 staging"),
       el("thead", {}, el("tr", {},
-        ["Path", "Size", "Uploaded by", "Uploaded", "Sync state", "Expires"].map((h) =>
+        ["Path", "Size", "Uploaded by", "Uploaded", "Sync state", "Expires", "Elsewhere"].map((h) =>
           el("th", { scope: "col", class: h === "Size" ? "num" : null }, h)))),
       el("tbody", {}, objects.map((o) => el("tr", {},
         el("td", { class: "path" }, o.path),
@@ -573,7 +581,19 @@
         el("td", {}, o.uploaded_by || "unknown"),
         el("td", {}, formatTime(o.last_modified)),
         el("td", { class: o.state === "conflict" ? "bad" : null }, o.state || "–"),
-        el("td", {}, o.expires || s.expires || "–")))))];
+        el("td", {}, o.expires || s.expires || "–"),
+        elsewhereCell(o)))))];
+  }
+
+  // Where else a file of that path is (the manifest's "elsewhere"): staging expires, so a file
+  // that is nowhere else is lost on its expiry date.
+  const PLACES = { local: "this computer", ssd: "SSD" };
+
+  function elsewhereCell(o) {
+    if (!Array.isArray(o.elsewhere)) return el("td", {}, "–"); // a registry from before the field
+    if (o.elsewhere.length) return el("td", {}, o.elsewhere.map((w) => PLACES[w] || w).join(", "));
+    return el("td", { class: "bad" },
+      o.only_in_staging === null ? "not here; SSD not checked" : "nowhere else");
   }
 
   function openDetail(p, from) {

@@ -158,6 +158,13 @@ def say(text: str = "") -> None:
         print(text, flush=True)
 
 
+def warn(*notes: str) -> None:
+    """What the person should hear that is not an error: one line each on stderr (stdout may
+    be --json)."""
+    for note in notes:
+        print(f"vam: warning: {note}", file=sys.stderr, flush=True)
+
+
 def report_checks(checks: list) -> None:
     """One ✓/✗ line per check (doctor, aws.check), then exit 1 if any failed."""
     result(

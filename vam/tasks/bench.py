@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from invoke import Exit
 
+from vam.config import CHECKOUT
 from vam.tasks.base import say, vam_task
 from vam.units import parse_size
 
@@ -34,15 +36,9 @@ def bench(
     no_install=False,
 ):
     """Benchmark vam against aws cli, s5cmd and rclone on a local S3 server."""
+    harness = _harness()
     try:
-        from benchmarks.harness import options_for, run_bench, table
-    except ImportError:
-        raise Exit(
-            "vam: the benchmark lives in the source checkout (benchmarks/); run it from there",
-            code=2,
-        ) from None
-    try:
-        options = options_for(
+        options = harness.options_for(
             quick=quick,
             cases=_split(cases),
             tools=_split(tools),
@@ -54,11 +50,28 @@ def bench(
         )
     except ValueError as exc:
         raise Exit(f"vam: {exc}", code=2) from None
-    result, path = run_bench(options, log=say)
+    result, path = harness.run_bench(options, log=say)
     say()
-    say(table(result))
+    say(harness.table(result))
     say()
     say(f"wrote {path}")
+
+
+def _harness():
+    """benchmarks/harness.py of the checkout this vam runs from. The console script's sys.path
+    holds only the installed packages (an editable install maps `vam` alone), so the checkout is
+    put first, ahead of any other `benchmarks` package."""
+    if not (CHECKOUT / "benchmarks" / "harness.py").is_file():
+        raise Exit(
+            f"vam: the benchmark lives in vam's source checkout (benchmarks/), and this vam is "
+            f"installed from {CHECKOUT}; install vam from a checkout (python3 dev.py bench)",
+            code=2,
+        )
+    if str(CHECKOUT) not in sys.path:
+        sys.path.insert(0, str(CHECKOUT))
+    from benchmarks import harness
+
+    return harness
 
 
 def _split(text: str | None) -> list[str] | None:

@@ -29,7 +29,7 @@ from vam.syncview import (
     status_dict,
     status_lines,
 )
-from vam.tasks.base import JSON_HELP, result, say, vam_task
+from vam.tasks.base import JSON_HELP, result, say, vam_task, warn
 
 HELP = {
     "brand": "brand (key, shortcut or repo name); default: from the current folder",
@@ -72,6 +72,8 @@ def handoff(
     proj = session.project(project, remote=False)
     target = session.target(proj)
     to_users = receivers(session.brand.members, session.user, to)
+    rate = session.rate(max_rate)
+    warn(*session.notes)
     say(header(target))  # before the upload starts
     report = upload(
         session.s3,
@@ -79,15 +81,17 @@ def handoff(
         user=session.user,
         rules=session.rules,
         dry_run=dry_run,
-        max_rate=session.rate(max_rate),
+        max_rate=rate,
         show_progress=False if json_ else None,
     )
     result(upload=report_dict(report), to=list(to_users), note=None, notified=None)
     for line in report_lines(report):
         say(line)
     failed = [o for o in report.outcomes if not o.ok] + list(report.unsettled)
+    failed += list(report.unreadable)  # a file of the project that could not be read
     # after a real upload, what is still not in S3; in a dry run, what the upload would not send
-    still = (FileState.CONFLICT, FileState.REFUSED) + (() if dry_run else (FileState.UPLOAD,))
+    still = (FileState.CONFLICT, FileState.REFUSED, FileState.NAME_CLASH)
+    still += () if dry_run else (FileState.UPLOAD,)
     open_rows = (report.after or report.plan).with_state(*still)
     if dry_run:
         say(f"dry run: no note left for {', '.join(to_users) or 'the team'}, nobody notified")
@@ -153,6 +157,8 @@ def receive(c, brand=None, project=None, dry_run=False, max_rate=None, json_=Fal
     session = Session(brand)
     proj = session.project(project, remote=True)
     target = session.target(proj)
+    rate = session.rate(max_rate)
+    warn(*session.notes)
     say(header(target))  # before the download starts
     report = download(
         session.s3,
@@ -160,7 +166,7 @@ def receive(c, brand=None, project=None, dry_run=False, max_rate=None, json_=Fal
         user=session.user,
         rules=session.rules,
         dry_run=dry_run,
-        max_rate=session.rate(max_rate),
+        max_rate=rate,
         show_progress=False if json_ else None,
     )
     result(download=report_dict(report))

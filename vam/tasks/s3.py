@@ -36,7 +36,7 @@ from vam.syncview import (
     status_dict,
     status_lines,
 )
-from vam.tasks.base import JSON_HELP, confirmed, result, say, vam_task
+from vam.tasks.base import JSON_HELP, confirmed, result, say, vam_task, warn
 from vam.units import format_size, human_utc
 from vam.uploads import abort, describe, list_incomplete, older_than, parse_age
 
@@ -82,6 +82,7 @@ def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, dele
     """Upload new and changed files of a project's s3-staging/ (conflicts need --force)."""
     session = Session(brand)
     rate = session.rate(max_rate)
+    warn(*session.notes)
     if all_:
         if project:
             raise UsageError("give either --project or --all, not both")
@@ -129,6 +130,7 @@ def down(c, brand=None, project=None, dry_run=False, force=False, delete=False, 
     """Download new and changed S3 files into the project's s3-staging/ (conflicts need --force)."""
     session = Session(brand)
     rate = session.rate(max_rate)
+    warn(*session.notes)
     proj = _aws_errors(session, lambda: session.project(project, remote=True))
     target = target_for(session.config, proj)
     say(header(target))  # before the transfer
