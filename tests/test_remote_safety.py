@@ -84,7 +84,7 @@ def test_force_up_on_a_bucket_without_versioning_keeps_jans_version_in_s3(plain,
     out = vam(plain.david, capsys, "s3.up", *AD, "--force")
     # the claim is the truth: no versioning here, so no word of it keeping anything
     assert "bucket versioning keeps" not in out
-    kept = re.search(r"kept the replaced S3 version as (\S+)", out)
+    kept = re.search(r"kept the replaced S3 version as (s3://[^)]+)\)", out)
     assert kept, out
     assert kept.group(1) == f"s3://{BUCKET}/{next(iter(backups(client)))}"
     [(key, saved)] = backups(client).items()

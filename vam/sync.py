@@ -52,6 +52,7 @@ from vam.progress import make_progress
 from vam.projects import STAGING, Project, list_active, projects_dir
 from vam.remote import RemoteObject, list_project, list_staging
 from vam.remoteindex import IndexEntry, RemoteIndex, is_vam_key, read_index, update_index
+from vam.s3guard import Changed, Kept, RemoteGuard
 from vam.syncrecord import load_record, save_record
 from vam.units import format_size, human_utc
 
@@ -340,7 +341,8 @@ def row_message(target: Target, row: FileRow) -> str:
         return (
             f"conflict: {row.rel} ({row.reason}). Here: {describe_local(row.local)}; "
             f"in S3: {describe_remote(row.remote)}. Keep yours: `{target.command('up', '--force')}`"
-            f" (S3 keeps {theirs_label} version as an older version when bucket versioning is on); "
+            f" ({theirs_label} version is kept: by bucket versioning where it is on, else copied "
+            f"to {STATE_DIR}/{BACKUPS}/ in S3); "
             f"take theirs: `{target.command('down', '--force')}` (yours is kept in "
             f"{STATE_DIR}/{BACKUPS}/)"
         )
@@ -630,6 +632,8 @@ def upload(
     outcomes: list[Outcome] = []
     index_changes: dict[str, IndexEntry] = {}
     uploads = [a for a in actions if a.kind is ActionKind.UPLOAD]
+    guard = RemoteGuard(s3, target.bucket, target.prefix)  # keeps what --force/--delete replace
+    kept: dict[str, Kept | None] = {}
     sent = 0
     cancel = threading.Event()  # Ctrl-C or a failure: the other files in flight stop too
     with make_progress(sum(a.size for a in uploads), enabled=show_progress) as progress:
@@ -638,6 +642,10 @@ def upload(
             row = plan.row(action.rel)
             assert row is not None and row.local is not None
             local = row.local
+            if action.state is FileState.CONFLICT and row.remote is not None:
+                refused = _keep_before_replacing(guard, target, action, row.remote, kept)
+                if refused is not None:
+                    return refused
             try:
                 return transfer.upload_file(
                     s3,
@@ -689,15 +697,13 @@ def upload(
             )  # fmt: skip
             note = ""
             if row.remote is not None and action.state is FileState.CONFLICT:
-                note = (
-                    f"replaced {describe_remote(row.remote)}; bucket versioning keeps it "
-                    "(version listing in the S3 console)"
-                )
+                kept_as = guard.kept_note(kept.get(action.rel), "replaced")
+                note = f"replaced {describe_remote(row.remote)}; {kept_as}"
             outcomes.append(Outcome(action.rel, action.kind, action.state, True, done.size, note))
     outcomes.sort(key=_in_order_of(uploads))
     deleted: set[str] = set()
     for action in (a for a in actions if a.kind is ActionKind.DELETE_REMOTE):
-        outcome = _delete_remote(s3, target, action)
+        outcome = _delete_remote(s3, target, action, guard)
         outcomes.append(outcome)
         if outcome.ok:
             deleted.add(action.rel)
@@ -722,22 +728,48 @@ def upload(
     )  # fmt: skip
 
 
-def _delete_remote(s3, target: Target, action: Action) -> Outcome:
-    """Delete the S3 object, only if it is still the version the sync record knows."""
+def _keep_before_replacing(
+    guard: RemoteGuard, target: Target, action: Action, remote: RemoteEntry,
+    kept: dict[str, Kept | None],
+) -> Outcome | None:  # fmt: skip
+    """--force over the other person's version: where no bucket versioning keeps it, copy that
+    exact version to .vam/backups/ in S3 first. An Outcome when it must not be replaced."""
+    try:
+        kept[action.rel] = guard.keep(action.rel, remote.etag, remote.size)
+    except Changed:
+        return Outcome(action.rel, action.kind, FileState.CONFLICT, False, 0,
+                       f"conflict: {action.rel} changed in S3 again since the plan; nothing "
+                       f"overwritten. Run `{target.command('status')}`")  # fmt: skip
+    except bce.ClientError as exc:
+        why = _error_code(exc) or str(exc)
+        return Outcome(action.rel, action.kind, action.state, False, 0,
+                       f"{action.rel} not uploaded: vam could not keep a copy of the S3 version "
+                       f"it would replace ({why}); nothing overwritten")  # fmt: skip
+    return None
+
+
+def _delete_remote(s3, target: Target, action: Action, guard: RemoteGuard) -> Outcome:
+    """Delete the S3 object, only if it is still the version the sync record knows; where no
+    bucket versioning keeps it, a copy of that version goes to .vam/backups/ in S3 first."""
     key = f"{target.prefix}{action.rel}"
+    changed = Outcome(
+        action.rel, action.kind, FileState.CONFLICT, False, 0,
+        f"{action.rel} changed in S3 since it was listed; not deleted. Run "
+        f"`{target.command('status')}`",
+    )  # fmt: skip
+    try:
+        kept = guard.keep(action.rel, action.if_match or "", action.size)
+    except Changed:
+        return changed
     try:
         s3.delete_object(Bucket=target.bucket, Key=key, IfMatch=f'"{action.if_match}"')
     except bce.ClientError as exc:
         if _error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-            return Outcome(
-                action.rel, action.kind, FileState.CONFLICT, False, 0,
-                f"{action.rel} changed in S3 since it was listed; not deleted. Run "
-                f"`{target.command('status')}`",
-            )  # fmt: skip
+            return changed
         raise
     return Outcome(
         action.rel, action.kind, action.state, True, 0,
-        "deleted in S3; bucket versioning keeps the old version",
+        f"deleted in S3; {guard.kept_note(kept, 'deleted')}",
     )  # fmt: skip
 
 

@@ -85,10 +85,11 @@ def _finish(reports: list) -> None:
     help={
         **COMMON_HELP,
         "all": "every project of the brand with a non-empty s3-staging/ folder",
-        "force": "upload conflicting files too, each only over the S3 version shown "
-        "(bucket versioning keeps the old one)",
-        "delete": "delete in S3 the files you deleted here (only the version you last synced; "
-        "bucket versioning keeps it)",
+        "force": "upload conflicting files too, each only over the S3 version shown (that "
+        "version is kept: by bucket versioning where it is on, else copied to the project's "
+        ".vam/backups/ in S3 first)",
+        "delete": "delete in S3 the files you deleted here (only the version you last synced, "
+        "kept like --force keeps one)",
     },
 )
 def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, delete=False,
