@@ -1,0 +1,116 @@
+"""`s3.cleanup` and `ssd.archive --cleanup-s3` as David and Jan live them, on moto's server: what
+exists only in S3 is never lost (a copy under .vam/backups/ where no versioning keeps it, and the
+backups stay unless asked for), and nothing on this computer is deleted on a cache's word.
+"""
+
+from __future__ import annotations
+
+import re
+
+import boto3
+import pytest
+
+from tests.edits import flip_byte
+from vam.demo import B65, Person, append_line, build_world, run_vam
+
+pytestmark = pytest.mark.integration
+
+BUCKET = "video-projects"
+AD = ["--brand", "ad", "--project", "b65"]
+PREFIX = f"staging/v-appydave/{B65}/"
+BACKUPS = PREFIX + ".vam/backups/"
+
+
+def vam(person: Person, capsys, *argv: str, expect=0) -> str:
+    capsys.readouterr()
+    run_vam(person, list(argv), expect=expect)
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    return out.out + out.err
+
+
+def staging(person: Person):
+    return person.root / "v-appydave" / B65 / "s3-staging"
+
+
+@pytest.fixture
+def client(s3):
+    return boto3.client("s3", region_name="us-east-1")
+
+
+@pytest.fixture
+def plain(tmp_path, s3, client):
+    """A bucket vam did not make: no versioning (R2, B2, MinIO's default)."""
+    client.create_bucket(Bucket=BUCKET)
+    return build_world(tmp_path / "plain", s3.endpoint_url, media_bytes=64 * 1024, webhook_url=None)
+
+
+def keys(client, prefix: str = PREFIX) -> set[str]:
+    return {
+        o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
+    }
+
+
+def body(client, key: str) -> bytes:
+    return client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def jan_adds_a_cut(world, capsys) -> bytes:
+    vam(world.david, capsys, "s3.up", *AD)
+    vam(world.jan, capsys, "s3.down", *AD)
+    cut = staging(world.jan) / "jan-cut.mp4"
+    cut.write_bytes(b"jan's cut" * 1000)
+    vam(world.jan, capsys, "s3.up", *AD)
+    return cut.read_bytes()
+
+
+def test_forced_cleanup_without_versioning_keeps_jans_only_copy_and_the_backup_stays(
+    plain, capsys, client
+):
+    cut = jan_adds_a_cut(plain, capsys)
+    out = vam(plain.david, capsys, "s3.cleanup", *AD, "--yes", "--force")
+    assert "bucket versioning keeps" not in out
+    # only the file that existed nowhere else was copied: the rest is on David's computer
+    kept = re.search(r"kept the deleted S3 version of jan-cut\.mp4 as s3://[^/]+/(\S+)", out)
+    assert kept, out
+    assert {k for k in keys(client, BACKUPS)} == {kept.group(1)}
+    assert body(client, kept.group(1)) == cut
+    assert "re-checked S3: 0 project file(s) left" in out
+    # vam's index and handoff objects went; the backup stayed, and the output says so
+    assert keys(client) == {kept.group(1)}
+    assert "kept 1 backup(s)" in out and "--include-backups" in out
+    # asked for everything gone, it goes (and the plan says there is no undo)
+    out = vam(plain.david, capsys, "s3.cleanup", *AD, "--yes", "--include-backups")
+    assert "no undo" in out
+    assert keys(client) == set()
+
+
+def test_remote_cleanup_keeps_a_file_whose_local_copy_was_edited_in_place(plain, capsys, client):
+    """The checksum cache says brief.md is synced; its bytes say otherwise. The S3 version is
+    then the only copy of what was uploaded, so cleanup keeps it."""
+    vam(plain.david, capsys, "s3.up", *AD)
+    uploaded = (staging(plain.david) / "brief.md").read_bytes()
+    flip_byte(staging(plain.david) / "brief.md", 3)  # same size, same mtime
+    out = vam(plain.david, capsys, "s3.cleanup", *AD, "--yes", expect=1)
+    assert PREFIX + "brief.md" in keys(client), out
+    assert body(client, PREFIX + "brief.md") == uploaded
+    assert re.search(r"brief\.md.*changed here", out), out
+    assert PREFIX + "raw.mp4" not in keys(client)  # the others were on this computer: deleted
+
+
+def test_archive_cleanup_keeps_the_s3_backups_the_ssd_does_not_have(plain, capsys, client):
+    vam(plain.david, capsys, "s3.up", *AD)
+    vam(plain.jan, capsys, "s3.down", *AD)
+    append_line(staging(plain.jan) / "brief.md", "Jan: cut the intro")
+    vam(plain.jan, capsys, "s3.up", *AD)
+    jans = (staging(plain.jan) / "brief.md").read_bytes()
+    append_line(staging(plain.david) / "brief.md", "David: keep the intro")
+    vam(plain.david, capsys, "s3.up", *AD, "--force")
+    [backup] = keys(client, BACKUPS)
+    assert body(client, backup) == jans
+    out = vam(plain.david, capsys, "ssd.archive", *AD, "--cleanup-s3")
+    assert "S3 staging: deleted 3 file(s)" in out
+    # Jan's replaced version is on no SSD: it stays in S3, and the output says where
+    assert keys(client) == {backup}
+    assert body(client, backup) == jans
+    assert "kept 1 backup(s)" in out
