@@ -114,3 +114,6 @@ def test_archive_cleanup_keeps_the_s3_backups_the_ssd_does_not_have(plain, capsy
     assert keys(client) == {backup}
     assert body(client, backup) == jans
     assert "kept 1 backup(s)" in out
+    # the command it names works on the archived project and takes them away
+    out = vam(plain.david, capsys, "s3.cleanup", *AD, "--yes", "--include-backups")
+    assert keys(client) == set(), out

@@ -28,6 +28,7 @@ from vam.manifest import range_names, ssd_projects, tree_stats
 from vam.projects import ARCHIVED, Project, list_active, projects_dir, settings_for_brand
 from vam.ranges import id_key, range_for
 from vam.remote import RemoteObject
+from vam.s3guard import is_backup_key
 from vam.ssd import apply_light, plan_light, require_ssd
 from vam.staging_read import StagingRead, quick_s3_client, read_staging
 from vam.units import format_size
@@ -403,10 +404,13 @@ def execute_cleanup(
     config: Config, root: Path, plan: ArchivePlan, decisions: list[CleanupDecision],
     staging: StagingRead,
 ) -> list[str]:  # fmt: skip
-    """Delete the provable objects (and vam's own .vam/ objects when nothing else is left)."""
+    """Delete the provable objects (and vam's own index and handoff objects when nothing else
+    is left). The .vam/backups/ objects stay: they are versions vam kept in S3 before replacing
+    or deleting them, and no SSD copy holds them (see `kept_backups`)."""
     keys = [d.obj.key for d in decisions if d.delete]
     if keys and len(keys) == len(decisions):
-        keys += [o.key for o in staging.state_objects.get(plan.project.id, [])]
+        state = staging.state_objects.get(plan.project.id, [])
+        keys += [o.key for o in state if not is_backup_key(o.rel)]
     if not keys:
         return []
     settings = settings_for_brand(config, root, plan.project.brand)
@@ -426,3 +430,8 @@ def execute_cleanup(
                 "the SSD copy is fine, run `vam s3.cleanup` later"
             )
     return deleted
+
+
+def kept_backups(staging: StagingRead, project_id: str) -> list[RemoteObject]:
+    """The project's .vam/backups/ objects in S3, which `execute_cleanup` never deletes."""
+    return [o for o in staging.state_objects.get(project_id, []) if is_backup_key(o.rel)]

@@ -4,7 +4,17 @@ Plan first: every file on the side being cleaned is safe to delete only when the
 the same content (state synced). Anything that exists only here (a remote file never downloaded,
 a local file never uploaded, either side of a conflict) is refused unless --force. Remote deletes
 re-check each object's ETag just before deleting, so a file the other person uploaded meanwhile
-is never deleted unseen; bucket versioning keeps deleted objects recoverable.
+is never deleted unseen.
+
+When is an S3 object at risk? Its content is safe when it is also on this computer: but the plan
+learnt that from the checksum cache, so right before deleting, the local file is read again and
+its CRC32 must equal the object's. A forced delete of a file that exists only in S3 (never
+downloaded, deleted here, changed here since), or a synced file whose local copy no longer
+matches, is at risk: where bucket versioning does not keep it (off, suspended, or not readable
+with these credentials), that exact version is first copied server-side to the project's
+.vam/backups/ in S3 (vam.s3guard). Those backups, and the ones `s3.up --force` made, are vam's own
+objects, but unlike the index and handoff notes they are people's work: they stay unless the
+person asks for them with --include-backups.
 """
 
 from __future__ import annotations
@@ -15,15 +25,19 @@ from pathlib import Path
 
 import botocore.exceptions as bce
 
+from vam.bucketcaps import VersioningState, read_versioning
+from vam.checksum import file_crc32
 from vam.config import FileRules
 from vam.model import FileRow, FileState
-from vam.remote import list_project
+from vam.remote import RemoteObject, list_project
 from vam.remoteindex import is_vam_key
+from vam.s3guard import Changed, Kept, RemoteGuard, is_backup_key
 from vam.sync import Target, scan_project
 from vam.syncrecord import load_record, save_record
 from vam.units import format_size
 
 REMOTE, LOCAL = "remote", "local"
+STATE_BACKUPS = ".vam/backups/"
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,8 @@ class Item:
     key: str = ""  # remote: the S3 key; local: ""
     etag: str = ""  # remote: the ETag seen when planning
     mtime_ns: int = 0  # local: the mtime seen when planning
+    crc32: int | None = None  # the S3 object's CRC32: what a copy on the other side must hold
+    other_side: bool = False  # the planning scan saw the file on the other side too
 
     def line(self) -> str:
         where = "S3" if self.side == REMOTE else "here"
@@ -58,8 +74,10 @@ class CleanupPlan:
     items: tuple[Item, ...]
     uploads: tuple[Upload, ...] = ()  # unfinished multipart uploads under the project prefix
     vam_keys: tuple[str, ...] = ()  # the project's index and handoff notes in S3
-    versioning: bool | None = None  # None: not readable with these credentials
+    versioning: VersioningState | None = None  # read only when S3 is cleaned
     noncurrent_days: int = 14
+    backups: tuple[RemoteObject, ...] = ()  # .vam/backups/ in S3: versions vam kept
+    include_backups: bool = False  # the person asked for the backups to go too
 
     @property
     def to_delete(self) -> tuple[Item, ...]:
@@ -71,7 +89,20 @@ class CleanupPlan:
 
     @property
     def nothing(self) -> bool:
-        return not self.to_delete and not self.uploads and not self.vam_keys_to_delete
+        return (
+            not self.to_delete
+            and not self.uploads
+            and not self.vam_keys_to_delete
+            and not self.backups_to_delete
+        )
+
+    @property
+    def backups_to_delete(self) -> tuple[RemoteObject, ...]:
+        return self.backups if self.include_backups else ()
+
+    @property
+    def keeps_old_versions(self) -> bool:
+        return self.versioning is not None and self.versioning.keeps_old_versions
 
     @property
     def vam_keys_to_delete(self) -> tuple[str, ...]:
@@ -90,28 +121,50 @@ class CleanupPlan:
             )
         if self.vam_keys_to_delete:
             out.append(f"  delete vam's {len(self.vam_keys_to_delete)} index/handoff object(s)")
+        for backup in self.backups_to_delete:
+            out.append(f"  delete S3 {format_size(backup.size):>9}  {backup.rel}  (vam's backup)")
+        if self.backups and not self.include_backups:
+            size = format_size(sum(b.size for b in self.backups))
+            out.append(
+                f"  keep   {len(self.backups)} backup(s) under {STATE_BACKUPS} ({size}): versions "
+                "vam kept before replacing or deleting them; --include-backups deletes them too"
+            )
         for item in self.refused:
             other = "this computer" if item.side == REMOTE else "S3"
             out.append(
                 f"  ! kept {item.rel}: it is not on {other} ({item.reason}); "
                 f"sync it first or add --force to delete it anyway"
             )
-        if REMOTE in self.sides and self.to_delete:
+        if REMOTE in self.sides and (self.to_delete or self.backups_to_delete):
             out.append("  " + self.undo_line())
         return out
 
     def undo_line(self) -> str:
-        if self.versioning:
+        """What brings a deleted S3 file back, as far as vam knows it (never more)."""
+        if self.keeps_old_versions:
             return (
                 f"undo: bucket versioning keeps deleted S3 objects as previous versions for "
                 f"{self.noncurrent_days} days (restore with `aws s3api list-object-versions` + "
                 "`get-object --version-id`)"
             )
-        if self.versioning is None:
+        state = self.versioning.describe() if self.versioning else "versioning unknown"
+        if self.backups_to_delete:
             return (
-                "undo: ask the bucket owner; these credentials cannot read the bucket's versioning"
+                f"no undo: {state}; with --include-backups nothing is copied to {STATE_BACKUPS} "
+                "and the backups deleted are the only copies"
             )
-        return "no undo: versioning is off on this bucket (`vam aws.setup-bucket` turns it on)"
+        remote = [i for i in self.to_delete if i.side == REMOTE]
+        at_risk = [i for i in remote if not i.safe]
+        if at_risk:
+            return (
+                f"{state}: the {len(at_risk)} S3 file(s) that exist only in S3 are copied to "
+                f"{STATE_BACKUPS} in S3 before they are deleted; the others are on this computer "
+                "(each re-read before its S3 copy goes)"
+            )
+        return (
+            f"no undo in S3 ({state}; `vam aws.setup-bucket` turns it on): every S3 file deleted "
+            "has the same content on this computer (re-read before its S3 copy goes)"
+        )
 
 
 @dataclass(frozen=True)
@@ -123,6 +176,10 @@ class CleanupResult:
     remaining_remote: int = 0
     remaining_local: int = 0
     messages: tuple[str, ...] = field(default_factory=tuple)
+    kept: tuple[tuple[Item, Kept], ...] = ()  # S3 versions copied to .vam/backups/ first
+    backups_deleted: int = 0
+    backups_left: int = 0  # re-checked: backups still under .vam/backups/ in S3
+    backups_bytes: int = 0
 
 
 def _row_item(side: str, row: FileRow) -> Item | None:
@@ -132,12 +189,16 @@ def _row_item(side: str, row: FileRow) -> Item | None:
             return None
         reason = "same content here" if synced else _why(row, REMOTE)
         return Item(
-            REMOTE, row.rel, row.remote.size, synced, reason, row.remote.key, row.remote.etag
-        )
+            REMOTE, row.rel, row.remote.size, synced, reason, row.remote.key, row.remote.etag,
+            crc32=row.remote.crc32, other_side=row.local is not None,
+        )  # fmt: skip
     if row.local is None:
         return None
     reason = "same content in S3" if synced else _why(row, LOCAL)
-    return Item(LOCAL, row.rel, row.local.size, synced, reason, mtime_ns=row.local.mtime_ns)
+    return Item(
+        LOCAL, row.rel, row.local.size, synced, reason, mtime_ns=row.local.mtime_ns,
+        crc32=row.remote.crc32 if row.remote else None, other_side=row.remote is not None,
+    )  # fmt: skip
 
 
 def _why(row: FileRow, side: str) -> str:
@@ -164,13 +225,6 @@ def _why(row: FileRow, side: str) -> str:
     return st.value
 
 
-def _versioning(s3, bucket: str) -> bool | None:
-    try:
-        return s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled"
-    except bce.ClientError:
-        return None
-
-
 def plan_cleanup(
     s3,
     target: Target,
@@ -180,6 +234,7 @@ def plan_cleanup(
     sides: tuple[str, ...] = (REMOTE,),
     force: bool = False,
     noncurrent_days: int = 14,
+    include_backups: bool = False,
 ) -> CleanupPlan:
     objects = list_project(s3, target.bucket, target.prefix)
     scan = scan_project(s3, target, user=user, rules=rules, objects=objects)
@@ -191,17 +246,21 @@ def plan_cleanup(
                 items.append(item)
     uploads: list[Upload] = []
     vam_keys: tuple[str, ...] = ()
+    backups: tuple[RemoteObject, ...] = ()
     versioning = None
     if REMOTE in sides:
         paginator = s3.get_paginator("list_multipart_uploads")
         for page in paginator.paginate(Bucket=target.bucket, Prefix=target.prefix):
             for up in page.get("Uploads", []):
                 uploads.append(Upload(up["Key"], up["UploadId"], str(up.get("Initiated", ""))[:19]))
-        vam_keys = tuple(o.key for o in objects if is_vam_key(o.rel))
-        versioning = _versioning(s3, target.bucket)
+        ours = [o for o in objects if is_vam_key(o.rel)]
+        vam_keys = tuple(o.key for o in ours if not is_backup_key(o.rel))
+        backups = tuple(o for o in ours if is_backup_key(o.rel))
+        versioning = read_versioning(s3, target.bucket)
     return CleanupPlan(
-        target, sides, force, tuple(items), tuple(uploads), vam_keys, versioning, noncurrent_days
-    )
+        target, sides, force, tuple(items), tuple(uploads), vam_keys, versioning, noncurrent_days,
+        backups, include_backups,
+    )  # fmt: skip
 
 
 def apply_cleanup(s3, plan: CleanupPlan, *, user: str, rules: FileRules) -> CleanupResult:
@@ -209,8 +268,15 @@ def apply_cleanup(s3, plan: CleanupPlan, *, user: str, rules: FileRules) -> Clea
     t = plan.target
     deleted: list[Item] = []
     failed: list[tuple[Item, str]] = []
+    kept: list[tuple[Item, Kept]] = []
+    guard = RemoteGuard(s3, t.bucket, t.prefix, versioning=plan.versioning)
     for item in plan.to_delete:
-        why = _delete_remote(s3, t, item) if item.side == REMOTE else _delete_local(t, item)
+        if item.side == REMOTE:
+            why, backup = _delete_remote(s3, t, item, guard, plan)
+            if backup is not None:
+                kept.append((item, backup))
+        else:
+            why = _delete_local(t, item)
         if why:
             failed.append((item, why))
         else:
@@ -228,34 +294,89 @@ def apply_cleanup(s3, plan: CleanupPlan, *, user: str, rules: FileRules) -> Clea
         for key in plan.vam_keys_to_delete:
             s3.delete_object(Bucket=t.bucket, Key=key)
             vam_deleted += 1
+    backups_deleted = 0
+    for backup in plan.backups_to_delete:
+        gone = _delete_backup(s3, t, backup)
+        backups_deleted += gone
     _forget(t, user, plan, deleted)
     _prune_empty_folders(t.staging)
     # re-check: what is still there on each side cleaned
-    remaining_remote = remaining_local = 0
+    remaining_remote = remaining_local = backups_left = backups_bytes = 0
     if REMOTE in plan.sides:
-        left = {o.rel for o in list_project(s3, t.bucket, t.prefix) if not is_vam_key(o.rel)}
+        listed = list_project(s3, t.bucket, t.prefix)
+        left = {o.rel for o in listed if not is_vam_key(o.rel)}
         remaining_remote = len(left)
+        still = [o for o in listed if is_backup_key(o.rel)]
+        backups_left, backups_bytes = len(still), sum(o.size for o in still)
         gone_wrong = [i for i in deleted if i.side == REMOTE and i.rel in left]
         if gone_wrong:
             failed.extend((i, "still in S3 after deleting") for i in gone_wrong)
     if LOCAL in plan.sides and t.staging.is_dir():
         remaining_local = sum(1 for _ in _files(t.staging, rules))
     return CleanupResult(
-        tuple(deleted), tuple(failed), aborted, vam_deleted, remaining_remote, remaining_local
-    )
+        tuple(deleted), tuple(failed), aborted, vam_deleted, remaining_remote, remaining_local,
+        kept=tuple(kept), backups_deleted=backups_deleted, backups_left=backups_left,
+        backups_bytes=backups_bytes,
+    )  # fmt: skip
 
 
-def _delete_remote(s3, t: Target, item: Item) -> str | None:
+def _here_too(t: Target, item: Item) -> str | None:
+    """None when this computer holds the S3 object's content right now (re-read, never the
+    cache's word); else why not."""
+    if not item.other_side or item.crc32 is None:
+        return "not on this computer"
+    path = t.staging / item.rel
+    try:
+        crc = file_crc32(path)
+    except FileNotFoundError:
+        return "deleted here since the plan"
+    except OSError as exc:
+        return f"cannot be read here ({exc.strerror or exc})"
+    if crc != item.crc32:
+        return (
+            f"changed here since the last sync (here CRC32 {crc:08x}, in S3 {item.crc32:08x}): "
+            "the S3 version exists nowhere else"
+        )
+    return None
+
+
+def _delete_remote(
+    s3, t: Target, item: Item, guard: RemoteGuard, plan: CleanupPlan
+) -> tuple[str | None, Kept | None]:
+    """Delete one S3 object if it is still the planned version; (why not, the backup kept)."""
+    at_risk = _here_too(t, item) if item.side == REMOTE else None
+    if at_risk and item.safe and not plan.force:
+        return f"kept in S3: {at_risk}; run `{t.command('status')}`", None
+    backup = None
+    if at_risk and not plan.include_backups:
+        try:
+            backup = guard.keep(item.rel, item.etag, item.size)
+        except Changed:
+            return "changed in S3 since the plan (someone uploaded a new version); kept", None
     try:
         head = s3.head_object(Bucket=t.bucket, Key=item.key)
     except bce.ClientError as exc:
         if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
-            return None  # already gone
+            return None, backup  # already gone
         raise
     if head.get("ETag", "").strip('"') != item.etag:
-        return "changed in S3 since the plan (someone uploaded a new version); kept"
+        return "changed in S3 since the plan (someone uploaded a new version); kept", backup
     s3.delete_object(Bucket=t.bucket, Key=item.key)
-    return None
+    return None, backup
+
+
+def _delete_backup(s3, t: Target, backup: RemoteObject) -> int:
+    """Delete one of vam's backups (--include-backups) if it is still the one planned."""
+    try:
+        head = s3.head_object(Bucket=t.bucket, Key=backup.key)
+    except bce.ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
+            return 0
+        raise
+    if head.get("ETag", "").strip('"') != backup.etag:
+        return 0
+    s3.delete_object(Bucket=t.bucket, Key=backup.key)
+    return 1
 
 
 def _delete_local(t: Target, item: Item) -> str | None:

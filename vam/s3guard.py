@@ -214,12 +214,20 @@ class RemoteGuard:
     The bucket's versioning is read at most once per run, and only when something is about to
     be replaced or deleted. Thread-safe: uploads run several at a time."""
 
-    def __init__(self, s3, bucket: str, project_prefix: str, *, stamp: str | None = None):
+    def __init__(
+        self,
+        s3,
+        bucket: str,
+        project_prefix: str,
+        *,
+        stamp: str | None = None,
+        versioning: VersioningState | None = None,
+    ):
         self.s3 = s3
         self.bucket = bucket
         self.project_prefix = project_prefix
         self.stamp = stamp or stamp_now()
-        self._versioning: VersioningState | None = None
+        self._versioning = versioning  # None: read when first needed
         self._lock = threading.Lock()
 
     def versioning(self) -> VersioningState:

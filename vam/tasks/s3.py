@@ -345,12 +345,17 @@ def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
         "project": COMMON_HELP["project"],
         "side": "what to clean: remote (S3, the default), local (this computer's s3-staging/) "
         "or both",
-        "force": "also delete files that exist only on the side being cleaned",
+        "force": "also delete files that exist only on the side being cleaned (in S3, where "
+        "bucket versioning does not keep them, each is first copied to the project's "
+        ".vam/backups/ in S3)",
+        "include_backups": "also delete the versions vam kept under the project's .vam/backups/ "
+        "in S3 (by --force, s3.up --force or --delete); there is no undo for them",
         "yes": "do not ask for confirmation",
         "dry_run": "show what would be deleted; delete nothing",
     },
 )
-def cleanup(c, brand=None, project=None, side="remote", force=False, yes=False, dry_run=False):
+def cleanup(c, brand=None, project=None, side="remote", force=False, include_backups=False,
+            yes=False, dry_run=False):  # fmt: skip
     """Delete a finished project's staging files (S3 and/or here); the only copy needs --force."""
     from vam.cleanup import LOCAL, REMOTE, apply_cleanup, plan_cleanup
 
@@ -362,7 +367,7 @@ def cleanup(c, brand=None, project=None, side="remote", force=False, yes=False, 
     target = session.target(proj)
     plan = _aws_errors(session, lambda: plan_cleanup(
         session.s3, target, user=session.user, rules=session.rules, sides=sides, force=force,
-        noncurrent_days=session.config.storage.noncurrent_days,
+        noncurrent_days=session.config.storage.noncurrent_days, include_backups=include_backups,
     ))  # fmt: skip
     for line in plan.lines():
         say(line)
@@ -391,8 +396,19 @@ def cleanup(c, brand=None, project=None, side="remote", force=False, yes=False, 
             else ""
         )
     )
+    for item, kept in result.kept:
+        say(f"  kept the deleted S3 version of {item.rel} as {kept.url}")
+    if result.backups_deleted:
+        say(f"  deleted {result.backups_deleted} backup(s) from .vam/backups/ in S3")
     if REMOTE in sides:
         say(f"re-checked S3: {result.remaining_remote} project file(s) left")
+        if result.backups_left:
+            say(
+                f"kept {result.backups_left} backup(s) ({format_size(result.backups_bytes)}) under "
+                f"s3://{target.bucket}/{target.prefix}.vam/backups/: the versions vam kept before "
+                "replacing or deleting them; to delete them too: "
+                f"{target.command('cleanup', '--include-backups')}"
+            )
     if LOCAL in sides:
         say(f"re-checked here: {result.remaining_local} file(s) left in {target.staging}")
     for item, why in result.failed:
