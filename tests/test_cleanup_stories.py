@@ -6,6 +6,7 @@ backups stay unless asked for), and nothing on this computer is deleted on a cac
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -117,3 +118,66 @@ def test_archive_cleanup_keeps_the_s3_backups_the_ssd_does_not_have(plain, capsy
     # the command it names works on the archived project and takes them away
     out = vam(plain.david, capsys, "s3.cleanup", *AD, "--yes", "--include-backups")
     assert keys(client) == set(), out
+
+
+def test_cleanup_deletes_each_s3_file_only_as_the_version_it_verified(
+    plain, capsys, client, monkeypatch, s3
+):
+    from tests.header_proxy import HeaderProxy
+
+    vam(plain.david, capsys, "s3.up", *AD)
+    with HeaderProxy(s3.endpoint_url, strip=()) as proxy:  # a log only: headers go through
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        vam(plain.david, capsys, "s3.cleanup", *AD, "--yes")
+    deletes = [s for s in proxy.requests("DELETE") if "/.vam/" not in s.target]
+    assert len(deletes) == 3 and all("if-match" in s.conditions for s in deletes), deletes
+
+
+def test_cleanup_where_the_server_ignores_if_match_heads_before_each_delete_and_says_so(
+    plain, capsys, client, monkeypatch, s3
+):
+    from tests.header_proxy import HeaderProxy
+
+    vam(plain.david, capsys, "s3.up", *AD)
+    jans = b"Jan's raw, uploaded while David cleans up"
+    landed = []
+
+    def jan_uploads(method: str, target: str) -> None:
+        if not landed and method == "GET" and target.split("?")[0].endswith("/.vam/index.json"):
+            landed.append(target)
+            client.put_object(Bucket=BUCKET, Key=PREFIX + "raw.mp4", Body=jans)
+
+    with HeaderProxy(s3.endpoint_url, before=jan_uploads) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        out = vam(plain.david, capsys, "s3.cleanup", *AD, "--yes", expect=1)
+    assert body(client, PREFIX + "raw.mp4") == jans
+    assert re.search(r"raw\.mp4: changed in S3 since the plan", out), out
+    assert "ignores If-Match" in out and "weaker" in out
+    for rel in ("brief.md", "b-roll café – take 2.mov"):
+        path = "/" + quote(rel)
+        methods = [s.method for s in proxy.requests() if s.target.split("?")[0].endswith(path)]
+        assert methods[-2:] == ["HEAD", "DELETE"], (rel, methods)
+
+
+def test_archive_cleanup_deletes_only_the_version_it_compared_with_the_ssd(
+    plain, capsys, client, monkeypatch, s3
+):
+    from tests.header_proxy import HeaderProxy
+
+    vam(plain.david, capsys, "s3.up", *AD)
+    jans = b"Jan's raw, uploaded while David archives"
+    landed = []
+
+    def jan_uploads(method: str, target: str) -> None:
+        deleting = method == "DELETE" or (method == "POST" and "delete" in target)
+        if not landed and deleting:
+            landed.append(target)
+            client.put_object(Bucket=BUCKET, Key=PREFIX + "raw.mp4", Body=jans)
+
+    with HeaderProxy(s3.endpoint_url, strip=(), before=jan_uploads) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        out = vam(plain.david, capsys, "ssd.archive", *AD, "--cleanup-s3", expect=1)
+    assert landed
+    assert body(client, PREFIX + "raw.mp4") == jans  # Jan's new version is not on the SSD
+    assert re.search(r"raw\.mp4.*changed in S3", out), out
+    assert PREFIX + "brief.md" not in keys(client)  # the others were proven on the SSD

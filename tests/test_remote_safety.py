@@ -161,3 +161,99 @@ def test_a_backup_over_the_single_copy_limit_is_a_conditional_multipart_copy(
     assert saved == theirs.read_bytes()
     assert client.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"').endswith("-4")
     assert body(client, PREFIX + "raw.mp4") == ours.read_bytes()
+
+
+# --------------------------------------------------------------------------- conditional writes
+
+
+def no_probe_left(client) -> bool:
+    listed = client.list_objects_v2(Bucket=BUCKET, Prefix="staging/").get("Contents", [])
+    return not [o["Key"] for o in listed if ".vam-check" in o["Key"]]
+
+
+def test_check_and_doctor_say_whether_this_bucket_honours_conditional_writes(
+    plain, capsys, client, monkeypatch, s3
+):
+    out = vam(plain.david, capsys, "aws.check", "--brand", "ad", expect=(0, 1))
+    assert re.search(r"✓ conditional writes: .*honour", out), out
+    out = vam(plain.david, capsys, "doctor", "--brand", "ad", expect=(0, 1))
+    assert re.search(r"✓ conditional writes: .*honour", out), out
+    # the same bucket behind a server that accepts the headers and ignores them
+    with HeaderProxy(s3.endpoint_url) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        out = vam(plain.david, capsys, "aws.check", "--brand", "ad", expect=1)
+        assert re.search(r"✗ conditional writes: .*ignores If-Match", out), out
+        assert "HEAD" in out and "weaker" in out
+        out = vam(plain.david, capsys, "doctor", "--brand", "ad", expect=1)
+        assert re.search(r"✗ conditional writes: .*ignores If-Match", out), out
+    assert no_probe_left(client)
+
+
+def test_where_the_server_ignores_if_match_an_upload_heads_first_and_never_overwrites_jans(
+    plain, capsys, client, monkeypatch, s3
+):
+    vam(plain.david, capsys, "s3.up", *AD)
+    append_line(staging(plain.david) / "brief.md", "David: keep the intro")
+    (staging(plain.david) / "notes.md").write_text("new notes\n")
+    jans = b"Jan's brief, uploaded a moment ago\n"
+    landed = []
+
+    def jan_uploads(method: str, target: str) -> None:
+        # Jan's upload lands after David's listing, while his scan reads the index
+        if not landed and method == "GET" and target.split("?")[0].endswith("/.vam/index.json"):
+            landed.append(target)
+            client.put_object(Bucket=BUCKET, Key=PREFIX + "brief.md", Body=jans)
+
+    with HeaderProxy(s3.endpoint_url, before=jan_uploads) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        out = vam(plain.david, capsys, "s3.up", *AD, expect=1)
+    assert landed
+    assert body(client, PREFIX + "brief.md") == jans  # Jan's work is still there
+    assert "conflict: brief.md changed in S3 while uploading" in out, out
+    brief = [s for s in proxy.requests() if s.target.split("?")[0].endswith(f"{B65}/brief.md")]
+    assert [s.method for s in brief] == ["HEAD"]  # looked, and did not write
+    # the new file went up, HEAD-checked just before, and the output says it is weaker
+    notes = [s.method for s in proxy.requests() if s.target.endswith(f"{B65}/notes.md")]
+    assert notes[-2:] == ["HEAD", "PUT"]
+    assert re.search(r"notes\.md .*HEAD just before.*weaker", out), out
+
+
+def test_where_the_server_ignores_if_match_a_delete_heads_first(
+    versioned, capsys, client, monkeypatch, s3
+):
+    vam(versioned.david, capsys, "s3.up", *AD)
+    (staging(versioned.david) / "raw.mp4").unlink()
+    jans = b"Jan's new raw cut"
+    landed = []
+
+    def jan_uploads(method: str, target: str) -> None:
+        if not landed and method == "GET" and target.split("?")[0].endswith("/.vam/index.json"):
+            landed.append(target)
+            client.put_object(Bucket=BUCKET, Key=PREFIX + "raw.mp4", Body=jans)
+
+    with HeaderProxy(s3.endpoint_url, before=jan_uploads) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        out = vam(versioned.david, capsys, "s3.up", *AD, "--delete", expect=1)
+    assert body(client, PREFIX + "raw.mp4") == jans
+    assert "raw.mp4 changed in S3 since it was listed; not deleted" in out, out
+    assert not proxy.requests("DELETE", f"{B65}/raw.mp4")
+
+
+def test_a_run_probes_the_server_once_and_remembers_it_per_endpoint(
+    plain, capsys, client, monkeypatch, s3
+):
+    def probes(proxy) -> list:
+        return [s for s in proxy.requests("PUT") if ".vam-check" in s.target]
+
+    with HeaderProxy(s3.endpoint_url) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        vam(plain.david, capsys, "s3.up", *AD)
+        assert probes(proxy), "the first upload to this server did not check it"
+        proxy.clear()
+        append_line(staging(plain.david) / "brief.md", "one more line")
+        out = vam(plain.david, capsys, "s3.up", *AD)
+        assert not probes(proxy)  # remembered for this endpoint and bucket
+        assert "HEAD just before" in out  # and still acted on
+        vam(plain.david, capsys, "aws.check", "--brand", "ad", expect=1)
+        assert probes(proxy)  # aws.check asks the server again and refreshes what is known
+    assert no_probe_left(client)
