@@ -25,13 +25,13 @@ from pathlib import Path
 
 import botocore.exceptions as bce
 
-from vam.bucketcaps import VersioningState, read_versioning
+from vam.bucketcaps import Conditions, VersioningState, conditions_for, read_versioning
 from vam.checksum import file_crc32
 from vam.config import FileRules
 from vam.model import FileRow, FileState
 from vam.remote import RemoteObject, list_project
 from vam.remoteindex import is_vam_key
-from vam.s3guard import Changed, Kept, RemoteGuard, is_backup_key
+from vam.s3guard import CHANGED, Changed, Kept, RemoteGuard, is_backup_key
 from vam.sync import Target, scan_project
 from vam.syncrecord import load_record, save_record
 from vam.units import format_size
@@ -78,6 +78,7 @@ class CleanupPlan:
     noncurrent_days: int = 14
     backups: tuple[RemoteObject, ...] = ()  # .vam/backups/ in S3: versions vam kept
     include_backups: bool = False  # the person asked for the backups to go too
+    conditions: Conditions | None = None  # what the bucket honours (read when S3 is cleaned)
 
     @property
     def to_delete(self) -> tuple[Item, ...]:
@@ -137,6 +138,12 @@ class CleanupPlan:
             )
         if REMOTE in self.sides and (self.to_delete or self.backups_to_delete):
             out.append("  " + self.undo_line())
+            if self.conditions is not None and not self.conditions.deletes:
+                out.append(
+                    "  ! this bucket ignores If-Match on DELETE: vam HEADs each S3 object just "
+                    "before deleting it, a weaker protection (an upload in that moment would not "
+                    "be seen)"
+                )
         return out
 
     def undo_line(self) -> str:
@@ -247,7 +254,7 @@ def plan_cleanup(
     uploads: list[Upload] = []
     vam_keys: tuple[str, ...] = ()
     backups: tuple[RemoteObject, ...] = ()
-    versioning = None
+    versioning = conditions = None
     if REMOTE in sides:
         paginator = s3.get_paginator("list_multipart_uploads")
         for page in paginator.paginate(Bucket=target.bucket, Prefix=target.prefix):
@@ -257,9 +264,10 @@ def plan_cleanup(
         vam_keys = tuple(o.key for o in ours if not is_backup_key(o.rel))
         backups = tuple(o for o in ours if is_backup_key(o.rel))
         versioning = read_versioning(s3, target.bucket)
+        conditions = conditions_for(s3, target.bucket, target.brand_prefix)
     return CleanupPlan(
         target, sides, force, tuple(items), tuple(uploads), vam_keys, versioning, noncurrent_days,
-        backups, include_backups,
+        backups, include_backups, conditions,
     )  # fmt: skip
 
 
@@ -269,7 +277,10 @@ def apply_cleanup(s3, plan: CleanupPlan, *, user: str, rules: FileRules) -> Clea
     deleted: list[Item] = []
     failed: list[tuple[Item, str]] = []
     kept: list[tuple[Item, Kept]] = []
-    guard = RemoteGuard(s3, t.bucket, t.prefix, versioning=plan.versioning)
+    guard = RemoteGuard(
+        s3, t.bucket, t.prefix, probe_prefix=t.brand_prefix, versioning=plan.versioning,
+        conditions=plan.conditions,
+    )  # fmt: skip
     for item in plan.to_delete:
         if item.side == REMOTE:
             why, backup = _delete_remote(s3, t, item, guard, plan)
@@ -296,8 +307,8 @@ def apply_cleanup(s3, plan: CleanupPlan, *, user: str, rules: FileRules) -> Clea
             vam_deleted += 1
     backups_deleted = 0
     for backup in plan.backups_to_delete:
-        gone = _delete_backup(s3, t, backup)
-        backups_deleted += gone
+        if guard.delete(backup.rel, backup.etag) != CHANGED:
+            backups_deleted += 1
     _forget(t, user, plan, deleted)
     _prune_empty_folders(t.staging)
     # re-check: what is still there on each side cleaned
@@ -353,30 +364,10 @@ def _delete_remote(
             backup = guard.keep(item.rel, item.etag, item.size)
         except Changed:
             return "changed in S3 since the plan (someone uploaded a new version); kept", None
-    try:
-        head = s3.head_object(Bucket=t.bucket, Key=item.key)
-    except bce.ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
-            return None, backup  # already gone
-        raise
-    if head.get("ETag", "").strip('"') != item.etag:
+    done = guard.delete(item.rel, item.etag)
+    if done == CHANGED:
         return "changed in S3 since the plan (someone uploaded a new version); kept", backup
-    s3.delete_object(Bucket=t.bucket, Key=item.key)
-    return None, backup
-
-
-def _delete_backup(s3, t: Target, backup: RemoteObject) -> int:
-    """Delete one of vam's backups (--include-backups) if it is still the one planned."""
-    try:
-        head = s3.head_object(Bucket=t.bucket, Key=backup.key)
-    except bce.ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code")) in ("404", "NoSuchKey", "NotFound"):
-            return 0
-        raise
-    if head.get("ETag", "").strip('"') != backup.etag:
-        return 0
-    s3.delete_object(Bucket=t.bucket, Key=backup.key)
-    return 1
+    return None, backup  # deleted, or already gone
 
 
 def _delete_local(t: Target, item: Item) -> str | None:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 import botocore.exceptions as bce
 
-from vam.bucketcaps import VersioningState, read_versioning
+from vam.bucketcaps import Conditions, VersioningState, conditions_for, read_versioning
 from vam.config import STATE_DIR
 from vam.errors import VamError
 
@@ -31,6 +31,13 @@ BACKUP_PREFIX = f"{STATE_DIR}/{BACKUPS}/"  # under a project's prefix
 COPY_LIMIT = 5 * 1000**3  # larger sources need a multipart copy (S3: CopyObject up to 5 GB)
 COPY_PART_SIZE = 512 * 1024 * 1024
 COPY_WORKERS = 4
+
+# said wherever a HEAD stands in for a condition the server ignores
+WEAKER = (
+    "checked by a HEAD just before: this bucket ignores conditional requests, so the protection "
+    "is weaker (a change in that moment would not be seen)"
+)
+DELETED, GONE, CHANGED = "deleted", "gone", "changed"
 
 
 class Changed(VamError):
@@ -201,6 +208,29 @@ def _multipart_copy(
         raise
 
 
+def delete_version(s3, bucket: str, key: str, etag: str, conditions: Conditions) -> str:
+    """Delete `key` only while it is the version `etag`: DELETED, GONE (already), or CHANGED
+    (nothing deleted). With If-Match where the bucket honours it on DELETE, else by a HEAD right
+    before the delete (the window between the two is the weaker protection)."""
+    if conditions.deletes:
+        try:
+            s3.delete_object(Bucket=bucket, Key=key, IfMatch=_quoted(etag))
+        except bce.ClientError as exc:
+            if precondition_failed(exc):
+                return CHANGED
+            if not_found(exc):
+                return GONE
+            raise
+        return DELETED
+    now = current_etag(s3, bucket, key)
+    if now is None:
+        return GONE
+    if now != etag.strip('"'):
+        return CHANGED
+    s3.delete_object(Bucket=bucket, Key=key)
+    return DELETED
+
+
 def _delete_quietly(s3, bucket: str, key: str) -> None:
     try:
         s3.delete_object(Bucket=bucket, Key=key)
@@ -212,7 +242,9 @@ class RemoteGuard:
     """One run's protection of the S3 versions it replaces or deletes in one project.
 
     The bucket's versioning is read at most once per run, and only when something is about to
-    be replaced or deleted. Thread-safe: uploads run several at a time."""
+    be replaced or deleted; what conditional requests it honours comes from vam's cache (or one
+    probe under `probe_prefix`, the brand's staging prefix). Thread-safe: uploads run several at
+    a time."""
 
     def __init__(
         self,
@@ -220,14 +252,19 @@ class RemoteGuard:
         bucket: str,
         project_prefix: str,
         *,
+        probe_prefix: str | None = None,
         stamp: str | None = None,
         versioning: VersioningState | None = None,
+        conditions: Conditions | None = None,
     ):
         self.s3 = s3
         self.bucket = bucket
         self.project_prefix = project_prefix
+        # a project prefix is `{brand prefix}{project}/`: probe one level up, outside projects
+        self.probe_prefix = probe_prefix or project_prefix.rstrip("/").rpartition("/")[0] + "/"
         self.stamp = stamp or stamp_now()
         self._versioning = versioning  # None: read when first needed
+        self._conditions = conditions
         self._lock = threading.Lock()
 
     def versioning(self) -> VersioningState:
@@ -235,6 +272,17 @@ class RemoteGuard:
             if self._versioning is None:
                 self._versioning = read_versioning(self.s3, self.bucket)
             return self._versioning
+
+    def conditions(self) -> Conditions:
+        with self._lock:
+            if self._conditions is None:
+                self._conditions = conditions_for(self.s3, self.bucket, self.probe_prefix)
+            return self._conditions
+
+    def delete(self, rel: str, etag: str) -> str:
+        """Delete the project's `rel` only while it is the version `etag` (see delete_version)."""
+        key = f"{self.project_prefix}{rel}"
+        return delete_version(self.s3, self.bucket, key, etag, self.conditions())
 
     def keep(self, rel: str, etag: str, size: int) -> Kept | None:
         """Before replacing or deleting the version `etag` of `rel`: None when bucket
@@ -244,7 +292,8 @@ class RemoteGuard:
             return None
         key = f"{self.project_prefix}{rel}"
         backup = _free_key(self.s3, self.bucket, self.project_prefix, self.stamp, rel)
-        return copy_version(self.s3, self.bucket, key, etag, size, backup)
+        verify = not self.conditions().copies
+        return copy_version(self.s3, self.bucket, key, etag, size, backup, verify_by_head=verify)
 
     def kept_note(self, kept: Kept | None, verb: str) -> str:
         """What happened to the version that was `verb` (replaced / deleted), truthfully."""

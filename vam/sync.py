@@ -52,7 +52,7 @@ from vam.progress import make_progress
 from vam.projects import STAGING, Project, list_active, projects_dir
 from vam.remote import RemoteObject, list_project, list_staging
 from vam.remoteindex import IndexEntry, RemoteIndex, is_vam_key, read_index, update_index
-from vam.s3guard import Changed, Kept, RemoteGuard
+from vam.s3guard import CHANGED, WEAKER, Changed, Kept, RemoteGuard
 from vam.syncrecord import load_record, save_record
 from vam.units import format_size, human_utc
 
@@ -664,6 +664,7 @@ def upload(
                     state_dir=target.state_dir,
                     planned=(local.size, local.mtime_ns),
                     cancel=cancel,
+                    head_first=not guard.conditions().writes,
                 )
             except transfer.RemoteChanged:
                 return Outcome(action.rel, action.kind, FileState.CONFLICT, False, 0,
@@ -699,6 +700,8 @@ def upload(
             if row.remote is not None and action.state is FileState.CONFLICT:
                 kept_as = guard.kept_note(kept.get(action.rel), "replaced")
                 note = f"replaced {describe_remote(row.remote)}; {kept_as}"
+            if not guard.conditions().writes:
+                note = f"{note}; {WEAKER}" if note else WEAKER
             outcomes.append(Outcome(action.rel, action.kind, action.state, True, done.size, note))
     outcomes.sort(key=_in_order_of(uploads))
     deleted: set[str] = set()
@@ -749,9 +752,9 @@ def _keep_before_replacing(
 
 
 def _delete_remote(s3, target: Target, action: Action, guard: RemoteGuard) -> Outcome:
-    """Delete the S3 object, only if it is still the version the sync record knows; where no
-    bucket versioning keeps it, a copy of that version goes to .vam/backups/ in S3 first."""
-    key = f"{target.prefix}{action.rel}"
+    """Delete the S3 object, only if it is still the version the sync record knows (If-Match
+    where the bucket honours it, else a HEAD right before); where no bucket versioning keeps it,
+    a copy of that version goes to .vam/backups/ in S3 first."""
     changed = Outcome(
         action.rel, action.kind, FileState.CONFLICT, False, 0,
         f"{action.rel} changed in S3 since it was listed; not deleted. Run "
@@ -761,15 +764,12 @@ def _delete_remote(s3, target: Target, action: Action, guard: RemoteGuard) -> Ou
         kept = guard.keep(action.rel, action.if_match or "", action.size)
     except Changed:
         return changed
-    try:
-        s3.delete_object(Bucket=target.bucket, Key=key, IfMatch=f'"{action.if_match}"')
-    except bce.ClientError as exc:
-        if _error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-            return changed
-        raise
+    if guard.delete(action.rel, action.if_match or "") == CHANGED:
+        return changed
+    weaker = "" if guard.conditions().deletes else f"; {WEAKER}"
     return Outcome(
         action.rel, action.kind, action.state, True, 0,
-        f"deleted in S3; {guard.kept_note(kept, 'deleted')}",
+        f"deleted in S3; {guard.kept_note(kept, 'deleted')}{weaker}",
     )  # fmt: skip
 
 

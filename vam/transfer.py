@@ -563,6 +563,7 @@ def upload_file(
     state_dir: Path | None = None,
     planned: tuple[int, int] | None = None,
     cancel: threading.Event | None = None,
+    head_first: bool = False,
 ) -> Uploaded:
     """Upload `path` to `key`, verified against `crc32`, resumably when `state_dir` is given.
 
@@ -571,7 +572,9 @@ def upload_file(
     then carries no crc32 metadata (it is fixed when the upload starts): S3 keeps the FULL_OBJECT
     CRC32 and vam's index the value, and on servers that keep neither the ETag still verifies.
     `planned` = (size, mtime_ns) the plan saw: a file changed since is refused before sending.
-    `cancel`, once set, stops the transfer within a chunk (the caller re-raises its reason)."""
+    `cancel`, once set, stops the transfer within a chunk (the caller re-raises its reason).
+    `head_first`: the server ignores If-Match / If-None-Match, so a single PUT HEADs the key just
+    before (the multipart path HEADs before completing anyway)."""
     path = Path(path)
     stat = path.stat()
     if planned is not None and (stat.st_size, stat.st_mtime_ns) != tuple(planned):
@@ -585,6 +588,8 @@ def upload_file(
     ok = False
     try:
         if stat.st_size < SINGLE_PUT_LIMIT:
+            if head_first:
+                _check_precondition(s3, bucket, key, if_match, if_none_match)
             result = _put_single(
                 s3, bucket, key, path, stat, crc32, meta, if_match, if_none_match, meter
             )

@@ -370,6 +370,8 @@ def check(c, brand=None, aws_profile=None):
     checks = [awscheck.check_bucket(s3, config.storage, aws.profile)]
     if checks[0].ok:
         checks += [awscheck.probe_staging(s3, config.storage, b, aws.profile) for b in brands]
+        if brands:
+            checks.append(awscheck.check_conditional_writes(s3, config.storage, brands[0]))
         checks += awscheck.check_bucket_settings(s3, config.storage, aws.profile)
     report_checks(checks)
     return checks
