@@ -181,3 +181,86 @@ def test_archive_cleanup_deletes_only_the_version_it_compared_with_the_ssd(
     assert body(client, PREFIX + "raw.mp4") == jans  # Jan's new version is not on the SSD
     assert re.search(r"raw\.mp4.*changed in S3", out), out
     assert PREFIX + "brief.md" not in keys(client)  # the others were proven on the SSD
+
+
+# --------------------------------------------------------------------------- unfinished uploads
+
+
+def open_uploads(client) -> dict[str, str]:
+    listed = client.list_multipart_uploads(Bucket=BUCKET, Prefix=PREFIX).get("Uploads", [])
+    return {u["Key"][len(PREFIX) :]: u["UploadId"] for u in listed}
+
+
+def jan_is_uploading(client, rel: str = "jan-final.mp4") -> str:
+    """Jan's upload from her computer, two parts in: nothing of it is recorded on David's."""
+    up = client.create_multipart_upload(Bucket=BUCKET, Key=PREFIX + rel)
+    for number in (1, 2):
+        client.upload_part(Bucket=BUCKET, Key=PREFIX + rel, UploadId=up["UploadId"],
+                           PartNumber=number, Body=b"j" * 70_000)  # fmt: skip
+    return up["UploadId"]
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    import moto.s3.models
+
+    from vam import transfer
+
+    part = 64 * 1024
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", part)
+    monkeypatch.setattr(transfer, "SINGLE_PUT_LIMIT", 2 * part)
+    monkeypatch.setattr(transfer, "MIN_PART_SIZE", part)
+    monkeypatch.setattr(transfer, "MAX_UPLOAD_WORKERS", 1)
+    return part
+
+
+def david_is_interrupted(world, client, part: int) -> str:
+    """David's own upload of a render, interrupted after one part (Ctrl-C, a dropped link):
+    vam keeps the multipart upload and records it in his project's .vam/uploads/."""
+    from tests.transferkit import Interrupted, StopAfter
+    from vam import transfer
+
+    render = staging(world.david) / "final-render.mp4"
+    render.write_bytes(b"d" * (4 * part))
+    with pytest.raises(Interrupted):
+        transfer.upload_file(
+            client, BUCKET, PREFIX + "final-render.mp4", render, crc32=None, metadata={},
+            state_dir=staging(world.david).parent / ".vam", progress=StopAfter(part + 1),
+        )  # fmt: skip
+    return open_uploads(client)["final-render.mp4"]
+
+
+def test_cleanup_keeps_jans_upload_in_progress_and_lists_it(plain, capsys, client):
+    vam(plain.david, capsys, "s3.up", *AD)
+    jans = jan_is_uploading(client)
+    out = vam(plain.david, capsys, "s3.cleanup", *AD, "--yes")
+    assert open_uploads(client) == {"jan-final.mp4": jans}  # still there, for her to finish
+    line = next(ln for ln in out.splitlines() if "jan-final.mp4" in ln)
+    assert "keep" in line and "not started from this computer" in line, out
+    assert "2 parts" in line and "140.0 KB sent" in line and "started" in line, line
+    assert "--force" in out
+    # asked to, cleanup aborts it
+    out = vam(plain.david, capsys, "s3.cleanup", *AD, "--yes", "--force")
+    assert open_uploads(client) == {}
+    assert "aborted 1 unfinished upload(s)" in out
+
+
+def test_cleanup_aborts_only_this_computers_stale_uploads(plain, capsys, client, small_parts):
+    import json
+
+    vam(plain.david, capsys, "s3.up", *AD)
+    mine = david_is_interrupted(plain, client, small_parts)
+    (staging(plain.david) / "final-render.mp4").unlink()  # given up on that render
+    # interrupted a minute ago: he may be resuming it in another window, so it stays
+    out = vam(plain.david, capsys, "s3.cleanup", *AD, "--yes")
+    assert open_uploads(client) == {"final-render.mp4": mine}, out
+    assert re.search(r"keep .*final-render\.mp4.*within the last 24 hours", out), out
+    # three days later it is stale: cleanup aborts it and forgets it here
+    [record] = (staging(plain.david).parent / ".vam" / "uploads").glob("*.json")
+    data = json.loads(record.read_text())
+    data["started"] -= 3 * 86400
+    record.write_text(json.dumps(data))
+    jans = jan_is_uploading(client)
+    out = vam(plain.david, capsys, "s3.cleanup", *AD, "--yes")
+    assert open_uploads(client) == {"jan-final.mp4": jans}, out  # Jan's is never stale here
+    assert "aborted 1 unfinished upload(s)" in out and not record.exists()
