@@ -264,3 +264,30 @@ def test_cleanup_aborts_only_this_computers_stale_uploads(plain, capsys, client,
     out = vam(plain.david, capsys, "s3.cleanup", *AD, "--yes")
     assert open_uploads(client) == {"jan-final.mp4": jans}, out  # Jan's is never stale here
     assert "aborted 1 unfinished upload(s)" in out and not record.exists()
+
+
+def test_which_unfinished_uploads_cleanup_aborts():
+    from datetime import UTC, datetime, timedelta
+    from pathlib import Path
+
+    from vam.cleanup import judge_upload
+    from vam.uploads import IncompleteUpload
+
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    long_ago = now - timedelta(days=30)
+
+    def pending(started: datetime) -> IncompleteUpload:
+        return IncompleteUpload(PREFIX + "x.mp4", "id", started, "jan", 3, 3 * 2**20)
+
+    def record(age: timedelta) -> tuple[float, Path]:
+        return ((now - age).timestamp(), Path("r.json"))
+
+    # someone else's (no record here) stays however old S3 says it is
+    assert not judge_upload(pending(long_ago), None, now, force=False).abort
+    # this computer's: kept for 24 hours after the later of S3's and the record's start
+    assert not judge_upload(pending(long_ago), record(timedelta(hours=23)), now, force=False).abort
+    assert judge_upload(pending(long_ago), record(timedelta(hours=25)), now, force=False).abort
+    recent_in_s3 = pending(now - timedelta(hours=1))
+    assert not judge_upload(recent_in_s3, record(timedelta(days=3)), now, force=False).abort
+    # --force aborts everything
+    assert judge_upload(pending(now), None, now, force=True).abort

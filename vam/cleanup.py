@@ -19,11 +19,12 @@ person asks for them with --include-backups.
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import botocore.exceptions as bce
 
 from vam.bucketcaps import Conditions, VersioningState, conditions_for, read_versioning
 from vam.checksum import file_crc32
@@ -35,6 +36,7 @@ from vam.s3guard import CHANGED, Changed, Kept, RemoteGuard, is_backup_key
 from vam.sync import Target, scan_project
 from vam.syncrecord import load_record, save_record
 from vam.units import format_size
+from vam.uploads import IncompleteUpload, abort, describe, list_incomplete
 
 REMOTE, LOCAL = "remote", "local"
 STATE_BACKUPS = ".vam/backups/"
@@ -59,11 +61,70 @@ class Item:
         return f"  {mark} {where:<4} {format_size(self.size):>9}  {self.rel}  ({self.reason})"
 
 
+# An unfinished upload started this long ago on this computer may be resumed no more: cleanup
+# aborts it. Anything younger, or started elsewhere, may be running right now.
+STALE_AFTER = timedelta(hours=24)
+
+
 @dataclass(frozen=True)
 class Upload:
-    key: str
-    upload_id: str
-    initiated: str
+    """One unfinished multipart upload under the project, and what cleanup does with it."""
+
+    pending: IncompleteUpload
+    abort: bool
+    why: str
+    record: Path | None = None  # this computer's record of it (vam's own upload)
+
+    def line(self, prefix: str, now: datetime) -> str:
+        text = describe(self.pending, prefix, now)
+        if self.abort:
+            return f"  abort  unfinished upload {text} ({self.why})"
+        return f"  keep   unfinished upload {text} ({self.why}; --force aborts it)"
+
+
+def _recorded_uploads(state_dir: Path) -> dict[str, tuple[float, Path]]:
+    """upload id -> (when it started, the record) of the multipart uploads vam started from
+    this computer for this project (vam.transfer keeps one record per upload it may resume)."""
+    found: dict[str, tuple[float, Path]] = {}
+    folder = state_dir / "uploads"
+    if not folder.is_dir():
+        return found
+    for path in folder.glob("*.json"):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            found[str(data["upload_id"])] = (float(data.get("started") or 0), path)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # unreadable: its upload counts as someone else's, so it is kept
+    return found
+
+
+def judge_upload(
+    pending: IncompleteUpload,
+    recorded: tuple[float, Path] | None,
+    now: datetime,
+    *,
+    force: bool,
+) -> Upload:
+    """Abort only what nobody can be running: with --force everything; otherwise only an upload
+    this computer started (its record is here) more than STALE_AFTER ago.
+
+    "Someone else" is every upload this computer has no record of. S3's Initiator does not tell:
+    on moto and other S3-compatible servers it is one fixed or meaningless identity, and on AWS
+    a team that shares one IAM user would see Jan's upload as David's. The start is the later of
+    S3's Initiated and the record's (moto reports every upload as started in 2010)."""
+    if recorded is not None:
+        started = max(pending.initiated, datetime.fromtimestamp(recorded[0], UTC))
+        pending = replace(pending, initiated=started, who="you (this computer)")
+    if force:
+        return Upload(pending, True, "--force", recorded[1] if recorded else None)
+    if recorded is None:
+        return Upload(pending, False, "not started from this computer: it may be running now")
+    if now - pending.initiated > STALE_AFTER:
+        return Upload(pending, True, "yours, interrupted over 24 hours ago", recorded[1])
+    return Upload(
+        pending, False, "yours, started within the last 24 hours: it may still be running or "
+        "about to resume", recorded[1],
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -92,10 +153,14 @@ class CleanupPlan:
     def nothing(self) -> bool:
         return (
             not self.to_delete
-            and not self.uploads
+            and not self.to_abort
             and not self.vam_keys_to_delete
             and not self.backups_to_delete
         )
+
+    @property
+    def to_abort(self) -> tuple[Upload, ...]:
+        return tuple(u for u in self.uploads if u.abort)
 
     @property
     def backups_to_delete(self) -> tuple[RemoteObject, ...]:
@@ -116,10 +181,8 @@ class CleanupPlan:
         t = self.target
         out = [f"cleanup {t.brand_key} {t.project_id} ({' and '.join(self.sides)}):"]
         out += [i.line() for i in self.items] or ["  no staging files on the side(s) cleaned"]
-        for up in self.uploads:
-            out.append(
-                f"  abort unfinished upload {up.key[len(t.prefix) :]} (started {up.initiated})"
-            )
+        now = datetime.now(UTC)
+        out += [up.line(t.prefix, now) for up in self.uploads]
         if self.vam_keys_to_delete:
             out.append(f"  delete vam's {len(self.vam_keys_to_delete)} index/handoff object(s)")
         for backup in self.backups_to_delete:
@@ -242,7 +305,11 @@ def plan_cleanup(
     force: bool = False,
     noncurrent_days: int = 14,
     include_backups: bool = False,
+    people: Mapping[str, str] | None = None,
+    now: datetime | None = None,
 ) -> CleanupPlan:
+    """What cleaning `sides` of the project would do. `people` maps IAM user names to team
+    names (brands.toml), for saying who started an unfinished upload."""
     objects = list_project(s3, target.bucket, target.prefix)
     scan = scan_project(s3, target, user=user, rules=rules, objects=objects)
     items = []
@@ -256,10 +323,11 @@ def plan_cleanup(
     backups: tuple[RemoteObject, ...] = ()
     versioning = conditions = None
     if REMOTE in sides:
-        paginator = s3.get_paginator("list_multipart_uploads")
-        for page in paginator.paginate(Bucket=target.bucket, Prefix=target.prefix):
-            for up in page.get("Uploads", []):
-                uploads.append(Upload(up["Key"], up["UploadId"], str(up.get("Initiated", ""))[:19]))
+        recorded = _recorded_uploads(target.state_dir)
+        when = now or datetime.now(UTC)
+        for pending in list_incomplete(s3, target.bucket, target.prefix, people):
+            mine = recorded.get(pending.upload_id)
+            uploads.append(judge_upload(pending, mine, when, force=force))
         ours = [o for o in objects if is_vam_key(o.rel)]
         vam_keys = tuple(o.key for o in ours if not is_backup_key(o.rel))
         backups = tuple(o for o in ours if is_backup_key(o.rel))
@@ -292,14 +360,10 @@ def apply_cleanup(s3, plan: CleanupPlan, *, user: str, rules: FileRules) -> Clea
             failed.append((item, why))
         else:
             deleted.append(item)
-    aborted = 0
-    for up in plan.uploads:
-        try:
-            s3.abort_multipart_upload(Bucket=t.bucket, Key=up.key, UploadId=up.upload_id)
-            aborted += 1
-        except bce.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
-                raise
+    aborted = len(abort(s3, t.bucket, [up.pending for up in plan.to_abort]))
+    for up in plan.to_abort:
+        if up.record is not None:  # nothing left to resume
+            up.record.unlink(missing_ok=True)
     vam_deleted = 0
     if not failed:
         for key in plan.vam_keys_to_delete:

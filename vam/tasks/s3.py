@@ -347,7 +347,8 @@ def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
         "or both",
         "force": "also delete files that exist only on the side being cleaned (in S3, where "
         "bucket versioning does not keep them, each is first copied to the project's "
-        ".vam/backups/ in S3)",
+        ".vam/backups/ in S3), and abort every unfinished upload, also other people's and "
+        "recent ones",
         "include_backups": "also delete the versions vam kept under the project's .vam/backups/ "
         "in S3 (by --force, s3.up --force or --delete); there is no undo for them",
         "yes": "do not ask for confirmation",
@@ -368,6 +369,7 @@ def cleanup(c, brand=None, project=None, side="remote", force=False, include_bac
     plan = _aws_errors(session, lambda: plan_cleanup(
         session.s3, target, user=session.user, rules=session.rules, sides=sides, force=force,
         noncurrent_days=session.config.storage.noncurrent_days, include_backups=include_backups,
+        people={u.iam_user: u.name for u in session.config.team.users if u.iam_user},
     ))  # fmt: skip
     for line in plan.lines():
         say(line)
