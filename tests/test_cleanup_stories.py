@@ -291,3 +291,26 @@ def test_which_unfinished_uploads_cleanup_aborts():
     assert not judge_upload(recent_in_s3, record(timedelta(days=3)), now, force=False).abort
     # --force aborts everything
     assert judge_upload(pending(now), None, now, force=True).abort
+
+
+# --------------------------------------------------------------------------- local cleanup
+
+
+def test_local_cleanup_re_reads_each_file_and_keeps_one_edited_in_place_after_the_sync(
+    plain, capsys, client
+):
+    from tests.edits import edit_in_place
+
+    vam(plain.david, capsys, "s3.up", *AD)
+    brief = staging(plain.david) / "brief.md"
+    before = brief.stat()
+    edit_in_place(brief, "DAVID")  # same size, same mtime: the cache still says "synced"
+    edited = brief.read_bytes()
+    assert brief.stat().st_mtime_ns == before.st_mtime_ns and brief.stat().st_size == before.st_size
+    out = vam(plain.david, capsys, "s3.cleanup", *AD, "--side", "local", "--yes", expect=1)
+    assert brief.read_bytes() == edited  # David's edit is still there
+    # kept, and said why (by the re-read here; a scan that sees the edit keeps it as well)
+    assert re.search(r"brief\.md.*(not what S3 holds|changed here)", out), out
+    assert sorted(p.name for p in staging(plain.david).iterdir()) == ["brief.md"]
+    # and S3 was not touched
+    assert PREFIX + "brief.md" in keys(client) and PREFIX + "raw.mp4" in keys(client)
