@@ -442,6 +442,19 @@ def _delete_local(t: Target, item: Item) -> str | None:
         return None
     if (st.st_size, st.st_mtime_ns) != (item.size, item.mtime_ns):
         return "changed here since the plan; kept"
+    if item.safe:
+        # "same content in S3" came from the checksum cache: read the bytes before they go.
+        # A file that fails this is kept even with --force, which the plan never asked for it.
+        try:
+            crc = file_crc32(path)
+        except OSError as exc:
+            return f"cannot be read to check it ({exc.strerror or exc}); kept"
+        if item.crc32 is None or crc != item.crc32:
+            in_s3 = f"{item.crc32:08x}" if item.crc32 is not None else "unknown"
+            return (
+                f"its content (CRC32 {crc:08x}) is not what S3 holds ({in_s3}): it changed since "
+                f"the last sync; kept — upload it first: `{t.command('up')}`"
+            )
     path.unlink()
     return None
 
