@@ -159,6 +159,17 @@ def test_cleanup_where_the_server_ignores_if_match_heads_before_each_delete_and_
         assert methods[-2:] == ["HEAD", "DELETE"], (rel, methods)
 
 
+def test_a_cleanup_dry_run_writes_nothing_not_even_a_probe(plain, capsys, client, monkeypatch, s3):
+    from tests.header_proxy import HeaderProxy
+
+    vam(plain.david, capsys, "s3.up", *AD)
+    with HeaderProxy(s3.endpoint_url, strip=()) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        out = vam(plain.david, capsys, "s3.cleanup", *AD, "--dry-run")
+    assert "dry run: nothing deleted" in out
+    assert {s.method for s in proxy.requests()} <= {"GET", "HEAD"}, proxy.requests()
+
+
 def test_archive_cleanup_deletes_only_the_version_it_compared_with_the_ssd(
     plain, capsys, client, monkeypatch, s3
 ):

@@ -26,7 +26,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from vam.bucketcaps import Conditions, VersioningState, conditions_for, read_versioning
+from vam.bucketcaps import (
+    Conditions,
+    VersioningState,
+    conditions_for,
+    read_versioning,
+    remembered,
+)
 from vam.checksum import file_crc32
 from vam.config import FileRules
 from vam.model import FileRow, FileState
@@ -307,9 +313,11 @@ def plan_cleanup(
     include_backups: bool = False,
     people: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    probe: bool = True,
 ) -> CleanupPlan:
     """What cleaning `sides` of the project would do. `people` maps IAM user names to team
-    names (brands.toml), for saying who started an unfinished upload."""
+    names (brands.toml), for saying who started an unfinished upload. `probe` False (a dry
+    run): what the bucket honours comes only from vam's cache, never from a probe that writes."""
     objects = list_project(s3, target.bucket, target.prefix)
     scan = scan_project(s3, target, user=user, rules=rules, objects=objects)
     items = []
@@ -332,7 +340,10 @@ def plan_cleanup(
         vam_keys = tuple(o.key for o in ours if not is_backup_key(o.rel))
         backups = tuple(o for o in ours if is_backup_key(o.rel))
         versioning = read_versioning(s3, target.bucket)
-        conditions = conditions_for(s3, target.bucket, target.brand_prefix)
+        if probe:
+            conditions = conditions_for(s3, target.bucket, target.brand_prefix)
+        else:
+            conditions = remembered(s3, target.bucket)
     return CleanupPlan(
         target, sides, force, tuple(items), tuple(uploads), vam_keys, versioning, noncurrent_days,
         backups, include_backups, conditions,

@@ -370,6 +370,7 @@ def cleanup(c, brand=None, project=None, side="remote", force=False, include_bac
         session.s3, target, user=session.user, rules=session.rules, sides=sides, force=force,
         noncurrent_days=session.config.storage.noncurrent_days, include_backups=include_backups,
         people={u.iam_user: u.name for u in session.config.team.users if u.iam_user},
+        probe=not dry_run,
     ))  # fmt: skip
     for line in plan.lines():
         say(line)
