@@ -61,10 +61,11 @@ class Item:
     crc32: int | None = None  # the S3 object's CRC32: what a copy on the other side must hold
     other_side: bool = False  # the planning scan saw the file on the other side too
 
-    def line(self) -> str:
+    def line(self, force: bool = False) -> str:
         where = "S3" if self.side == REMOTE else "here"
-        mark = "delete" if self.safe else "KEEP  "
-        return f"  {mark} {where:<4} {format_size(self.size):>9}  {self.rel}  ({self.reason})"
+        mark = "delete" if self.safe or force else "KEEP  "
+        why = self.reason if self.safe or not force else f"{self.reason}; --force"
+        return f"  {mark} {where:<4} {format_size(self.size):>9}  {self.rel}  ({why})"
 
 
 # An unfinished upload started this long ago on this computer may be resumed no more: cleanup
@@ -186,7 +187,9 @@ class CleanupPlan:
     def lines(self) -> list[str]:
         t = self.target
         out = [f"cleanup {t.brand_key} {t.project_id} ({' and '.join(self.sides)}):"]
-        out += [i.line() for i in self.items] or ["  no staging files on the side(s) cleaned"]
+        out += [i.line(self.force) for i in self.items] or [
+            "  no staging files on the side(s) cleaned"
+        ]
         now = datetime.now(UTC)
         out += [up.line(t.prefix, now) for up in self.uploads]
         if self.vam_keys_to_delete:
@@ -229,17 +232,21 @@ class CleanupPlan:
                 f"no undo: {state}; with --include-backups nothing is copied to {STATE_BACKUPS} "
                 "and the backups deleted are the only copies"
             )
-        remote = [i for i in self.to_delete if i.side == REMOTE]
-        at_risk = [i for i in remote if not i.safe]
+        at_risk = [i for i in self.to_delete if i.side == REMOTE and not i.safe]
         if at_risk:
-            return (
-                f"{state}: the {len(at_risk)} S3 file(s) that exist only in S3 are copied to "
-                f"{STATE_BACKUPS} in S3 before they are deleted; the others are on this computer "
-                "(each re-read before its S3 copy goes)"
+            copied = (
+                f"the {len(at_risk)} S3 file(s) that exist only in S3, and any whose copy here "
+                f"no longer matches when re-read, are copied to {STATE_BACKUPS} in S3 first"
             )
+        else:
+            copied = "an S3 file whose copy here no longer matches when re-read is kept in S3"
+        if LOCAL in self.sides:
+            return f"no undo: {state}, and this computer's copies are deleted too; {copied}"
+        if at_risk:
+            return f"no undo in S3 ({state}): {copied}; the others stay on this computer"
         return (
             f"no undo in S3 ({state}; `vam aws.setup-bucket` turns it on): every S3 file deleted "
-            "has the same content on this computer (re-read before its S3 copy goes)"
+            f"stays on this computer; {copied}"
         )
 
 
