@@ -116,8 +116,8 @@ def check_conditional_writes(s3, storage: Storage, brand: str) -> Check:
         f"this bucket ignores {', '.join(found.ignored())} (a stale condition was accepted): "
         "vam HEADs right before each overwrite and delete instead, a weaker protection (a change "
         "in that moment is not seen)",
-        "use an S3 service that honours conditional writes (AWS S3, R2 and MinIO do), or upload "
-        "one person at a time",
+        "use an S3 service that honours conditional writes (this check says when it does), or "
+        "let one person at a time upload to a project",
     )
 
 

@@ -33,10 +33,7 @@ COPY_PART_SIZE = 512 * 1024 * 1024
 COPY_WORKERS = 4
 
 # said wherever a HEAD stands in for a condition the server ignores
-WEAKER = (
-    "checked by a HEAD just before: this bucket ignores conditional requests, so the protection "
-    "is weaker (a change in that moment would not be seen)"
-)
+WEAKER = "checked by a HEAD just before: this bucket ignores conditional requests, a weaker check"
 DELETED, GONE, CHANGED = "deleted", "gone", "changed"
 
 
