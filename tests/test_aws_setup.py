@@ -426,7 +426,7 @@ def test_check_reports_settings_that_differ_and_exits_non_zero(david, s3, vam_cl
         "owner's profile" in result.stdout
     )
     assert "✓ bucket encryption: as intended" in result.stdout
-    assert result.stderr.strip() == "vam: 1 of 9 checks failed"
+    assert result.stderr.strip() == "vam: 1 of 10 checks failed"  # incl. conditional writes
     # the probe left nothing behind that sync would see as a project
     listed = client(s3, "s3").list_objects_v2(Bucket="video-projects", Prefix="staging/")
     assert listed.get("KeyCount", 0) == 0

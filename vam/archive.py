@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from vam import durable
+from vam.bucketcaps import conditions_for
 from vam.checksum import crc32_of_range, file_crc32
 from vam.config import PARTIAL_SUFFIX, STATE_DIR, Config, FileRules
 from vam.errors import SafetyError
@@ -43,6 +44,7 @@ from vam.manifest import range_names, ssd_projects, tree_stats
 from vam.projects import ARCHIVED, Project, list_active, projects_dir, settings_for_brand
 from vam.ranges import id_key, range_for
 from vam.remote import RemoteObject
+from vam.s3guard import CHANGED, delete_version, is_backup_key
 from vam.ssd import BACKUPS, LightAction, apply_light, plan_light, require_ssd
 from vam.staging_read import StagingRead, quick_s3_client, read_staging
 from vam.units import format_size
@@ -651,26 +653,39 @@ def execute_cleanup(
     config: Config, root: Path, plan: ArchivePlan, decisions: list[CleanupDecision],
     staging: StagingRead,
 ) -> list[str]:  # fmt: skip
-    """Delete the provable objects (and vam's own .vam/ objects when nothing else is left)."""
-    keys = [d.obj.key for d in decisions if d.delete]
-    if keys and len(keys) == len(decisions):
-        keys += [o.key for o in staging.state_objects.get(plan.project.id, [])]
-    if not keys:
+    """Delete the provable objects, each only as the version that was compared with the SSD copy
+    (DeleteObject with If-Match where the bucket honours it, else a HEAD right before), then
+    vam's own index and handoff objects when nothing else is left. The .vam/backups/ objects
+    stay: they are versions vam kept in S3 before replacing or deleting them, and no SSD copy
+    holds them (see `kept_backups`). An object that changed since is kept: SafetyError."""
+    proven = [d.obj for d in decisions if d.delete]
+    if not proven:
         return []
     settings = settings_for_brand(config, root, plan.project.brand)
     s3 = quick_s3_client(config, settings)
-    deleted = []
-    for start in range(0, len(keys), 1000):
-        batch = keys[start : start + 1000]
-        resp = s3.delete_objects(
-            Bucket=config.storage.bucket,
-            Delete={"Objects": [{"Key": k} for k in batch], "Quiet": False},
+    bucket = config.storage.bucket
+    conditions = conditions_for(s3, bucket, staging.prefix)
+    deleted, changed = [], []
+    for obj in proven:
+        if delete_version(s3, bucket, obj.key, obj.etag, conditions) == CHANGED:
+            changed.append(obj.rel)
+        else:
+            deleted.append(obj.key)
+    if not changed and len(proven) == len(decisions):
+        for obj in staging.state_objects.get(plan.project.id, []):
+            if not is_backup_key(obj.rel):
+                delete_version(s3, bucket, obj.key, obj.etag, conditions)
+                deleted.append(obj.key)
+    if changed:
+        raise SafetyError(
+            f"S3 staging: deleted {len(deleted)} file(s) proven on the SSD, but "
+            f"{', '.join(changed[:5])} changed in S3 since it was compared with the SSD copy "
+            f"(someone uploaded a new version): kept; the SSD copy is fine — check with "
+            f"`vam s3.status --brand {plan.project.brand.key} --project {plan.project.id}`"
         )
-        deleted += [d["Key"] for d in resp.get("Deleted", [])]
-        if resp.get("Errors"):
-            err = resp["Errors"][0]
-            raise SafetyError(
-                f"S3 refused to delete {err.get('Key')}: {err.get('Message') or err.get('Code')}; "
-                "the SSD copy is fine, run `vam s3.cleanup` later"
-            )
     return deleted
+
+
+def kept_backups(staging: StagingRead, project_id: str) -> list[RemoteObject]:
+    """The project's .vam/backups/ objects in S3, which `execute_cleanup` never deletes."""
+    return [o for o in staging.state_objects.get(project_id, []) if is_backup_key(o.rel)]

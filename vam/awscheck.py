@@ -14,6 +14,7 @@ import botocore.exceptions as bce
 
 from vam.awsclient import explain
 from vam.bucket import compare, desired_settings, read_settings
+from vam.bucketcaps import refresh
 from vam.checks import Check
 from vam.config import Storage
 
@@ -87,6 +88,37 @@ def probe_staging(s3, storage: Storage, brand: str, profile: str | None = None) 
             )
         done.append(step)
     return Check(True, label, f"list, put, get, delete under {prefix}")
+
+
+def check_conditional_writes(s3, storage: Storage, brand: str) -> Check:
+    """Does this bucket honour If-Match / If-None-Match? Probed for real under the brand's
+    staging prefix (vam.bucketcaps), and remembered for the sync runs of the next days."""
+    found = refresh(s3, storage.bucket, storage.prefix_for(brand))
+    label = "conditional writes"
+    if not found.checked_at:
+        return Check(
+            False,
+            label,
+            f"could not be probed ({found.why}); until they are, vam HEADs right before each "
+            "overwrite and delete, a weaker protection",
+            "run `vam aws.check` with credentials that may put and delete under staging",
+        )
+    if found.writes and found.deletes:
+        detail = "If-Match / If-None-Match honoured on PUT and DELETE by this bucket"
+        if not found.copies:
+            detail += (
+                "; copy-source If-Match ignored, so vam HEADs before and after each backup copy"
+            )
+        return Check(True, label, detail)
+    return Check(
+        False,
+        label,
+        f"this bucket ignores {', '.join(found.ignored())} (a stale condition was accepted): "
+        "vam HEADs right before each overwrite and delete instead, a weaker protection (a change "
+        "in that moment is not seen)",
+        "use an S3 service that honours conditional writes (this check says when it does), or "
+        "let one person at a time upload to a project",
+    )
 
 
 def check_bucket(s3, storage: Storage, profile: str | None = None) -> Check:

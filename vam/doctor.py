@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vam.awscheck import check_bucket
+from vam.awscheck import check_bucket, check_conditional_writes
 from vam.awsclient import connect_as, explain
 from vam.checks import Check
 from vam.config import Config, Settings, ssd_setting_hint
@@ -98,7 +98,10 @@ def run_checks(
                 )
             )
     if network:
-        checks.extend(aws_checks(config, settings))
+        me = config.team.user(config.settings.user or "")
+        # probe under a brand this person may write to (a client may work on one brand only)
+        mine = [b.key for b in brands if me is None or me.brands is None or b.key in me.brands]
+        checks.extend(aws_checks(config, settings, (mine or [None])[0]))
     return checks
 
 
@@ -126,7 +129,7 @@ def user_check(config: Config) -> Check:
     return Check(True, "user known", user)
 
 
-def aws_checks(config: Config, settings) -> list[Check]:
+def aws_checks(config: Config, settings, brand: str | None = None) -> list[Check]:
     storage = config.storage
     try:
         aws = connect_as(config, settings)
@@ -153,5 +156,9 @@ def aws_checks(config: Config, settings) -> list[Check]:
         return checks
     # GetBucketLocation, not HeadBucket: on real AWS HeadBucket needs an unscoped s3:ListBucket,
     # which a prefix-scoped editor (Jan, a client) does not have
-    checks.append(check_bucket(aws.client("s3"), storage, aws.profile))
+    s3 = aws.client("s3")
+    checks.append(check_bucket(s3, storage, aws.profile))
+    if checks[-1].ok and brand is not None:
+        # whether If-Match / If-None-Match protect anything on this server (and remember it)
+        checks.append(check_conditional_writes(s3, storage, brand))
     return checks

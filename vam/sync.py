@@ -53,6 +53,7 @@ from vam.progress import make_progress
 from vam.projects import STAGING, Project, list_active, projects_dir
 from vam.remote import RemoteObject, list_project, list_staging
 from vam.remoteindex import IndexEntry, RemoteIndex, is_vam_key, read_index, update_index
+from vam.s3guard import CHANGED, WEAKER, Changed, Kept, RemoteGuard
 from vam.syncrecord import load_record, save_record
 from vam.units import format_size, human_utc
 
@@ -410,7 +411,8 @@ def row_message(target: Target, row: FileRow) -> str:
         return (
             f"conflict: {row.rel} ({row.reason}). Here: {describe_local(row.local)}; "
             f"in S3: {describe_remote(row.remote)}. Keep yours: `{target.command('up', '--force')}`"
-            f" (S3 keeps {theirs_label} version as an older version when bucket versioning is on); "
+            f" ({theirs_label} version is kept: by bucket versioning where it is on, else copied "
+            f"to {STATE_DIR}/{BACKUPS}/ in S3); "
             f"take theirs: `{target.command('down', '--force')}` (yours is kept in "
             f"{STATE_DIR}/{BACKUPS}/)"
         )
@@ -714,6 +716,8 @@ def upload(
     outcomes: list[Outcome] = []
     index_changes: dict[str, IndexEntry] = {}
     uploads = [a for a in actions if a.kind is ActionKind.UPLOAD]
+    guard = RemoteGuard(s3, target.bucket, target.prefix)  # keeps what --force/--delete replace
+    kept: dict[str, Kept | None] = {}
     sent = 0
     cancel = threading.Event()  # Ctrl-C or a failure: the other files in flight stop too
     with make_progress(sum(a.size for a in uploads), enabled=show_progress) as progress:
@@ -722,6 +726,10 @@ def upload(
             row = plan.row(action.rel)
             assert row is not None and row.local is not None
             local = row.local
+            if action.state is FileState.CONFLICT and row.remote is not None:
+                refused = _keep_before_replacing(guard, target, action, row.remote, kept)
+                if refused is not None:
+                    return refused
             started = time.time_ns()
             try:
                 done = transfer.upload_file(
@@ -741,6 +749,7 @@ def upload(
                     state_dir=target.state_dir,
                     planned=local.stamp,
                     cancel=cancel,
+                    head_first=not guard.conditions().writes,
                 )
             except transfer.RemoteChanged:
                 return Outcome.failed(
@@ -790,15 +799,15 @@ def upload(
             )
             note = ""
             if row.remote is not None and action.state is FileState.CONFLICT:
-                note = (
-                    f"replaced {describe_remote(row.remote)}; bucket versioning keeps it "
-                    "(version listing in the S3 console)"
-                )
+                kept_as = guard.kept_note(kept.get(action.rel), "replaced")
+                note = f"replaced {describe_remote(row.remote)}; {kept_as}"
+            if not guard.conditions().writes:
+                note = f"{note}; {WEAKER}" if note else WEAKER
             outcomes.append(Outcome.done(action, done.size, note, resumed=done.resumed_bytes))
     outcomes.sort(key=_in_order_of(uploads))
     deleted: set[str] = set()
     for action in (a for a in actions if a.kind is ActionKind.DELETE_REMOTE):
-        outcome = _delete_remote(s3, target, action)
+        outcome = _delete_remote(s3, target, action, guard)
         outcomes.append(outcome)
         if outcome.ok:
             deleted.add(action.rel)
@@ -825,22 +834,45 @@ def upload(
     )  # fmt: skip
 
 
-def _delete_remote(s3, target: Target, action: Action) -> Outcome:
-    """Delete the S3 object, only if it is still the version the sync record knows."""
-    key = f"{target.prefix}{action.rel}"
+def _keep_before_replacing(
+    guard: RemoteGuard, target: Target, action: Action, remote: RemoteEntry,
+    kept: dict[str, Kept | None],
+) -> Outcome | None:  # fmt: skip
+    """--force over the other person's version: where no bucket versioning keeps it, copy that
+    exact version to .vam/backups/ in S3 first. An Outcome when it must not be replaced."""
     try:
-        s3.delete_object(Bucket=target.bucket, Key=key, IfMatch=f'"{action.if_match}"')
+        kept[action.rel] = guard.keep(action.rel, remote.etag, remote.size)
+    except Changed:
+        return Outcome(action.rel, action.kind, FileState.CONFLICT, False, 0,
+                       f"conflict: {action.rel} changed in S3 again since the plan; nothing "
+                       f"overwritten. Run `{target.command('status')}`")  # fmt: skip
     except bce.ClientError as exc:
-        if _error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
-            return Outcome(
-                action.rel, action.kind, FileState.CONFLICT, False, 0,
-                f"{action.rel} changed in S3 since it was listed; not deleted. Run "
-                f"`{target.command('status')}`",
-            )  # fmt: skip
-        raise
+        why = _error_code(exc) or str(exc)
+        return Outcome(action.rel, action.kind, action.state, False, 0,
+                       f"{action.rel} not uploaded: vam could not keep a copy of the S3 version "
+                       f"it would replace ({why}); nothing overwritten")  # fmt: skip
+    return None
+
+
+def _delete_remote(s3, target: Target, action: Action, guard: RemoteGuard) -> Outcome:
+    """Delete the S3 object, only if it is still the version the sync record knows (If-Match
+    where the bucket honours it, else a HEAD right before); where no bucket versioning keeps it,
+    a copy of that version goes to .vam/backups/ in S3 first."""
+    changed = Outcome(
+        action.rel, action.kind, FileState.CONFLICT, False, 0,
+        f"{action.rel} changed in S3 since it was listed; not deleted. Run "
+        f"`{target.command('status')}`",
+    )  # fmt: skip
+    try:
+        kept = guard.keep(action.rel, action.if_match or "", action.size)
+    except Changed:
+        return changed
+    if guard.delete(action.rel, action.if_match or "") == CHANGED:
+        return changed
+    weaker = "" if guard.conditions().deletes else f"; {WEAKER}"
     return Outcome(
         action.rel, action.kind, action.state, True, 0,
-        "deleted in S3; bucket versioning keeps the old version",
+        f"deleted in S3; {guard.kept_note(kept, 'deleted')}{weaker}",
     )  # fmt: skip
 
 

@@ -657,6 +657,7 @@ def upload_file(
     state_dir: Path | None = None,
     planned: Stamp | None = None,
     cancel: threading.Event | None = None,
+    head_first: bool = False,
 ) -> Uploaded:
     """Upload `path` to `key`, verified against `crc32`, resumably when `state_dir` is given.
 
@@ -667,7 +668,9 @@ def upload_file(
     `planned` = the stamp the plan saw: a file saved since is refused before sending; the file's
     stamp must be the same again once the bytes are out (a save in place with its mtime put back
     still moves the ctime), or the upload is not recorded.
-    `cancel`, once set, stops the transfer within a chunk (the caller re-raises its reason)."""
+    `cancel`, once set, stops the transfer within a chunk (the caller re-raises its reason).
+    `head_first`: the server ignores If-Match / If-None-Match, so a single PUT HEADs the key just
+    before (the multipart path HEADs before completing anyway)."""
     path = Path(path)
     stat = path.stat()
     if planned is not None and Stamp.of(stat) != planned:
@@ -681,6 +684,8 @@ def upload_file(
     ok = False
     try:
         if stat.st_size < SINGLE_PUT_LIMIT:
+            if head_first:
+                _check_precondition(s3, bucket, key, if_match, if_none_match)
             result = _put_single(
                 s3, bucket, key, path, stat, crc32, meta, if_match, if_none_match, meter
             )

@@ -419,7 +419,11 @@ def check(c, brand=None, aws_profile=None, json_=False):
     result(bucket=config.storage.bucket, brands=brands, profile=aws.profile)
     checks = [awscheck.check_bucket(s3, config.storage, aws.profile)]
     if checks[0].ok:
-        checks += [awscheck.probe_staging(s3, config.storage, b, aws.profile) for b in brands]
+        staging = [awscheck.probe_staging(s3, config.storage, b, aws.profile) for b in brands]
+        checks += staging
+        writable = [b for b, probed in zip(brands, staging, strict=True) if probed.ok]
+        if writable:  # probed where these credentials may write
+            checks.append(awscheck.check_conditional_writes(s3, config.storage, writable[0]))
         checks += awscheck.check_bucket_settings(s3, config.storage, aws.profile)
     report_checks(checks)
     return checks

@@ -71,10 +71,11 @@ def _finish(reports: list) -> None:
     help={
         **COMMON_HELP,
         "all": "every project of the brand with a non-empty s3-staging/ folder",
-        "force": "upload conflicting files too, each only over the S3 version shown "
-        "(bucket versioning keeps the old one)",
-        "delete": "delete in S3 the files you deleted here (only the version you last synced; "
-        "bucket versioning keeps it)",
+        "force": "upload conflicting files too, each only over the S3 version shown (that "
+        "version is kept: by bucket versioning where it is on, else copied to the project's "
+        ".vam/backups/ in S3 first)",
+        "delete": "delete in S3 the files you deleted here (only the version you last synced, "
+        "kept like --force keeps one)",
     },
 )
 def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, delete=False,
@@ -359,15 +360,20 @@ def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
         "project": COMMON_HELP["project"],
         "side": "what to clean: remote (S3, the default), local (this computer's s3-staging/) "
         "or both",
-        "force": "also delete files that exist only on the side being cleaned",
+        "force": "also delete files that exist only on the side being cleaned (in S3, where "
+        "bucket versioning does not keep them, each is first copied to the project's "
+        ".vam/backups/ in S3), and abort every unfinished upload, also other people's and "
+        "recent ones",
+        "include_backups": "also delete the versions vam kept under the project's .vam/backups/ "
+        "in S3 (by --force, s3.up --force or --delete); there is no undo for them",
         "yes": "do not ask for confirmation",
         "dry_run": "show what would be deleted; delete nothing (exits as the real run would: "
         "1 when files would be kept)",
         "json": COMMON_HELP["json"],
     },
 )
-def cleanup(c, brand=None, project=None, side="remote", force=False, yes=False, dry_run=False,
-            json_=False):  # fmt: skip
+def cleanup(c, brand=None, project=None, side="remote", force=False, include_backups=False,
+            yes=False, dry_run=False, json_=False):  # fmt: skip
     """Delete a finished project's staging files (S3 and/or here); the only copy needs --force."""
     from vam.cleanup import LOCAL, REMOTE, apply_cleanup, plan_cleanup
 
@@ -379,7 +385,9 @@ def cleanup(c, brand=None, project=None, side="remote", force=False, yes=False, 
     target = session.target(proj)
     plan = _aws_errors(session, lambda: plan_cleanup(
         session.s3, target, user=session.user, rules=session.rules, sides=sides, force=force,
-        noncurrent_days=session.config.storage.noncurrent_days,
+        noncurrent_days=session.config.storage.noncurrent_days, include_backups=include_backups,
+        people={u.iam_user: u.name for u in session.config.team.users if u.iam_user},
+        probe=not dry_run,
     ))  # fmt: skip
     result(
         brand=target.brand_key, project=target.project_id, sides=list(sides), dry_run=dry_run,
@@ -426,8 +434,19 @@ def cleanup(c, brand=None, project=None, side="remote", force=False, yes=False, 
             else ""
         )
     )
+    for item, kept_as in done.kept:
+        say(f"  kept the deleted S3 version of {item.rel} as {kept_as.url}")
+    if done.backups_deleted:
+        say(f"  deleted {done.backups_deleted} backup(s) from .vam/backups/ in S3")
     if REMOTE in sides:
         say(f"re-checked S3: {done.remaining_remote} project file(s) left")
+        if done.backups_left:
+            say(
+                f"kept {done.backups_left} backup(s) ({format_size(done.backups_bytes)}) under "
+                f"s3://{target.bucket}/{target.prefix}.vam/backups/: the versions vam kept before "
+                "replacing or deleting them; to delete them too: "
+                f"{target.command('cleanup', '--include-backups')}"
+            )
     if LOCAL in sides:
         say(f"re-checked here: {done.remaining_local} file(s) left in {target.staging}")
     for item, why in done.failed:

@@ -10,6 +10,7 @@ from vam.archive import (
     Hooks,
     execute_archive,
     execute_cleanup,
+    kept_backups,
     pick_oldest,
     plan_archive,
     plan_cleanup,
@@ -170,6 +171,12 @@ def archive(
             state = [k for k in deleted if f"/{STATE_DIR}/" in k]
             extra = f" and vam's {len(state)} index/handoff object(s)" if state else ""
             say(f"  S3 staging: deleted {len(deleted) - len(state)} file(s){extra}")
+            backups = kept_backups(staging, proj.id)
+            if backups:
+                say(f"  S3 staging: kept {len(backups)} backup(s) under {staging.prefix}{proj.id}/"
+                    ".vam/backups/ (versions replaced by --force; on no SSD); to delete them: "
+                    f"vam s3.cleanup --brand {proj.brand.key} --project {proj.id} "
+                    "--include-backups")  # fmt: skip
             kept = [d for d in decisions if not d.delete]
             if kept:
                 raise SafetyError(

@@ -1,0 +1,256 @@
+"""An HTTP proxy on loopback that plays a weaker S3-compatible server in front of moto's.
+
+Some S3-compatible servers accept If-Match / If-None-Match (and the copy-source conditions) and
+ignore them. This proxy reproduces that for real, on the wire: it forwards every request to the
+upstream server with those headers removed, so vam talks to a server that "accepts" conditional
+writes and never refuses one. It also logs every request (method, target, which conditional
+headers it carried), can answer a request itself (e.g. 403 to GetBucketVersioning, as for an
+editor's least-privilege key), and can call back before forwarding a request, so a test can let
+"Jan" upload at an exact moment of David's run.
+
+Requests are parsed (head, then a body by Content-Length or chunked); responses are pumped back
+as raw bytes, which is enough for HTTP/1.1 clients that do not pipeline (botocore's urllib3).
+Modelled on benchmarks/proxy.py (threads, blocking sockets).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+CONDITIONAL = (
+    "if-match",
+    "if-none-match",
+    "x-amz-copy-source-if-match",
+    "x-amz-copy-source-if-none-match",
+)
+
+
+@dataclass(frozen=True)
+class Seen:
+    method: str
+    target: str  # path and query, as sent
+    conditions: tuple[str, ...]  # the conditional headers the client sent (lower case)
+
+
+# (method, target) -> (status, S3 error code) to answer instead of forwarding, or None
+Refuse = Callable[[str, str], tuple[int, str] | None]
+# (method, target) -> None, run before the request is forwarded
+Before = Callable[[str, str], None]
+
+
+class HeaderProxy:
+    def __init__(
+        self,
+        upstream_url: str,
+        *,
+        strip: tuple[str, ...] = CONDITIONAL,
+        refuse: Refuse | None = None,
+        before: Before | None = None,
+    ) -> None:
+        parts = urlsplit(upstream_url)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.strip = tuple(h.lower() for h in strip)
+        self.refuse = refuse
+        self.before = before
+        self.seen: list[Seen] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._closed = False
+        self._socks: set[socket.socket] = set()
+        self._thread = threading.Thread(target=self._accept, name="header-proxy", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> HeaderProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._closed = True
+        _close(self._listener)
+        with self._lock:
+            socks = list(self._socks)
+        for s in socks:
+            _close(s)
+
+    def requests(self, method: str | None = None, contains: str = "") -> list[Seen]:
+        with self._lock:
+            seen = list(self.seen)
+        return [s for s in seen if (method is None or s.method == method) and contains in s.target]
+
+    def clear(self) -> None:
+        with self._lock:
+            self.seen.clear()
+
+    # ------------------------------------------------------------------ internals
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self.upstream, timeout=30)
+                server.settimeout(None)
+            except OSError:
+                _close(client)
+                continue
+            with self._lock:
+                self._socks.update((client, server))
+            send_lock = threading.Lock()
+            threading.Thread(
+                target=self._requests, args=(client, server, send_lock), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._responses, args=(server, client, send_lock), daemon=True
+            ).start()
+
+    def _responses(self, server: socket.socket, client: socket.socket, lock: threading.Lock):
+        try:
+            while True:
+                data = server.recv(65536)
+                if not data:
+                    break
+                with lock:
+                    client.sendall(data)
+        except OSError:
+            pass
+        _close(client)
+        _close(server)
+
+    def _requests(self, client: socket.socket, server: socket.socket, lock: threading.Lock):
+        reader = _Reader(client)
+        try:
+            while True:
+                head = reader.until(b"\r\n\r\n")
+                if head is None:
+                    break
+                request_line, *header_lines = head.decode("latin-1").split("\r\n")[:-2]
+                method, target, _version = request_line.split(" ", 2)
+                kept, conditions, length, chunked = [], [], 0, False
+                for line in header_lines:
+                    name, _, value = line.partition(":")
+                    low = name.strip().lower()
+                    if low in CONDITIONAL:
+                        conditions.append(low)
+                    if low in self.strip:
+                        continue
+                    if low == "content-length":
+                        length = int(value.strip())
+                    if low == "transfer-encoding" and "chunked" in value.lower():
+                        chunked = True
+                    kept.append(line)
+                with self._lock:
+                    self.seen.append(Seen(method, target, tuple(conditions)))
+                refused = self.refuse(method, target) if self.refuse else None
+                if refused is not None:
+                    # answered here, and the connection closed after it (a body the client may
+                    # still send is never read)
+                    with lock:
+                        client.sendall(_error_response(*refused))
+                    break
+                if self.before is not None:
+                    self.before(method, target)
+                server.sendall(("\r\n".join([request_line, *kept]) + "\r\n\r\n").encode("latin-1"))
+                if chunked:
+                    while True:
+                        size_line = reader.until(b"\r\n")
+                        if size_line is None:
+                            return
+                        server.sendall(size_line)
+                        size = int(size_line.split(b";")[0].strip() or b"0", 16)
+                        if size == 0:
+                            trailer = reader.until(b"\r\n\r\n", after_crlf=True)
+                            server.sendall(trailer or b"\r\n")
+                            break
+                        server.sendall(reader.exactly(size + 2))
+                else:
+                    remaining = length
+                    while remaining:
+                        piece = reader.some(min(remaining, 65536))
+                        if not piece:
+                            return
+                        server.sendall(piece)
+                        remaining -= len(piece)
+        except (OSError, ValueError):
+            pass
+        finally:
+            try:
+                server.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+
+class _Reader:
+    """Buffered reads from a socket: up to a delimiter, exactly n bytes, or what is there."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+
+    def _fill(self) -> bool:
+        data = self.sock.recv(65536)
+        if not data:
+            return False
+        self.buf += data
+        return True
+
+    def until(self, delimiter: bytes, *, after_crlf: bool = False) -> bytes | None:
+        """Bytes up to and including `delimiter`. `after_crlf`: the preceding CRLF was already
+        consumed (chunked trailers), so a lone CRLF ends it too."""
+        while True:
+            if after_crlf and self.buf.startswith(b"\r\n"):
+                out, self.buf = self.buf[:2], self.buf[2:]
+                return out
+            at = self.buf.find(delimiter)
+            if at >= 0:
+                end = at + len(delimiter)
+                out, self.buf = self.buf[:end], self.buf[end:]
+                return out
+            if not self._fill():
+                return None
+
+    def exactly(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            if not self._fill():
+                raise OSError("connection closed mid-body")
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def some(self, n: int) -> bytes:
+        if not self.buf and not self._fill():
+            return b""
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+
+def _error_response(status: int, code: str) -> bytes:
+    body = (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+        f"<Message>{code} (from the test proxy)</Message></Error>"
+    ).encode()
+    reason = {403: "Forbidden", 501: "Not Implemented"}.get(status, "Error")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/xml\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def _close(s: socket.socket) -> None:
+    try:
+        s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        s.close()
+    except OSError:
+        pass

@@ -1,0 +1,259 @@
+"""What vam promises about the S3 side, checked on a bucket vam did not make (no versioning, as
+R2, B2 or MinIO by default) as well as on David's bucket made by `vam aws.setup-bucket`.
+
+`s3.up --force` and `s3.up --delete` replace or delete the other person's version: on a bucket
+that keeps no old versions (or whose versioning these credentials cannot read) vam first copies
+that exact version server-side to `{project}/.vam/backups/{stamp}/{path}`, says so, and never
+claims a versioning it did not check. Every command runs in-process through the real `vam`
+namespace, against moto's server on loopback (or through tests/header_proxy.py in front of it).
+"""
+
+from __future__ import annotations
+
+import re
+
+import boto3
+import pytest
+
+from tests.header_proxy import HeaderProxy
+from vam.demo import B65, Person, append_line, build_world, run_vam
+
+pytestmark = pytest.mark.integration
+
+BUCKET = "video-projects"
+AD = ["--brand", "ad", "--project", "b65"]
+PREFIX = f"staging/v-appydave/{B65}/"
+BACKUPS = PREFIX + ".vam/backups/"
+
+
+def vam(person: Person, capsys, *argv: str, expect=0) -> str:
+    capsys.readouterr()
+    run_vam(person, list(argv), expect=expect)
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    return out.out + out.err
+
+
+def staging(person: Person):
+    return person.root / "v-appydave" / B65 / "s3-staging"
+
+
+@pytest.fixture
+def client(s3):
+    return boto3.client("s3", region_name="us-east-1")
+
+
+@pytest.fixture
+def plain(tmp_path, s3, client):
+    """David and Jan on a bucket someone made without versioning (as on R2, B2, MinIO)."""
+    client.create_bucket(Bucket=BUCKET)
+    return build_world(tmp_path / "plain", s3.endpoint_url, media_bytes=64 * 1024, webhook_url=None)
+
+
+@pytest.fixture
+def versioned(tmp_path, s3):
+    """David's bucket as `vam aws.setup-bucket` makes it: versioning on."""
+    w = build_world(tmp_path / "setup", s3.endpoint_url, media_bytes=64 * 1024, webhook_url=None)
+    run_vam(w.david, ["aws.setup-bucket"])
+    return w
+
+
+def body(client, key: str, **kw) -> bytes:
+    return client.get_object(Bucket=BUCKET, Key=key, **kw)["Body"].read()
+
+
+def backups(client) -> dict[str, bytes]:
+    listed = client.list_objects_v2(Bucket=BUCKET, Prefix=BACKUPS).get("Contents", [])
+    return {o["Key"]: body(client, o["Key"]) for o in listed}
+
+
+def both_edit_brief(world, capsys) -> bytes:
+    """David hands b65 to Jan; both then change brief.md; Jan uploads hers first."""
+    vam(world.david, capsys, "s3.up", *AD)
+    vam(world.jan, capsys, "s3.down", *AD)
+    append_line(staging(world.jan) / "brief.md", "Jan: cut the intro to 15 s")
+    vam(world.jan, capsys, "s3.up", *AD)
+    append_line(staging(world.david) / "brief.md", "David: keep the intro")
+    return (staging(world.jan) / "brief.md").read_bytes()
+
+
+def test_force_up_on_a_bucket_without_versioning_keeps_jans_version_in_s3(plain, capsys, client):
+    jans = both_edit_brief(plain, capsys)
+    out = vam(plain.david, capsys, "s3.up", *AD, expect=1)
+    assert "conflict: brief.md" in out
+    out = vam(plain.david, capsys, "s3.up", *AD, "--force")
+    # the claim is the truth: no versioning here, so no word of it keeping anything
+    assert "bucket versioning keeps" not in out
+    kept = re.search(r"kept the replaced S3 version as (s3://[^)]+)\)", out)
+    assert kept, out
+    assert kept.group(1) == f"s3://{BUCKET}/{next(iter(backups(client)))}"
+    [(key, saved)] = backups(client).items()
+    assert key.startswith(BACKUPS) and key.endswith("/brief.md")
+    assert saved == jans  # Jan's exact version survives
+    assert body(client, PREFIX + "brief.md") == (staging(plain.david) / "brief.md").read_bytes()
+    # the backup is vam's own object: Jan's status shows her brief.md replaced, no new file
+    out = vam(plain.jan, capsys, "s3.status", *AD)
+    assert "backups" not in out and re.search(r"download .*brief\.md", out), out
+
+
+def test_force_up_on_a_versioned_bucket_relies_on_versioning_and_copies_nothing(
+    versioned, capsys, client
+):
+    jans = both_edit_brief(versioned, capsys)
+    out = vam(versioned.david, capsys, "s3.up", *AD, "--force")
+    assert "bucket versioning keeps it" in out and "kept the replaced S3 version as" not in out
+    assert backups(client) == {}
+    versions = client.list_object_versions(Bucket=BUCKET, Prefix=PREFIX + "brief.md")["Versions"]
+    older = [v for v in versions if not v["IsLatest"]]
+    assert jans in [body(client, PREFIX + "brief.md", VersionId=v["VersionId"]) for v in older]
+
+
+def test_where_versioning_cannot_be_read_it_counts_as_off(
+    versioned, capsys, client, monkeypatch, s3
+):
+    """An editor's least-privilege key may not call GetBucketVersioning: unknown is off."""
+    jans = both_edit_brief(versioned, capsys)
+
+    def deny_versioning(method: str, target: str):
+        return (403, "AccessDenied") if method == "GET" and "versioning" in target else None
+
+    with HeaderProxy(s3.endpoint_url, strip=(), refuse=deny_versioning) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        out = vam(versioned.david, capsys, "s3.up", *AD, "--force")
+        assert proxy.requests("GET", "versioning"), "versioning was never asked"
+    assert "bucket versioning keeps" not in out
+    assert "could not read this bucket's versioning" in out, out
+    assert "kept the replaced S3 version as" in out
+    assert list(backups(client).values()) == [jans]
+
+
+def test_delete_on_a_bucket_without_versioning_keeps_the_deleted_version(plain, capsys, client):
+    vam(plain.david, capsys, "s3.up", *AD)
+    raw = (staging(plain.david) / "raw.mp4").read_bytes()
+    (staging(plain.david) / "raw.mp4").unlink()
+    out = vam(plain.david, capsys, "s3.up", *AD, "--delete")
+    assert "bucket versioning keeps" not in out
+    assert re.search(r"kept the deleted S3 version as s3://\S+/raw\.mp4", out), out
+    assert client.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX + "raw.mp4")["KeyCount"] == 0
+    assert list(backups(client).values()) == [raw]
+
+
+def test_a_backup_over_the_single_copy_limit_is_a_conditional_multipart_copy(
+    plain, capsys, client, monkeypatch
+):
+    import moto.s3.models
+
+    from vam import s3guard
+
+    part = 64 * 1024
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", part)
+    monkeypatch.setattr(s3guard, "COPY_LIMIT", part)  # S3's is 5 GB
+    monkeypatch.setattr(s3guard, "COPY_PART_SIZE", part)
+    vam(plain.david, capsys, "s3.up", *AD)
+    vam(plain.jan, capsys, "s3.down", *AD)
+    theirs, ours = staging(plain.jan) / "raw.mp4", staging(plain.david) / "raw.mp4"
+    theirs.write_bytes(b"J" * (3 * part + 100))  # Jan's render: four parts at the test's size
+    vam(plain.jan, capsys, "s3.up", *AD)
+    ours.write_bytes(b"D" * (2 * part))
+    out = vam(plain.david, capsys, "s3.up", *AD, "--force")
+    assert "kept the replaced S3 version as" in out
+    [(key, saved)] = backups(client).items()
+    assert saved == theirs.read_bytes()
+    assert client.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"').endswith("-4")
+    assert body(client, PREFIX + "raw.mp4") == ours.read_bytes()
+
+
+# --------------------------------------------------------------------------- conditional writes
+
+
+def no_probe_left(client) -> bool:
+    listed = client.list_objects_v2(Bucket=BUCKET, Prefix="staging/").get("Contents", [])
+    return not [o["Key"] for o in listed if ".vam-check" in o["Key"]]
+
+
+def test_check_and_doctor_say_whether_this_bucket_honours_conditional_writes(
+    plain, capsys, client, monkeypatch, s3
+):
+    out = vam(plain.david, capsys, "aws.check", "--brand", "ad", expect=(0, 1))
+    assert re.search(r"✓ conditional writes: .*honour", out), out
+    out = vam(plain.david, capsys, "doctor", "--brand", "ad", expect=(0, 1))
+    assert re.search(r"✓ conditional writes: .*honour", out), out
+    # the same bucket behind a server that accepts the headers and ignores them
+    with HeaderProxy(s3.endpoint_url) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        out = vam(plain.david, capsys, "aws.check", "--brand", "ad", expect=1)
+        assert re.search(r"✗ conditional writes: .*ignores If-Match", out), out
+        assert "HEAD" in out and "weaker" in out
+        out = vam(plain.david, capsys, "doctor", "--brand", "ad", expect=1)
+        assert re.search(r"✗ conditional writes: .*ignores If-Match", out), out
+    assert no_probe_left(client)
+
+
+def test_where_the_server_ignores_if_match_an_upload_heads_first_and_never_overwrites_jans(
+    plain, capsys, client, monkeypatch, s3
+):
+    vam(plain.david, capsys, "s3.up", *AD)
+    append_line(staging(plain.david) / "brief.md", "David: keep the intro")
+    (staging(plain.david) / "notes.md").write_text("new notes\n")
+    jans = b"Jan's brief, uploaded a moment ago\n"
+    landed = []
+
+    def jan_uploads(method: str, target: str) -> None:
+        # Jan's upload lands after David's listing, while his scan reads the index
+        if not landed and method == "GET" and target.split("?")[0].endswith("/.vam/index.json"):
+            landed.append(target)
+            client.put_object(Bucket=BUCKET, Key=PREFIX + "brief.md", Body=jans)
+
+    with HeaderProxy(s3.endpoint_url, before=jan_uploads) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        out = vam(plain.david, capsys, "s3.up", *AD, expect=1)
+    assert landed
+    assert body(client, PREFIX + "brief.md") == jans  # Jan's work is still there
+    assert "conflict: brief.md changed in S3 while uploading" in out, out
+    brief = [s for s in proxy.requests() if s.target.split("?")[0].endswith(f"{B65}/brief.md")]
+    assert {s.method for s in brief} == {"HEAD"}  # looked (and the re-check looked), never wrote
+    # the new file went up, HEAD-checked just before, and the output says it is weaker
+    notes = [s.method for s in proxy.requests() if s.target.endswith(f"{B65}/notes.md")]
+    assert notes[-2:] == ["HEAD", "PUT"]
+    assert re.search(r"notes\.md .*HEAD just before.*weaker", out), out
+
+
+def test_where_the_server_ignores_if_match_a_delete_heads_first(
+    versioned, capsys, client, monkeypatch, s3
+):
+    vam(versioned.david, capsys, "s3.up", *AD)
+    (staging(versioned.david) / "raw.mp4").unlink()
+    jans = b"Jan's new raw cut"
+    landed = []
+
+    def jan_uploads(method: str, target: str) -> None:
+        if not landed and method == "GET" and target.split("?")[0].endswith("/.vam/index.json"):
+            landed.append(target)
+            client.put_object(Bucket=BUCKET, Key=PREFIX + "raw.mp4", Body=jans)
+
+    with HeaderProxy(s3.endpoint_url, before=jan_uploads) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        out = vam(versioned.david, capsys, "s3.up", *AD, "--delete", expect=1)
+    assert body(client, PREFIX + "raw.mp4") == jans
+    assert "raw.mp4 changed in S3 since it was listed; not deleted" in out, out
+    assert not proxy.requests("DELETE", f"{B65}/raw.mp4")
+
+
+def test_a_run_probes_the_server_once_and_remembers_it_per_endpoint(
+    plain, capsys, client, monkeypatch, s3
+):
+    def probes(proxy) -> list:
+        return [s for s in proxy.requests("PUT") if ".vam-check" in s.target]
+
+    with HeaderProxy(s3.endpoint_url) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        vam(plain.david, capsys, "s3.up", *AD)
+        assert probes(proxy), "the first upload to this server did not check it"
+        proxy.clear()
+        append_line(staging(plain.david) / "brief.md", "one more line")
+        out = vam(plain.david, capsys, "s3.up", *AD)
+        assert not probes(proxy)  # remembered for this endpoint and bucket
+        assert "HEAD just before" in out  # and still acted on
+        vam(plain.david, capsys, "aws.check", "--brand", "ad", expect=1)
+        assert probes(proxy)  # aws.check asks the server again and refreshes what is known
+    assert no_probe_left(client)
