@@ -287,3 +287,33 @@ def test_a_disk_that_fills_during_a_download_leaves_a_partial_that_resumes(
     assert report.ok
     assert (staging / "raw.mp4").read_bytes() == (david.staging() / "raw.mp4").read_bytes()
     assert 0 < fetched.asked["raw.mp4"] < 6_000_000
+
+
+def test_local_cleanup_removes_a_partial_download_and_its_record(
+    david, jan_on_small_disk, small_disk, vam_cli
+):
+    jan = jan_on_small_disk
+    david.up()
+    jan.down()
+    write_media(david.staging() / "raw.mp4", 6_000_000, seed="big")
+    david.up()
+
+    def cut_off(params, **_):  # the link drops for good after the first range starts
+        if params.get("Key", "").endswith("/raw.mp4") and "Range" in params:
+            raise KeyboardInterrupt
+
+    event = "provide-client-params.s3.GetObject"
+    jan.s3.meta.events.register(event, cut_off)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            jan.down()
+    finally:
+        jan.s3.meta.events.unregister(event, cut_off)
+    part = jan.staging() / "raw.mp4.vam-part"
+    assert part.exists() and list((jan.state_dir() / "downloads").glob("*.json"))
+    as_jan = {"VAM_SETTINGS": str(jan.settings)}
+    done = vam_cli("s3.cleanup", "--brand", "ad", "--project", "b65", "--side", "local", "--yes",
+                   env=as_jan)  # fmt: skip
+    assert "raw.mp4.vam-part" in done.stdout and "partial download" in done.stdout, done.stdout
+    assert "removed 1 partial download(s)" in done.stdout, done.stdout
+    assert not part.exists() and not list((jan.state_dir() / "downloads").glob("*.json"))

@@ -35,12 +35,13 @@ from vam.bucketcaps import (
 )
 from vam.checksum import file_crc32
 from vam.config import FileRules
-from vam.model import FileRow, FileState
+from vam.model import FileRow, FileState, Stamp
 from vam.remote import RemoteObject, list_project
 from vam.remoteindex import is_vam_key
 from vam.s3guard import CHANGED, Changed, Kept, RemoteGuard, is_backup_key
-from vam.sync import Target, scan_project
+from vam.sync import Target, partial_downloads, scan_project
 from vam.syncrecord import load_record, save_record
+from vam.transfer import PartialDownload
 from vam.units import format_size
 from vam.uploads import IncompleteUpload, abort, describe, list_incomplete
 
@@ -60,6 +61,8 @@ class Item:
     mtime_ns: int = 0  # local: the mtime seen when planning
     crc32: int | None = None  # the S3 object's CRC32: what a copy on the other side must hold
     other_side: bool = False  # the planning scan saw the file on the other side too
+    path: Path | None = None  # the file here (its name on disk may be NFD), when there is one
+    stamp: Stamp | None = None  # local: what the planning scan saw of it
 
     def line(self, force: bool = False) -> str:
         where = "S3" if self.side == REMOTE else "here"
@@ -147,6 +150,7 @@ class CleanupPlan:
     backups: tuple[RemoteObject, ...] = ()  # .vam/backups/ in S3: versions vam kept
     include_backups: bool = False  # the person asked for the backups to go too
     conditions: Conditions | None = None  # what the bucket honours (read when S3 is cleaned)
+    partials: tuple[PartialDownload, ...] = ()  # local: interrupted downloads (vam's, resumable)
 
     @property
     def to_delete(self) -> tuple[Item, ...]:
@@ -163,6 +167,7 @@ class CleanupPlan:
             and not self.to_abort
             and not self.vam_keys_to_delete
             and not self.backups_to_delete
+            and not self.partials
         )
 
     @property
@@ -192,6 +197,11 @@ class CleanupPlan:
         ]
         now = datetime.now(UTC)
         out += [up.line(t.prefix, now) for up in self.uploads]
+        for part in self.partials:
+            out.append(
+                f"  delete here {format_size(part.done):>9}  {part.temp.name}  (a partial download "
+                f"of {format_size(part.size)}; `{t.command('down')}` would resume it instead)"
+            )
         if self.vam_keys_to_delete:
             out.append(f"  delete vam's {len(self.vam_keys_to_delete)} index/handoff object(s)")
         for backup in self.backups_to_delete:
@@ -263,6 +273,7 @@ class CleanupResult:
     backups_deleted: int = 0
     backups_left: int = 0  # re-checked: backups still under .vam/backups/ in S3
     backups_bytes: int = 0
+    partials_removed: int = 0  # partial downloads removed here
 
 
 def _row_item(side: str, row: FileRow) -> Item | None:
@@ -272,16 +283,32 @@ def _row_item(side: str, row: FileRow) -> Item | None:
             return None
         reason = "same content here" if synced else _why(row, REMOTE)
         return Item(
-            REMOTE, row.rel, row.remote.size, synced, reason, row.remote.key, row.remote.etag,
-            crc32=row.remote.crc32, other_side=row.local is not None,
-        )  # fmt: skip
+            REMOTE,
+            row.rel,
+            row.remote.size,
+            synced,
+            reason,
+            row.remote.key,
+            row.remote.etag,
+            crc32=row.remote.crc32,
+            other_side=row.local is not None,
+            path=row.local.path if row.local else None,
+        )
     if row.local is None:
         return None
     reason = "same content in S3" if synced else _why(row, LOCAL)
     return Item(
-        LOCAL, row.rel, row.local.size, synced, reason, mtime_ns=row.local.mtime_ns,
-        crc32=row.remote.crc32 if row.remote else None, other_side=row.remote is not None,
-    )  # fmt: skip
+        LOCAL,
+        row.rel,
+        row.local.size,
+        synced,
+        reason,
+        mtime_ns=row.local.mtime_ns,
+        crc32=row.remote.crc32 if row.remote else None,
+        other_side=row.remote is not None,
+        path=row.local.path,
+        stamp=row.local.stamp,
+    )
 
 
 def _why(row: FileRow, side: str) -> str:
@@ -290,6 +317,10 @@ def _why(row: FileRow, side: str) -> str:
         return "conflict: both sides changed"
     if st is FileState.REFUSED:
         return "unsafe key, never downloadable"
+    if st is FileState.NAME_CLASH:
+        return "name clash: one file with another name on Windows and macOS"
+    if st is FileState.SKIPPED:
+        return f"skipped: {row.reason}"
     if side == REMOTE:
         if st is FileState.DOWNLOAD:
             who = row.remote.uploaded_by if row.remote else None
@@ -351,10 +382,21 @@ def plan_cleanup(
             conditions = conditions_for(s3, target.bucket, target.brand_prefix)
         else:
             conditions = remembered(s3, target.bucket)
+    partials = partial_downloads(target) if LOCAL in sides else ()
     return CleanupPlan(
-        target, sides, force, tuple(items), tuple(uploads), vam_keys, versioning, noncurrent_days,
-        backups, include_backups, conditions,
-    )  # fmt: skip
+        target,
+        sides,
+        force,
+        tuple(items),
+        tuple(uploads),
+        vam_keys,
+        versioning,
+        noncurrent_days,
+        backups,
+        include_backups,
+        conditions,
+        partials,
+    )
 
 
 def apply_cleanup(s3, plan: CleanupPlan, *, user: str, rules: FileRules) -> CleanupResult:
@@ -378,6 +420,9 @@ def apply_cleanup(s3, plan: CleanupPlan, *, user: str, rules: FileRules) -> Clea
             failed.append((item, why))
         else:
             deleted.append(item)
+    for part in plan.partials:  # vam's own half-downloads of S3 versions: nobody's work
+        part.temp.unlink(missing_ok=True)
+        part.record.unlink(missing_ok=True)
     aborted = len(abort(s3, t.bucket, [up.pending for up in plan.to_abort]))
     for up in plan.to_abort:
         if up.record is not None:  # nothing left to resume
@@ -407,10 +452,18 @@ def apply_cleanup(s3, plan: CleanupPlan, *, user: str, rules: FileRules) -> Clea
     if LOCAL in plan.sides and t.staging.is_dir():
         remaining_local = sum(1 for _ in _files(t.staging, rules))
     return CleanupResult(
-        tuple(deleted), tuple(failed), aborted, vam_deleted, remaining_remote, remaining_local,
-        kept=tuple(kept), backups_deleted=backups_deleted, backups_left=backups_left,
+        tuple(deleted),
+        tuple(failed),
+        aborted,
+        vam_deleted,
+        remaining_remote,
+        remaining_local,
+        kept=tuple(kept),
+        backups_deleted=backups_deleted,
+        backups_left=backups_left,
         backups_bytes=backups_bytes,
-    )  # fmt: skip
+        partials_removed=sum(not p.temp.exists() for p in plan.partials),
+    )
 
 
 def _here_too(t: Target, item: Item) -> str | None:
@@ -418,7 +471,7 @@ def _here_too(t: Target, item: Item) -> str | None:
     cache's word); else why not."""
     if not item.other_side or item.crc32 is None:
         return "not on this computer"
-    path = t.staging / item.rel
+    path = item.path or t.staging / item.rel
     try:
         crc = file_crc32(path)
     except FileNotFoundError:
@@ -443,22 +496,22 @@ def _delete_remote(
     backup = None
     if at_risk and not plan.include_backups:
         try:
-            backup = guard.keep(item.rel, item.etag, item.size)
+            backup = guard.keep(item.key[len(t.prefix) :], item.etag, item.size)
         except Changed:
             return "changed in S3 since the plan (someone uploaded a new version); kept", None
-    done = guard.delete(item.rel, item.etag)
+    done = guard.delete(item.key[len(t.prefix) :], item.etag)
     if done == CHANGED:
         return "changed in S3 since the plan (someone uploaded a new version); kept", backup
     return None, backup  # deleted, or already gone
 
 
 def _delete_local(t: Target, item: Item) -> str | None:
-    path = t.staging / item.rel
+    path = item.path or t.staging / item.rel
     try:
-        st = path.stat()
+        now = Stamp.read(path)
     except FileNotFoundError:
         return None
-    if (st.st_size, st.st_mtime_ns) != (item.size, item.mtime_ns):
+    if now != (item.stamp or now) or (now.size, now.mtime_ns) != (item.size, item.mtime_ns):
         return "changed here since the plan; kept"
     if item.safe:
         # "same content in S3" came from the checksum cache: read the bytes before they go.

@@ -807,7 +807,9 @@ def upload(
     outcomes.sort(key=_in_order_of(uploads))
     deleted: set[str] = set()
     for action in (a for a in actions if a.kind is ActionKind.DELETE_REMOTE):
-        outcome = _delete_remote(s3, target, action, guard)
+        row = plan.row(action.rel)
+        assert row is not None and row.remote is not None
+        outcome = _delete_remote(s3, target, action, guard, key_rel(row.remote))
         outcomes.append(outcome)
         if outcome.ok:
             deleted.add(action.rel)
@@ -841,7 +843,7 @@ def _keep_before_replacing(
     """--force over the other person's version: where no bucket versioning keeps it, copy that
     exact version to .vam/backups/ in S3 first. An Outcome when it must not be replaced."""
     try:
-        kept[action.rel] = guard.keep(action.rel, remote.etag, remote.size)
+        kept[action.rel] = guard.keep(key_rel(remote), remote.etag, remote.size)
     except Changed:
         return Outcome(action.rel, action.kind, FileState.CONFLICT, False, 0,
                        f"conflict: {action.rel} changed in S3 again since the plan; nothing "
@@ -854,7 +856,12 @@ def _keep_before_replacing(
     return None
 
 
-def _delete_remote(s3, target: Target, action: Action, guard: RemoteGuard) -> Outcome:
+def key_rel(remote: RemoteEntry) -> str:
+    """The object's key under the project prefix, as S3 spells it (`rel` is its NFC form)."""
+    return remote.name or remote.rel
+
+
+def _delete_remote(s3, target: Target, action: Action, guard: RemoteGuard, name: str) -> Outcome:
     """Delete the S3 object, only if it is still the version the sync record knows (If-Match
     where the bucket honours it, else a HEAD right before); where no bucket versioning keeps it,
     a copy of that version goes to .vam/backups/ in S3 first."""
@@ -864,10 +871,10 @@ def _delete_remote(s3, target: Target, action: Action, guard: RemoteGuard) -> Ou
         f"`{target.command('status')}`",
     )  # fmt: skip
     try:
-        kept = guard.keep(action.rel, action.if_match or "", action.size)
+        kept = guard.keep(name, action.if_match or "", action.size)
     except Changed:
         return changed
-    if guard.delete(action.rel, action.if_match or "") == CHANGED:
+    if guard.delete(name, action.if_match or "") == CHANGED:
         return changed
     weaker = "" if guard.conditions().deletes else f"; {WEAKER}"
     return Outcome(

@@ -443,6 +443,7 @@ class PartialDownload:
     temp: Path  # the `.vam-part` file on disk
     size: int  # the whole object's size
     done: int  # bytes the record vouches for (a re-run fetches only the rest)
+    record: Path  # its resume record in the project's .vam/downloads/
 
 
 def partial_downloads(state_dir: Path) -> list[PartialDownload]:
@@ -455,9 +456,8 @@ def partial_downloads(state_dir: Path) -> list[PartialDownload]:
         dest = Path(str(record["dest"]))
         temp = dest.with_name(dest.name + PARTIAL_SUFFIX)
         if temp.exists():
-            found.append(
-                PartialDownload(dest, temp, int(record.get("size", 0)), resumable_bytes(path))
-            )
+            size = int(record.get("size", 0))
+            found.append(PartialDownload(dest, temp, size, resumable_bytes(path), path))
     return found
 
 

@@ -429,6 +429,11 @@ def cleanup(c, brand=None, project=None, side="remote", force=False, include_bac
         f"deleted {len(done.deleted)} file(s)"
         + (f", aborted {done.aborted} unfinished upload(s)" if done.aborted else "")
         + (
+            f", removed {done.partials_removed} partial download(s)"
+            if done.partials_removed
+            else ""
+        )
+        + (
             f", removed vam's {done.vam_deleted} index/handoff object(s)"
             if done.vam_deleted
             else ""
