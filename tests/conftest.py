@@ -117,3 +117,19 @@ def jan(sample, s3c, tmp_path) -> Person:
     root = tmp_path / "jan-projects"
     (root / "v-appydave").mkdir(parents=True)
     return Person("jan", sample.write_settings("jan", projects_root=str(root)))
+
+
+@pytest.fixture
+def client(s3):
+    """A plain boto3 client on the server, through the AWS chain the `s3` fixture points."""
+    return boto3.client("s3", region_name="us-east-1")
+
+
+@pytest.fixture
+def plain(tmp_path, s3, client):
+    """David and Jan (vam.demo's world) on a bucket someone made without versioning, as on R2,
+    B2 or MinIO's default."""
+    from vam.demo import build_world
+
+    client.create_bucket(Bucket=BUCKET)
+    return build_world(tmp_path / "plain", s3.endpoint_url, media_bytes=64 * 1024, webhook_url=None)

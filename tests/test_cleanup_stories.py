@@ -8,52 +8,13 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-import boto3
 import pytest
+from cliworld import AD, BACKUPS, BUCKET, PREFIX, body, keys, staging, vam
 
 from tests.edits import flip_byte
-from vam.demo import B65, Person, append_line, build_world, run_vam
+from vam.demo import B65, append_line
 
 pytestmark = pytest.mark.integration
-
-BUCKET = "video-projects"
-AD = ["--brand", "ad", "--project", "b65"]
-PREFIX = f"staging/v-appydave/{B65}/"
-BACKUPS = PREFIX + ".vam/backups/"
-
-
-def vam(person: Person, capsys, *argv: str, expect=0) -> str:
-    capsys.readouterr()
-    run_vam(person, list(argv), expect=expect)
-    out = capsys.readouterr()
-    assert "Traceback" not in out.err
-    return out.out + out.err
-
-
-def staging(person: Person):
-    return person.root / "v-appydave" / B65 / "s3-staging"
-
-
-@pytest.fixture
-def client(s3):
-    return boto3.client("s3", region_name="us-east-1")
-
-
-@pytest.fixture
-def plain(tmp_path, s3, client):
-    """A bucket vam did not make: no versioning (R2, B2, MinIO's default)."""
-    client.create_bucket(Bucket=BUCKET)
-    return build_world(tmp_path / "plain", s3.endpoint_url, media_bytes=64 * 1024, webhook_url=None)
-
-
-def keys(client, prefix: str = PREFIX) -> set[str]:
-    return {
-        o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
-    }
-
-
-def body(client, key: str) -> bytes:
-    return client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
 
 
 def jan_adds_a_cut(world, capsys) -> bytes:

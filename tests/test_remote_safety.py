@@ -12,42 +12,13 @@ from __future__ import annotations
 
 import re
 
-import boto3
 import pytest
+from cliworld import AD, BACKUPS, BUCKET, PREFIX, body, staging, vam
 
 from tests.header_proxy import HeaderProxy
-from vam.demo import B65, Person, append_line, build_world, run_vam
+from vam.demo import B65, append_line, build_world, run_vam
 
 pytestmark = pytest.mark.integration
-
-BUCKET = "video-projects"
-AD = ["--brand", "ad", "--project", "b65"]
-PREFIX = f"staging/v-appydave/{B65}/"
-BACKUPS = PREFIX + ".vam/backups/"
-
-
-def vam(person: Person, capsys, *argv: str, expect=0) -> str:
-    capsys.readouterr()
-    run_vam(person, list(argv), expect=expect)
-    out = capsys.readouterr()
-    assert "Traceback" not in out.err
-    return out.out + out.err
-
-
-def staging(person: Person):
-    return person.root / "v-appydave" / B65 / "s3-staging"
-
-
-@pytest.fixture
-def client(s3):
-    return boto3.client("s3", region_name="us-east-1")
-
-
-@pytest.fixture
-def plain(tmp_path, s3, client):
-    """David and Jan on a bucket someone made without versioning (as on R2, B2, MinIO)."""
-    client.create_bucket(Bucket=BUCKET)
-    return build_world(tmp_path / "plain", s3.endpoint_url, media_bytes=64 * 1024, webhook_url=None)
 
 
 @pytest.fixture
@@ -56,10 +27,6 @@ def versioned(tmp_path, s3):
     w = build_world(tmp_path / "setup", s3.endpoint_url, media_bytes=64 * 1024, webhook_url=None)
     run_vam(w.david, ["aws.setup-bucket"])
     return w
-
-
-def body(client, key: str, **kw) -> bytes:
-    return client.get_object(Bucket=BUCKET, Key=key, **kw)["Body"].read()
 
 
 def backups(client) -> dict[str, bytes]:

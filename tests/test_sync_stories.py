@@ -9,94 +9,23 @@ from __future__ import annotations
 import base64
 import os
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
+from storykit import B65, BUCKET, PREFIX, Person, states
 
 from vam.awsclient import connect
 from vam.config import load_config
-from vam.errors import NotFoundError
 from vam.fingerprint import Hasher
 from vam.model import FileState
-from vam.projects import find_project, projects_root
+from vam.projects import projects_root
 from vam.sample import write_media
-from vam.sync import brand_status, download, remote_project_ids, status, target_for, upload
+from vam.sync import brand_status
 from vam.syncview import report_lines, status_lines
 
 pytestmark = pytest.mark.integration
-
-B65 = "b65-guy-monroe-marketing-plan"
-BUCKET = "video-projects"
-PREFIX = f"staging/v-appydave/{B65}/"
-
-
-@dataclass
-class Person:
-    """One team member: own settings file, own projects root, own sync records."""
-
-    name: str
-    settings: Path
-
-    def _env(self) -> dict[str, str]:
-        return {**os.environ, "VAM_SETTINGS": str(self.settings)}
-
-    def _setup(self, project: str = B65):
-        if not hasattr(self, "_cached"):  # one config and one client per person (clients are slow)
-            config = load_config(env=self._env())
-            s3 = connect(config.settings, config.storage).client("s3")
-            self._cached = (config, projects_root(config), s3)
-        config, root, s3 = self._cached
-        brand = next(b for b in config.team.brands if b.key == "appydave")
-        try:
-            found = find_project(root, brand, project)
-        except NotFoundError:  # only in S3 so far
-            ids = remote_project_ids(s3, BUCKET, config.storage.prefix_for("appydave"))
-            found = find_project(root, brand, project, remote_ids=ids)
-        return config, root, s3, target_for(config, found)
-
-    def staging(self, project: str = B65) -> Path:
-        return self._setup(project)[3].staging
-
-    def up(self, project: str = B65, **kw):
-        config, _root, s3, target = self._setup(project)
-        return upload(s3, target, user=self.name, rules=config.team.files, **kw)
-
-    def down(self, project: str = B65, **kw):
-        config, _root, s3, target = self._setup(project)
-        return download(s3, target, user=self.name, rules=config.team.files, **kw)
-
-    def status(self, project: str = B65, **kw):
-        config, _root, s3, target = self._setup(project)
-        return status(s3, target, user=self.name, rules=config.team.files,
-                      staging_days=config.storage.staging_days, **kw)  # fmt: skip
-
-
-def states(plan) -> dict[str, str]:
-    return {r.rel: r.state.value for r in plan.rows}
-
-
-@pytest.fixture
-def s3c(s3):
-    client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-    return client
-
-
-@pytest.fixture
-def david(sample, s3c) -> Person:
-    return Person("david", sample.write_settings("david"))
-
-
-@pytest.fixture
-def jan(sample, s3c, tmp_path) -> Person:
-    root = tmp_path / "jan-projects"
-    (root / "v-appydave").mkdir(parents=True)
-    path = sample.write_settings("jan", projects_root=str(root))
-    return Person("jan", path)
 
 
 def test_round_trip_david_up_jan_down_jan_edits_david_down(david, jan):
@@ -418,7 +347,7 @@ def test_jan_uploads_while_davids_upload_runs_and_nothing_is_overwritten(david, 
     david.up()
     jan.down()
     edit(david.staging() / "brief.md", "David: 25 seconds.\n")
-    s3 = david._setup()[2]
+    s3 = david.setup()[2]
     fired = []
 
     def jan_uploads_first(params, **_):
@@ -449,7 +378,7 @@ def test_a_file_saved_again_during_its_upload_is_not_recorded_as_synced(david):
     """The engine sends a verified snapshot; the edit made meanwhile is not taken as synced."""
     brief = david.staging() / "brief.md"
     before = brief.read_bytes()
-    s3 = david._setup()[2]
+    s3 = david.setup()[2]
 
     def editor_saves(params, **_):
         if params.get("Key", "").endswith("brief.md"):
@@ -482,7 +411,7 @@ def _record(person: Person) -> dict:
 
 def test_a_re_sync_with_nothing_changed_is_one_listing_and_one_index_read(david, s3c):
     david.up()
-    counter = RequestCounter(david._setup()[2])
+    counter = RequestCounter(david.setup()[2])
     again = david.up()
     assert again.transfers == () and again.bytes_read == 0 and again.ok
     # nothing was done, so nothing is re-checked: the scan itself is the state afterwards

@@ -178,7 +178,8 @@ def report_lines(report: SyncReport) -> list[str]:
                 )
             elif action.kind is ActionKind.DELETE_REMOTE:
                 lines.append(
-                    f"  would delete in S3  {action.rel}  [deleted here; versioning keeps it]"
+                    f"  would delete in S3  {action.rel}  [deleted here; kept by bucket "
+                    "versioning where it is on, else copied to .vam/backups/ in S3 first]"
                 )
             elif action.kind is ActionKind.DELETE_LOCAL:
                 lines.append(f"  would move to .vam/backups/  {action.rel}  [deleted in S3]")
