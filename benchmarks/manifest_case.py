@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from vam.config import CHECKOUT, load_config
-from vam.manifest import generate
-from vam.projects import projects_root
-from vam.ranges import range_for
+from vam.catalog.manifest import generate
+from vam.core.config import CHECKOUT, load_config
+from vam.core.projects import projects_root
+from vam.core.ranges import range_for
 
 BRANDS = 6
 PROJECTS = 120

@@ -16,8 +16,15 @@ import pytest
 from tests.conftest import REPO, run_vam
 from tests.edits import edit_in_place, flip_byte, replace_keeping_mtime
 from tests.test_cli import one_line_error
-from vam import durable
-from vam.archive import (
+from vam.core import durable
+from vam.core.checksum import file_crc32
+from vam.core.config import load_config
+from vam.core.errors import SafetyError
+from vam.core.files import walk
+from vam.core.layout import PARTIAL_SUFFIX
+from vam.core.projects import find_brand, find_project, projects_root
+from vam.demo.sample import write_media, write_text
+from vam.ssd.archive import (
     Hooks,
     execute_archive,
     execute_cleanup,
@@ -27,12 +34,6 @@ from vam.archive import (
     plan_lines,
     staging_state,
 )
-from vam.checksum import file_crc32
-from vam.config import PARTIAL_SUFFIX, load_config
-from vam.errors import SafetyError
-from vam.files import walk
-from vam.projects import find_brand, find_project, projects_root
-from vam.sample import write_media, write_text
 
 B65 = "b65-guy-monroe-marketing-plan"
 
@@ -58,7 +59,7 @@ def snapshot(folder):
 
 
 def _rules():
-    from vam.config import FileRules
+    from vam.core.files import FileRules
 
     return FileRules()
 
@@ -142,9 +143,9 @@ def test_interrupted_copy_completes_on_rerun(config, ad, sample, tmp_path):
     script = textwrap.dedent(f"""
         import os, signal
         from pathlib import Path
-        from vam.archive import Hooks, execute_archive, plan_archive
-        from vam.config import load_config
-        from vam.projects import find_brand, find_project
+        from vam.ssd.archive import Hooks, execute_archive, plan_archive
+        from vam.core.config import load_config
+        from vam.core.projects import find_brand, find_project
         config = load_config()
         brand = find_brand(config, "ad")
         proj = find_project(Path({str(sample.root)!r}), brand, {B65!r})
@@ -306,7 +307,7 @@ def test_cli_archive_with_cleanup_s3(sample, s3, vam_cli):
 
 def test_what_the_archive_skips_is_left_in_place_not_deleted(config, ad, sample):
     b66 = project(config, ad, "b66-context-engineering")
-    from vam.sample import write_text
+    from vam.demo.sample import write_text
 
     write_text(b66.path / ".DS_Store", "clutter")
     write_text(b66.path / ".vam" / "sync.json", "{}")
@@ -651,9 +652,9 @@ def test_an_archive_killed_while_deleting_is_finished_by_the_same_command(config
     script = textwrap.dedent(f"""
         import os, signal
         from pathlib import Path
-        from vam.archive import Hooks, execute_archive, plan_archive
-        from vam.config import load_config
-        from vam.projects import find_brand, find_project
+        from vam.ssd.archive import Hooks, execute_archive, plan_archive
+        from vam.core.config import load_config
+        from vam.core.projects import find_brand, find_project
         config = load_config()
         proj = find_project(Path({str(sample.root)!r}), find_brand(config, "ad"), {B65!r})
         plan = plan_archive(config, Path({str(sample.root)!r}), proj)

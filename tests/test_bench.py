@@ -283,8 +283,8 @@ def test_a_truncated_cache_is_regenerated(tmp_path):
 
 
 def test_the_site_config_is_what_vam_reads(tmp_path):
-    from vam.config import load_config
-    from vam.projects import find_brand
+    from vam.core.config import load_config
+    from vam.core.projects import find_brand
 
     site = make_site(tmp_path / "root", "http://127.0.0.1:9")
     config = load_config(cwd=site.root, env={"VAM_SETTINGS": str(site.settings_file)})

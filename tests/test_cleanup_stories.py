@@ -12,7 +12,7 @@ import pytest
 from cliworld import AD, BACKUPS, BUCKET, PREFIX, body, keys, staging, vam
 
 from tests.edits import flip_byte
-from vam.demo import B65, append_line
+from vam.demo.story import B65, append_line
 
 pytestmark = pytest.mark.integration
 
@@ -177,7 +177,7 @@ def jan_is_uploading(client, rel: str = "jan-final.mp4") -> str:
 def small_parts(monkeypatch):
     import moto.s3.models
 
-    from vam import transfer
+    from vam.s3sync import transfer
 
     part = 64 * 1024
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", part)
@@ -191,7 +191,7 @@ def david_is_interrupted(world, client, part: int) -> str:
     """David's own upload of a render, interrupted after one part (Ctrl-C, a dropped link):
     vam keeps the multipart upload and records it in his project's .vam/uploads/."""
     from tests.transferkit import Interrupted, StopAfter
-    from vam import transfer
+    from vam.s3sync import transfer
 
     render = staging(world.david) / "final-render.mp4"
     render.write_bytes(b"d" * (4 * part))
@@ -243,8 +243,8 @@ def test_which_unfinished_uploads_cleanup_aborts():
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
 
-    from vam.cleanup import judge_upload
-    from vam.uploads import IncompleteUpload
+    from vam.s3sync.cleanup import judge_upload
+    from vam.s3sync.uploads import IncompleteUpload
 
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     long_ago = now - timedelta(days=30)

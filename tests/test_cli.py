@@ -202,7 +202,7 @@ def test_debug_shows_the_traceback_but_logs_no_credentials(vam_cli, env, s3):
 
 def test_one_confirmation_prompt_for_every_task(monkeypatch):
     """aws.*, s3.uploads and s3.cleanup ask the same way: --yes, else y/yes at a terminal."""
-    from vam.errors import UsageError
+    from vam.core.errors import UsageError
     from vam.tasks.base import confirmed
 
     refusal = UsageError("not a terminal, so vam cannot ask: add --yes to delete them")
@@ -264,8 +264,8 @@ def test_vam_s3_up_does_not_load_the_iam_ssd_or_dashboard_code():
     probe = (
         "import sys; from vam.tasks import namespace_for; "
         "namespace_for(['vam', 's3.up', '--brand', 'ad']); "
-        "print(sorted(m for m in ('vam.bucket', 'vam.iamuser', 'vam.archive', 'vam.dashboard', "
-        "'vam.manifest', 'vam.tasks.s3') if m in sys.modules))"
+        "print(sorted(m for m in ('vam.aws.bucket', 'vam.aws.iamuser', 'vam.ssd.archive', "
+        "'vam.catalog.dashboard', 'vam.catalog.manifest', 'vam.tasks.s3') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from vam.config import (
+from vam.core.config import (
     CHECKOUT,
     find_brands_file,
     load_config,
@@ -13,7 +13,7 @@ from vam.config import (
     read_legacy_env,
     with_legacy_fallback,
 )
-from vam.errors import ConfigError
+from vam.core.errors import ConfigError
 
 
 def write(path: Path, text: str) -> Path:

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from storykit import BUCKET, PREFIX, Person
 
-from vam import durable
-from vam.sample import build_sample_root, write_media
-from vam.syncview import report_lines, status_lines
+from vam.core import durable
+from vam.demo.sample import build_sample_root, write_media
+from vam.s3sync.syncview import report_lines, status_lines
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import json
 import boto3
 import pytest
 
-from vam.demo import B65, append_line, build_world, run_vam
+from vam.demo.story import B65, append_line, build_world, run_vam
 
 pytestmark = pytest.mark.integration
 
@@ -209,7 +209,7 @@ def test_json_is_offered_by_every_task_that_moves_deletes_or_checks():
 def test_with_json_a_question_goes_to_stderr_and_stdout_keeps_only_the_document(
     monkeypatch, capsys
 ):
-    from vam.errors import UsageError
+    from vam.core.errors import UsageError
     from vam.tasks import base
 
     class Terminal:

@@ -9,10 +9,10 @@ import boto3
 import pytest
 
 from tests.test_cli import one_line_error
-from vam.config import load_config
-from vam.manifest import MANIFEST_NAME, REGISTRY_NAME, generate
-from vam.projects import find_brand, projects_root
-from vam.sample import write_media, write_text
+from vam.catalog.manifest import MANIFEST_NAME, REGISTRY_NAME, generate
+from vam.core.config import load_config
+from vam.core.projects import find_brand, projects_root
+from vam.demo.sample import write_media, write_text
 
 B65 = "b65-guy-monroe-marketing-plan"
 PREFIX = f"staging/v-appydave/{B65}/"
@@ -219,9 +219,7 @@ def test_scan_reads_no_file_contents(config, sample, monkeypatch):
 
 
 def test_fast_matcher_agrees_with_classify():
-    from vam.config import FileRules
-    from vam.files import classify, is_excluded
-    from vam.manifest import _Matcher
+    from vam.core.files import FileRules, _Matcher, classify, is_excluded
 
     rules = FileRules()
     m = _Matcher(rules)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from vam.model import Action, ActionKind, BaseEntry, FileState, LocalEntry, RemoteEntry
-from vam.plan import classify, download_actions, make_plan, upload_actions
+from vam.s3sync.model import Action, ActionKind, BaseEntry, FileState, LocalEntry, RemoteEntry
+from vam.s3sync.plan import classify, download_actions, make_plan, upload_actions
 
 T = datetime(2026, 11, 24, tzinfo=UTC)
 S = FileState

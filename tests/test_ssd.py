@@ -7,11 +7,12 @@ import os
 import pytest
 
 from tests.test_cli import one_line_error
-from vam.config import PARTIAL_SUFFIX, load_config
-from vam.errors import NotFoundError, SafetyError
-from vam.projects import find_brand
-from vam.sample import write_text
-from vam.ssd import apply_light, backup_dir, brand_status, plan_sync
+from vam.core.config import load_config
+from vam.core.errors import NotFoundError, SafetyError
+from vam.core.layout import PARTIAL_SUFFIX
+from vam.core.projects import find_brand
+from vam.demo.sample import write_text
+from vam.ssd.lightsync import apply_light, backup_dir, brand_status, plan_sync
 
 
 @pytest.fixture

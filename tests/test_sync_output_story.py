@@ -10,10 +10,10 @@ import threading
 import moto.s3.models
 import pytest
 
-from vam import transfer
-from vam.demo import B65, build_world, edit_file, run_vam
-from vam.progress import ProgressRun
-from vam.sample import write_media
+from vam.demo.sample import write_media
+from vam.demo.story import B65, build_world, edit_file, run_vam
+from vam.s3sync import transfer
+from vam.s3sync.transfer.progress import ProgressRun
 
 pytestmark = pytest.mark.integration
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from vam import sync
-from vam.model import Action, ActionKind, FileState
-from vam.sample import write_media
+from vam.demo.sample import write_media
+from vam.s3sync import sync
+from vam.s3sync.model import Action, ActionKind, FileState
 
 MiB = 1024 * 1024
 

@@ -16,14 +16,14 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from storykit import B65, BUCKET, PREFIX, Person, states
 
-from vam.awsclient import connect
-from vam.config import load_config
-from vam.fingerprint import Hasher
-from vam.model import FileState
-from vam.projects import projects_root
-from vam.sample import write_media
-from vam.sync import brand_status
-from vam.syncview import report_lines, status_lines
+from vam.aws.client import connect
+from vam.core.config import load_config
+from vam.core.projects import projects_root
+from vam.demo.sample import write_media
+from vam.s3sync.fingerprint import Hasher
+from vam.s3sync.model import FileState
+from vam.s3sync.sync import brand_status
+from vam.s3sync.syncview import report_lines, status_lines
 
 pytestmark = pytest.mark.integration
 
@@ -148,7 +148,7 @@ def test_concurrent_upload_of_a_new_file_is_a_conflict_not_an_overwrite(david, j
     assert plan_seen.plan.row("new.md").state is FileState.UPLOAD
     # Jan's upload of the same name lands between David's plan and his upload: If-None-Match
     s3c.put_object(Bucket=BUCKET, Key=PREFIX + "new.md", Body=b"Jan's new file\n")
-    from vam import transfer
+    from vam.s3sync import transfer
 
     with pytest.raises(transfer.RemoteChanged):
         transfer.upload_file(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vam.model import (
+from vam.s3sync.model import (
     Action,
     ActionKind,
     BaseEntry,
@@ -19,8 +19,8 @@ from vam.model import (
     Plan,
     RemoteEntry,
 )
-from vam.sync import Outcome, ProjectStatus, SyncReport, Target
-from vam.syncview import file_lines, report_dict, report_lines, status_dict, status_lines
+from vam.s3sync.sync import Outcome, ProjectStatus, SyncReport, Target
+from vam.s3sync.syncview import file_lines, report_dict, report_lines, status_dict, status_lines
 
 T = Target("appydave", "b65-x", Path("/p/v-appydave/b65-x"), "video-projects", "staging/v-ad/")
 WHEN = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)

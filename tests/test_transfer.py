@@ -18,11 +18,10 @@ import moto.s3.models
 import pytest
 
 from tests.transferkit import FlakyProxy, Interrupted, Recorder, StopAfter, Wire, make_client
-from vam import transfer
-from vam.crc import crc32_combine, crc32_of_pieces
-from vam.progress import NO_PROGRESS, make_progress
-from vam.sample import write_media
-from vam.transfer import (
+from vam.core.crc import crc32_combine, crc32_of_pieces
+from vam.demo.sample import write_media
+from vam.s3sync import transfer
+from vam.s3sync.transfer import (
     META_CRC32,
     META_MTIME,
     META_PART_SIZE,
@@ -36,6 +35,7 @@ from vam.transfer import (
     multipart_etag,
     upload_file,
 )
+from vam.s3sync.transfer.progress import NO_PROGRESS, make_progress
 
 KiB = 1024
 PART = 64 * KiB
@@ -665,7 +665,7 @@ def test_download_of_a_version_that_is_gone_raises_remote_changed(client, tmp_pa
 
 
 def test_head_checksum_of_missing_key_is_one_clear_line(client):
-    from vam.errors import NotFoundError
+    from vam.core.errors import NotFoundError
 
     with pytest.raises(NotFoundError, match="does not exist"):
         head_checksum(client, BUCKET, "p/nothing.mp4")
@@ -702,7 +702,7 @@ import sys, zlib
 from pathlib import Path
 import moto  # noqa: F401  (only so the import cost is paid before the clock starts)
 from tests.transferkit import make_client
-from vam import transfer
+from vam.s3sync import transfer
 
 transfer.SINGLE_PUT_LIMIT = transfer.MIN_PART_SIZE = {part}
 transfer.MAX_UPLOAD_WORKERS = 1

@@ -16,9 +16,9 @@ import pytest
 
 from tests.conftest import REPO
 from tests.transferkit import make_client
-from vam import transfer
-from vam.sample import write_media
-from vam.transfer import download_file, upload_file
+from vam.demo.sample import write_media
+from vam.s3sync import transfer
+from vam.s3sync.transfer import download_file, upload_file
 
 BUCKET = "vam-limits-test"
 MB = 1000 * 1000
@@ -81,8 +81,8 @@ MEASURE = """
 import json, sys, zlib
 from pathlib import Path
 from tests.transferkit import make_client
-from vam.checksum import file_crc32
-from vam.transfer import download_file, upload_file
+from vam.core.checksum import file_crc32
+from vam.s3sync.transfer import download_file, upload_file
 
 def peak_kib():
     # VmHWM is this process's own high-water mark; ru_maxrss would carry the parent's over exec
@@ -124,7 +124,7 @@ def test_peak_memory_of_a_large_transfer_stays_far_below_200_mb(client, tmp_path
 
 
 def test_large_files_are_checksummed_in_parallel_segments_to_the_same_crc32(tmp_path, monkeypatch):
-    from vam import checksum
+    from vam.core import checksum
 
     monkeypatch.setattr(checksum, "PARALLEL_FROM", 1024 * 1024)
     monkeypatch.setattr(checksum, "CHUNK", 64 * 1024)

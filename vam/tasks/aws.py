@@ -7,10 +7,11 @@ from pathlib import Path
 
 from invoke import Exit
 
-from vam import awscheck, bucket, iamuser, keyfile, policy
-from vam.awsclient import connect_as
-from vam.config import Config, Storage, default_settings_path, load_config, load_settings
-from vam.errors import SafetyError, UsageError, VamError
+from vam.aws import bucket, iamuser, keyfile, policy
+from vam.aws import check as awscheck
+from vam.aws.client import connect_as
+from vam.core.config import Config, Storage, default_settings_path, load_config, load_settings
+from vam.core.errors import SafetyError, UsageError, VamError
 from vam.tasks.base import JSON_HELP, confirmed, report_checks, result, say, vam_task
 
 AWS_PROFILE_HELP = (
@@ -91,7 +92,7 @@ def _scopes(config: Config, name: str | None, brands: str | None) -> tuple[polic
     if name:
         return (policy.scope_for_user(team, iamuser.team_user(team, name)),)
     if brands:
-        from vam.projects import find_brand
+        from vam.core.projects import find_brand
 
         return (
             policy.scope_for(
@@ -411,7 +412,7 @@ def check(c, brand=None, aws_profile=None, json_=False):
     s3 = aws.client("s3")
     me = config.team.user(config.settings.user or "")
     if brand:
-        from vam.projects import find_brand
+        from vam.core.projects import find_brand
 
         brands = [find_brand(config, brand).key]
     else:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from vam.demo import run_demo
-from vam.errors import UsageError
+from vam.core.errors import UsageError
+from vam.demo.story import run_demo
 from vam.tasks.base import say, vam_task
 
 

@@ -6,8 +6,8 @@ import json
 
 from invoke import Exit
 
-from vam.errors import UsageError
-from vam.handoff import (
+from vam.core.errors import UsageError
+from vam.handoff.note import (
     latest_note,
     note_from_scan,
     received,
@@ -15,13 +15,13 @@ from vam.handoff import (
     slack_payload,
     store_note,
 )
-from vam.model import FileState
-from vam.notify import post_webhook
-from vam.remote import list_project
-from vam.session import Session
-from vam.share import parse_expiry, share_links
-from vam.sync import download, status, upload
-from vam.syncview import (
+from vam.handoff.notify import post_webhook
+from vam.s3sync.model import FileState
+from vam.s3sync.remote import list_project
+from vam.s3sync.session import Session
+from vam.s3sync.share import parse_expiry, share_links
+from vam.s3sync.sync import download, status, upload
+from vam.s3sync.syncview import (
     failure_summary,
     header,
     report_dict,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from invoke import Exit
 
-from vam.config import load_config
-from vam.projects import brand_repo, projects_root, select_brands
-from vam.repo_check import check_repo, fix_gitignore
+from vam.core.config import load_config
+from vam.core.projects import brand_repo, projects_root, select_brands
+from vam.repo.check import check_repo, fix_gitignore
 from vam.tasks.base import JSON_HELP, result, say, vam_task
 
 

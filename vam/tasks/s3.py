@@ -9,18 +9,19 @@ from pathlib import Path
 import botocore.exceptions as bce
 from invoke import Exit
 
-from vam.awsclient import connect_as, explain
-from vam.config import load_config
-from vam.errors import AwsError, NotFoundError, UsageError
-from vam.projects import (
+from vam.aws.client import connect_as, explain
+from vam.core.config import load_config
+from vam.core.errors import AwsError, NotFoundError, UsageError
+from vam.core.projects import (
     find_brand,
     infer_location,
     select_brand,
     select_brands,
 )
-from vam.remote import list_project
-from vam.session import Session
-from vam.sync import (
+from vam.core.units import format_size, human_utc
+from vam.s3sync.remote import list_project
+from vam.s3sync.session import Session
+from vam.s3sync.sync import (
     brand_status,
     download,
     staged_projects,
@@ -28,7 +29,7 @@ from vam.sync import (
     target_for,
     upload,
 )
-from vam.syncview import (
+from vam.s3sync.syncview import (
     failure_summary,
     header,
     report_dict,
@@ -36,9 +37,8 @@ from vam.syncview import (
     status_dict,
     status_lines,
 )
+from vam.s3sync.uploads import abort, describe, list_incomplete, older_than, parse_age
 from vam.tasks.base import JSON_HELP, confirmed, result, say, vam_task, warn
-from vam.units import format_size, human_utc
-from vam.uploads import abort, describe, list_incomplete, older_than, parse_age
 
 COMMON_HELP = {
     "brand": "brand (key, shortcut or repo name); default: from the current folder",
@@ -178,7 +178,7 @@ def show_status(c, brand=None, project=None, all_=False, json_=False):
             staging_days=session.config.storage.staging_days, objects=objects,
         ),
     )  # fmt: skip
-    from vam.handoff import latest_note, received
+    from vam.handoff.note import latest_note, received
 
     note = _aws_errors(
         session,
@@ -311,8 +311,8 @@ def _upload_dict(pending) -> dict:
 )
 def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
     """Presigned download links for a project's S3 files (1h … 7d), for a client or a browser."""
-    from vam.remoteindex import is_vam_key
-    from vam.share import parse_expiry, share_links
+    from vam.s3sync.remoteindex import is_vam_key
+    from vam.s3sync.share import parse_expiry, share_links
 
     seconds = parse_expiry(expires)
     session = Session(brand)
@@ -375,7 +375,7 @@ def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
 def cleanup(c, brand=None, project=None, side="remote", force=False, include_backups=False,
             yes=False, dry_run=False, json_=False):  # fmt: skip
     """Delete a finished project's staging files (S3 and/or here); the only copy needs --force."""
-    from vam.cleanup import LOCAL, REMOTE, apply_cleanup, plan_cleanup
+    from vam.s3sync.cleanup import LOCAL, REMOTE, apply_cleanup, plan_cleanup
 
     sides = {"remote": (REMOTE,), "local": (LOCAL,), "both": (REMOTE, LOCAL)}.get(side)
     if sides is None:

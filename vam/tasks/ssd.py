@@ -5,7 +5,17 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 
-from vam.archive import (
+from vam.core.config import load_config
+from vam.core.errors import NotFoundError, SafetyError, UsageError
+from vam.core.layout import STATE_DIR
+from vam.core.projects import (
+    projects_root,
+    select_brand,
+    select_brands,
+    select_project,
+)
+from vam.core.units import format_size, parse_size
+from vam.ssd.archive import (
     DEFAULT_RESERVE,
     Hooks,
     execute_archive,
@@ -17,17 +27,14 @@ from vam.archive import (
     plan_lines,
     staging_state,
 )
-from vam.config import STATE_DIR, load_config
-from vam.errors import NotFoundError, SafetyError, UsageError
-from vam.projects import (
-    projects_root,
-    select_brand,
-    select_brands,
-    select_project,
+from vam.ssd.lightsync import (
+    apply_light,
+    backup_dir,
+    brand_status,
+    plan_sync,
+    require_ssd,
 )
-from vam.ssd import apply_light, backup_dir, brand_status, plan_sync, require_ssd
 from vam.tasks.base import JSON_HELP, result, say, vam_task
-from vam.units import format_size, parse_size
 
 
 class _Progress(Hooks):

@@ -1,0 +1,109 @@
+"""A quick, failure-tolerant read of a brand's S3 staging area, for reports (manifest, archive).
+
+Reports must not hang or fail when AWS is not configured or not reachable: credentials are checked
+before any request, and the client uses short timeouts and one retry. The failure comes back as a
+one-line reason instead of an exception. Keys under a project's `.vam/` folder are vam's own index
+and handoff objects: they are split off, and the index (uploader per file) is read when present.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import botocore.exceptions as bce
+from botocore.config import Config as BotoConfig
+
+from vam.aws.client import connect_as, explain, no_credentials
+from vam.core.config import Config, Settings
+from vam.core.errors import VamError
+from vam.core.layout import STATE_DIR
+from vam.s3sync.remote import RemoteObject, list_project, list_staging
+
+INDEX_NAME = "index.json"
+
+
+@dataclass(frozen=True)
+class StagingRead:
+    """One brand's (or one project's) staging listing, or why it could not be read."""
+
+    prefix: str
+    projects: dict[str, list[RemoteObject]] = field(default_factory=dict)  # content objects only
+    state_objects: dict[str, list[RemoteObject]] = field(default_factory=dict)  # under .vam/
+    uploaders: dict[str, dict[str, dict]] = field(default_factory=dict)  # project -> rel -> entry
+    error: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.error is None
+
+
+def quick_s3_client(config: Config, settings: Settings, *, connect_timeout: float = 3):
+    """An S3 client for reports: short timeouts, one retry. Raises VamError without credentials."""
+    aws = connect_as(config, settings)
+    if aws.session.get_credentials() is None:
+        raise no_credentials(aws.profile)
+    boto_config = BotoConfig(
+        region_name=config.storage.region,
+        connect_timeout=connect_timeout,
+        read_timeout=15,
+        retries={"total_max_attempts": 2, "mode": "standard"},
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        s3={"addressing_style": "path"} if aws.endpoint("s3") else None,
+    )
+    return aws.session.create_client("s3", endpoint_url=aws.endpoint("s3"), config=boto_config)
+
+
+def _list_project(s3, bucket: str, prefix: str, project: str) -> dict[str, list[RemoteObject]]:
+    objects = list_project(s3, bucket, f"{prefix}{project}/")
+    return {project: objects} if objects else {}
+
+
+def read_staging(
+    config: Config,
+    settings: Settings,
+    prefix: str,
+    *,
+    project: str | None = None,
+    s3=None,
+    with_index: bool = True,
+) -> StagingRead:
+    """One paginated listing under a brand `prefix` (or only its `project`), never raising."""
+    bucket = config.storage.bucket
+    try:
+        client = s3 if s3 is not None else quick_s3_client(config, settings)
+        if project is None:
+            listing = list_staging(client, bucket, prefix)
+        else:
+            listing = _list_project(client, bucket, prefix, project)
+    except VamError as exc:
+        return StagingRead(prefix, error=str(exc))
+    except Exception as exc:  # botocore errors of every kind: report, never a traceback
+        explained = explain(exc)
+        if explained is None and not isinstance(exc, bce.BotoCoreError | bce.ClientError):
+            raise
+        return StagingRead(prefix, error=str(explained or exc))
+    projects: dict[str, list[RemoteObject]] = {}
+    state: dict[str, list[RemoteObject]] = {}
+    for project, objects in listing.items():
+        for obj in objects:
+            target = state if obj.rel.split("/", 1)[0] == STATE_DIR else projects
+            target.setdefault(project, []).append(obj)
+    uploaders: dict[str, dict[str, dict]] = {}
+    if with_index:
+        for project, objects in state.items():
+            index = next((o for o in objects if o.rel == f"{STATE_DIR}/{INDEX_NAME}"), None)
+            if index is not None:
+                uploaders[project] = _read_index(client, bucket, index.key)
+    return StagingRead(prefix, projects, state, uploaders)
+
+
+def _read_index(s3, bucket: str, key: str) -> dict[str, dict]:
+    """The sync index {"files": {rel: {...}}} of a project; {} when unreadable (it is a hint)."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        files = json.loads(body).get("files", {})
+        return {rel: entry for rel, entry in files.items() if isinstance(entry, dict)}
+    except Exception:  # a missing or malformed index only costs us the uploader names
+        return {}
