@@ -24,16 +24,8 @@ from vam.core.files import walk
 from vam.core.layout import PARTIAL_SUFFIX
 from vam.core.projects import find_brand, find_project, projects_root
 from vam.demo.sample import write_media, write_text
-from vam.ssd.archive import (
-    Hooks,
-    execute_archive,
-    execute_cleanup,
-    pick_oldest,
-    plan_archive,
-    plan_cleanup,
-    plan_lines,
-    staging_state,
-)
+from vam.ssd.archive import Hooks, execute_archive, pick_oldest, plan_archive, plan_lines
+from vam.ssd.staging_cleanup import execute_cleanup, plan_cleanup, staging_state
 
 B65 = "b65-guy-monroe-marketing-plan"
 

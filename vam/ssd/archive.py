@@ -23,17 +23,14 @@ that differs from the local project stops everything with a per-file report.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import fnmatch
-import hashlib
 import os
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from vam.aws.bucketcaps import conditions_for
 from vam.core import durable
 from vam.core.checksum import crc32_of_range, file_crc32
 from vam.core.config import Config
@@ -41,12 +38,9 @@ from vam.core.errors import SafetyError
 from vam.core.filecopy import copy_file_atomic, make_folders
 from vam.core.files import FileRules, LocalFile, Skipped, tree_stats, walk
 from vam.core.layout import ARCHIVED, BACKUPS, PARTIAL_SUFFIX, STATE_DIR
-from vam.core.projects import Project, list_active, projects_dir, settings_for_brand
+from vam.core.projects import Project, list_active, projects_dir
 from vam.core.ranges import id_key, range_for, range_names
 from vam.core.units import format_size
-from vam.s3sync.remote import RemoteObject
-from vam.s3sync.s3guard import CHANGED, delete_version, is_backup_key
-from vam.s3sync.staging_read import StagingRead, quick_s3_client, read_staging
 from vam.ssd.layout import ssd_projects
 from vam.ssd.lightsync import LightAction, apply_light, plan_light, require_ssd
 
@@ -581,112 +575,3 @@ def _remove_partials(folder: Path) -> None:
     """Leftovers of an interrupted earlier run, now that every file is complete and verified."""
     for leftover in folder.rglob(f"*{PARTIAL_SUFFIX}"):
         leftover.unlink(missing_ok=True)
-
-
-# --------------------------------------------------------------------------- S3 staging
-
-
-def staging_state(config: Config, root: Path, project: Project) -> StagingRead:
-    settings = settings_for_brand(config, root, project.brand)
-    prefix = config.storage.prefix_for(project.brand.key)
-    return read_staging(config, settings, prefix, project=project.id)
-
-
-def _crc_value(value) -> int | None:
-    """A CRC32 as the sync index may store it: int, 8 hex digits, or S3's base64 form."""
-    if isinstance(value, int):
-        return value
-    if not isinstance(value, str):
-        return None
-    try:
-        if len(value) == 8 and value.endswith("=="):
-            return int.from_bytes(base64.b64decode(value), "big")
-        return int(value, 16)
-    except ValueError:
-        return None
-
-
-def _md5(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "md5").hexdigest()
-
-
-@dataclass(frozen=True)
-class CleanupDecision:
-    obj: RemoteObject
-    delete: bool
-    reason: str
-
-
-def plan_cleanup(plan: ArchivePlan, staging: StagingRead) -> list[CleanupDecision]:
-    """Which staging objects may go: only those whose content is on the SSD copy, proven by size
-    plus MD5 (single-part ETag) or the CRC32 recorded in the sync index."""
-    pid = plan.project.id
-    index = staging.uploaders.get(pid, {})
-    out = []
-    for obj in staging.projects.get(pid, []):
-        ssd_file = plan.ssd_dir.joinpath("s3-staging", *obj.rel.split("/"))
-        if not ssd_file.is_file():
-            out.append(CleanupDecision(obj, False, "not on the SSD copy"))
-            continue
-        if ssd_file.stat().st_size != obj.size:
-            out.append(CleanupDecision(obj, False, "size differs from the SSD copy"))
-            continue
-        if "-" not in obj.etag and obj.etag:
-            same = _md5(ssd_file) == obj.etag.lower()
-            out.append(CleanupDecision(obj, same, "MD5 matches the SSD copy" if same
-                                       else "MD5 differs from the SSD copy"))  # fmt: skip
-            continue
-        entry = index.get(obj.rel) or {}
-        crc = _crc_value(entry.get("crc32"))
-        etag_ok = entry.get("etag") in (None, obj.etag) and entry.get("size") in (None, obj.size)
-        if crc is None or not etag_ok:
-            out.append(CleanupDecision(obj, False, "multipart upload with no known checksum: "
-                                       "cannot prove the SSD has it"))  # fmt: skip
-            continue
-        same = file_crc32(ssd_file) == crc
-        out.append(CleanupDecision(obj, same, "CRC32 matches the SSD copy" if same
-                                   else "CRC32 differs from the SSD copy"))  # fmt: skip
-    return out
-
-
-def execute_cleanup(
-    config: Config, root: Path, plan: ArchivePlan, decisions: list[CleanupDecision],
-    staging: StagingRead,
-) -> list[str]:  # fmt: skip
-    """Delete the provable objects, each only as the version that was compared with the SSD copy
-    (DeleteObject with If-Match where the bucket honours it, else a HEAD right before), then
-    vam's own index and handoff objects when nothing else is left. The .vam/backups/ objects
-    stay: they are versions vam kept in S3 before replacing or deleting them, and no SSD copy
-    holds them (see `kept_backups`). An object that changed since is kept: SafetyError."""
-    proven = [d.obj for d in decisions if d.delete]
-    if not proven:
-        return []
-    settings = settings_for_brand(config, root, plan.project.brand)
-    s3 = quick_s3_client(config, settings)
-    bucket = config.storage.bucket
-    conditions = conditions_for(s3, bucket, staging.prefix)
-    deleted, changed = [], []
-    for obj in proven:
-        if delete_version(s3, bucket, obj.key, obj.etag, conditions) == CHANGED:
-            changed.append(obj.rel)
-        else:
-            deleted.append(obj.key)
-    if not changed and len(proven) == len(decisions):
-        for obj in staging.state_objects.get(plan.project.id, []):
-            if not is_backup_key(obj.rel):
-                delete_version(s3, bucket, obj.key, obj.etag, conditions)
-                deleted.append(obj.key)
-    if changed:
-        raise SafetyError(
-            f"S3 staging: deleted {len(deleted)} file(s) proven on the SSD, but "
-            f"{', '.join(changed[:5])} changed in S3 since it was compared with the SSD copy "
-            f"(someone uploaded a new version): kept; the SSD copy is fine — check with "
-            f"`vam s3.status --brand {plan.project.brand.key} --project {plan.project.id}`"
-        )
-    return deleted
-
-
-def kept_backups(staging: StagingRead, project_id: str) -> list[RemoteObject]:
-    """The project's .vam/backups/ objects in S3, which `execute_cleanup` never deletes."""
-    return [o for o in staging.state_objects.get(project_id, []) if is_backup_key(o.rel)]

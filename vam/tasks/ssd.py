@@ -19,13 +19,9 @@ from vam.ssd.archive import (
     DEFAULT_RESERVE,
     Hooks,
     execute_archive,
-    execute_cleanup,
-    kept_backups,
     pick_oldest,
     plan_archive,
-    plan_cleanup,
     plan_lines,
-    staging_state,
 )
 from vam.ssd.lightsync import (
     apply_light,
@@ -34,6 +30,7 @@ from vam.ssd.lightsync import (
     plan_sync,
     require_ssd,
 )
+from vam.ssd.staging_cleanup import execute_cleanup, kept_backups, plan_cleanup, staging_state
 from vam.tasks.base import JSON_HELP, result, say, vam_task
 
 
