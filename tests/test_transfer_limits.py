@@ -17,8 +17,7 @@ import pytest
 from tests.conftest import REPO
 from tests.transferkit import make_client
 from vam.demo.sample import write_media
-from vam.s3sync import transfer
-from vam.s3sync.transfer import download_file, upload_file
+from vam.s3sync.transfer import download_file, tuning, upload_file
 
 BUCKET = "vam-limits-test"
 MB = 1000 * 1000
@@ -57,9 +56,9 @@ def test_max_rate_holds_for_single_put_and_ranged_download(client, tmp_path):
 def test_max_rate_is_shared_by_parallel_parts(client, tmp_path, monkeypatch):
     part = 256 * 1024
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", part)
-    monkeypatch.setattr(transfer, "SINGLE_PUT_LIMIT", part)
-    monkeypatch.setattr(transfer, "MIN_PART_SIZE", part)
-    monkeypatch.setattr(transfer, "MIN_DOWNLOAD_RANGE", part)
+    monkeypatch.setattr(tuning, "SINGLE_PUT_LIMIT", part)
+    monkeypatch.setattr(tuning, "MIN_PART_SIZE", part)
+    monkeypatch.setattr(tuning, "MIN_DOWNLOAD_RANGE", part)
     path = tmp_path / "render.mp4"
     write_media(path, 3 * MB, seed=5)
     crc = zlib.crc32(path.read_bytes())
