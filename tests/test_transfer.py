@@ -95,6 +95,44 @@ def upload(client, path: Path, key: str, **kw):
     return upload_file(client, BUCKET, key, path, crc32=crc_of(path), metadata=meta_for(path), **kw)
 
 
+def upload_unread(client, path: Path, key: str, **kw):
+    """A new file nobody has read yet: no CRC32 known, no metadata (as s3.up sends one)."""
+    return upload_file(client, BUCKET, key, path, crc32=None, metadata={}, **kw)
+
+
+def upload_like_another_tool(client, key: str, data: bytes, part_size: int) -> str:
+    """A multipart upload as plain boto3 makes one: its own part size, no vam metadata, no
+    checksums. Returns the object's ETag."""
+    upload_id = client.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    parts = []
+    for number, offset in enumerate(range(0, len(data), part_size), start=1):
+        body = data[offset : offset + part_size]
+        sent = client.upload_part(
+            Bucket=BUCKET, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+        )
+        parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+    done = client.complete_multipart_upload(
+        Bucket=BUCKET, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+    )
+    return done["ETag"].strip('"')
+
+
+def download_interrupted(client, key: str, dest: Path, data: bytes, etag: str, *, after, state):
+    """A download of the object holding `data`, cut off after `after` bytes (Ctrl-C, a dropped
+    link): its partial file and record stay in `state` for the next run."""
+    with pytest.raises(Interrupted):
+        download_file(
+            client,
+            BUCKET,
+            key,
+            dest,
+            size=len(data),
+            etag=etag,
+            progress=StopAfter(after),
+            state_dir=state,
+        )
+
+
 def remote_bytes(client, key: str) -> bytes:
     return client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
 
@@ -156,25 +194,9 @@ def test_multipart_etag_and_md5_match_what_s3_computes(client, tmp_path, small_p
     path = media(tmp_path / "foreign.mov", 5 * PART + 123)
     data = path.read_bytes()
     # Another tool (plain boto3) uploads with its own part size and no vam metadata.
-    up = client.create_multipart_upload(Bucket=BUCKET, Key="k/foreign.mov")
-    parts = []
-    for n, offset in enumerate(range(0, len(data), 2 * PART), start=1):
-        r = client.upload_part(
-            Bucket=BUCKET,
-            Key="k/foreign.mov",
-            UploadId=up["UploadId"],
-            PartNumber=n,
-            Body=data[offset : offset + 2 * PART],
-        )
-        parts.append({"PartNumber": n, "ETag": r["ETag"]})
-    done = client.complete_multipart_upload(
-        Bucket=BUCKET,
-        Key="k/foreign.mov",
-        UploadId=up["UploadId"],
-        MultipartUpload={"Parts": parts},
-    )
-    assert multipart_etag(path, 2 * PART) == done["ETag"].strip('"')
-    assert multipart_etag(path, PART) != done["ETag"].strip('"')
+    etag = upload_like_another_tool(client, "k/foreign.mov", data, 2 * PART)
+    assert multipart_etag(path, 2 * PART) == etag
+    assert multipart_etag(path, PART) != etag
     assert file_md5(path) == hashlib.md5(data).hexdigest()
 
 
@@ -289,10 +311,7 @@ def test_a_resumed_upload_continues_when_the_crc_became_known_meanwhile(
     path = media(tmp_path / "raw.mp4", 8 * PART + 5)
     state = tmp_path / ".vam"
     with pytest.raises(Interrupted):
-        upload_file(
-            client, BUCKET, "p/raw.mp4", path, crc32=None, metadata={},
-            progress=StopAfter(3 * PART + 10), state_dir=state,
-        )  # fmt: skip
+        upload_unread(client, path, "p/raw.mp4", progress=StopAfter(3 * PART + 10), state_dir=state)
     wire.reset()
     result = upload(client, path, "p/raw.mp4", state_dir=state)
     assert wire.sent == path.stat().st_size - 3 * PART
@@ -485,17 +504,7 @@ def test_interrupted_download_resumes_from_bytes_on_disk(
     etag = put(client, "p/raw.mp4", data)
     dest = tmp_path / "s3-staging" / "raw.mp4"
     state = tmp_path / ".vam"
-    with pytest.raises(Interrupted):
-        download_file(
-            client,
-            BUCKET,
-            "p/raw.mp4",
-            dest,
-            size=len(data),
-            etag=etag,
-            progress=StopAfter(5 * PART),
-            state_dir=state,
-        )
+    download_interrupted(client, "p/raw.mp4", dest, data, etag, after=5 * PART, state=state)
     assert not dest.exists() and dest.with_name("raw.mp4.vam-part").exists()
     assert len(records(state, "downloads")) == 1
 
@@ -515,11 +524,7 @@ def test_corrupted_partial_download_is_detected_not_published(
     etag = put(client, "p/raw.mp4", data)
     dest = tmp_path / "s3-staging" / "raw.mp4"
     state = tmp_path / ".vam"
-    with pytest.raises(Interrupted):
-        download_file(
-            client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag,
-            progress=StopAfter(3 * PART), state_dir=state,
-        )  # fmt: skip
+    download_interrupted(client, "p/raw.mp4", dest, data, etag, after=3 * PART, state=state)
     temp = dest.with_name("raw.mp4.vam-part")
     with temp.open("r+b") as fh:  # a bad sector, or another program scribbled on it
         fh.seek(100)
@@ -539,11 +544,7 @@ def test_download_resume_restarts_when_the_remote_version_changed(
     etag = put(client, "p/raw.mp4", data)
     dest = tmp_path / "raw.mp4"
     state = tmp_path / ".vam"
-    with pytest.raises(Interrupted):
-        download_file(
-            client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag,
-            progress=StopAfter(2 * PART), state_dir=state,
-        )  # fmt: skip
+    download_interrupted(client, "p/raw.mp4", dest, data, etag, after=2 * PART, state=state)
     newer = os.urandom(4 * PART)
     new_etag = put(client, "p/raw.mp4", newer)
     with pytest.raises(RemoteChanged):  # the caller still asks for the old version
@@ -572,17 +573,7 @@ def test_download_verifies_foreign_multipart_object_by_recomputed_etag(
     client, tmp_path, small_parts
 ):
     data = os.urandom(5 * PART)
-    up = client.create_multipart_upload(Bucket=BUCKET, Key="p/other.mov")
-    parts = []
-    for n, offset in enumerate(range(0, len(data), 3 * PART), start=1):
-        r = client.upload_part(
-            Bucket=BUCKET, Key="p/other.mov", UploadId=up["UploadId"], PartNumber=n,
-            Body=data[offset : offset + 3 * PART],
-        )  # fmt: skip
-        parts.append({"PartNumber": n, "ETag": r["ETag"]})
-    etag = client.complete_multipart_upload(
-        Bucket=BUCKET, Key="p/other.mov", UploadId=up["UploadId"], MultipartUpload={"Parts": parts}
-    )["ETag"].strip('"')
+    etag = upload_like_another_tool(client, "p/other.mov", data, 3 * PART)
     details = head_checksum(client, BUCKET, "p/other.mov")
     assert (details.part_size, details.parts, details.crc32) == (3 * PART, 2, None)
     assert details.uploaded_by is None
@@ -619,17 +610,7 @@ def test_a_foreign_multipart_object_is_verified_while_it_downloads(
 ):
     _no_second_read(monkeypatch)
     data = os.urandom(7 * PART + 5)
-    up = client.create_multipart_upload(Bucket=BUCKET, Key="p/other.mov")
-    parts = []
-    for n, offset in enumerate(range(0, len(data), 2 * PART), start=1):
-        r = client.upload_part(
-            Bucket=BUCKET, Key="p/other.mov", UploadId=up["UploadId"], PartNumber=n,
-            Body=data[offset : offset + 2 * PART],
-        )  # fmt: skip
-        parts.append({"PartNumber": n, "ETag": r["ETag"]})
-    etag = client.complete_multipart_upload(
-        Bucket=BUCKET, Key="p/other.mov", UploadId=up["UploadId"], MultipartUpload={"Parts": parts}
-    )["ETag"].strip('"')
+    etag = upload_like_another_tool(client, "p/other.mov", data, 2 * PART)
     dest = tmp_path / "other.mov"
     download_file(client, BUCKET, "p/other.mov", dest, size=len(data), etag=etag)
     assert dest.read_bytes() == data
@@ -645,11 +626,7 @@ def test_a_wrong_byte_under_an_md5_etag_is_caught_by_the_follower(
     dest = tmp_path / "raw.mp4"
     state = tmp_path / ".vam"
     monkeypatch.setattr(tuning, "DOWNLOAD_WORKERS", 1)
-    with pytest.raises(Interrupted):
-        download_file(
-            client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag,
-            progress=StopAfter(3 * PART), state_dir=state,
-        )  # fmt: skip
+    download_interrupted(client, "p/raw.mp4", dest, data, etag, after=3 * PART, state=state)
     with dest.with_name("raw.mp4.vam-part").open("r+b") as fh:
         fh.seek(7)
         fh.write(b"\x00\xff")
