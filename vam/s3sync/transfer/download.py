@@ -51,7 +51,7 @@ def download_file(
     `cancel`, once set, stops the transfer within a chunk; the bytes on disk are kept.
 
     `publish(temp, dest)` gives the verified, durable file its name (default: a rename that
-    waits while another program holds `dest`, vam.durable.replace); its return value is
+    waits while another program holds `dest`, vam.core.durable.replace); its return value is
     Downloaded.published. The sync core passes one that first checks the local file is still
     the version it planned to replace. A full disk raises DiskFull naming the partial file."""
     dest = Path(dest)
