@@ -177,13 +177,13 @@ def jan_is_uploading(client, rel: str = "jan-final.mp4") -> str:
 def small_parts(monkeypatch):
     import moto.s3.models
 
-    from vam.s3sync import transfer
+    from vam.s3sync.transfer import tuning
 
     part = 64 * 1024
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", part)
-    monkeypatch.setattr(transfer, "SINGLE_PUT_LIMIT", 2 * part)
-    monkeypatch.setattr(transfer, "MIN_PART_SIZE", part)
-    monkeypatch.setattr(transfer, "MAX_UPLOAD_WORKERS", 1)
+    monkeypatch.setattr(tuning, "SINGLE_PUT_LIMIT", 2 * part)
+    monkeypatch.setattr(tuning, "MIN_PART_SIZE", part)
+    monkeypatch.setattr(tuning, "MAX_UPLOAD_WORKERS", 1)
     return part
 
 
