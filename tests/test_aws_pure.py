@@ -9,8 +9,8 @@ import stat
 import pytest
 
 from vam.aws import bucket, keyfile, policy
-from vam.core.config import Storage, parse_team
 from vam.core.errors import ConfigError, SafetyError
+from vam.core.team import Storage, parse_team
 
 # The SPEC §6 list, typed out again on purpose: the builder must never grant anything else
 # (the team's old plan had actions that do not exist in IAM).

@@ -4,16 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from vam.core.config import (
-    CHECKOUT,
-    find_brands_file,
-    load_config,
-    load_settings,
-    parse_team,
-    read_legacy_env,
-    with_legacy_fallback,
-)
+from vam.core.config import CHECKOUT, find_brands_file, load_config
 from vam.core.errors import ConfigError
+from vam.core.settings import load_settings, read_legacy_env, with_legacy_fallback
+from vam.core.team import parse_team
 
 
 def write(path: Path, text: str) -> Path:

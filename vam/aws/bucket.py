@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import botocore.exceptions as bce
 
-from vam.core.config import Storage
 from vam.core.errors import AwsError, ConfigError
+from vam.core.team import Storage
 
 TAGS: Mapping[str, str] = {"project": "video-projects", "managed-by": "vam"}
 PUBLIC_ACCESS_FLAGS = (

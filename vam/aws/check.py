@@ -16,7 +16,7 @@ from vam.aws.bucket import compare, desired_settings, read_settings
 from vam.aws.bucketcaps import refresh
 from vam.aws.client import explain
 from vam.core.checks import Check
-from vam.core.config import Storage
+from vam.core.team import Storage
 
 SETUP = "`vam aws.setup-bucket` with the owner's profile"
 

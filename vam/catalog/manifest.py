@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from vam.core.atomicfile import write_text_atomic
-from vam.core.config import Brand, Config, ssd_setting_hint
+from vam.core.config import Config
 from vam.core.files import tree_stats
 from vam.core.layout import ARCHIVED, STAGING
 from vam.core.projects import (
@@ -30,6 +30,8 @@ from vam.core.projects import (
     ssd_path,
 )
 from vam.core.ranges import id_key, range_for, range_names
+from vam.core.settings import ssd_setting_hint
+from vam.core.team import Brand
 from vam.core.units import format_size, iso_utc
 from vam.s3sync.remote import RemoteObject
 from vam.s3sync.staging_read import StagingRead, read_staging

@@ -10,8 +10,10 @@ from invoke import Exit
 from vam.aws import bucket, iamuser, keyfile, policy
 from vam.aws import check as awscheck
 from vam.aws.client import connect_as
-from vam.core.config import Config, Storage, default_settings_path, load_config, load_settings
+from vam.core.config import Config, load_config
 from vam.core.errors import SafetyError, UsageError, VamError
+from vam.core.settings import default_settings_path, load_settings
+from vam.core.team import Storage
 from vam.tasks.base import JSON_HELP, confirmed, report_checks, result, say, vam_task
 
 AWS_PROFILE_HELP = (
