@@ -24,7 +24,8 @@ from vam.core.files import walk
 from vam.core.layout import PARTIAL_SUFFIX
 from vam.core.projects import find_brand, find_project, projects_root
 from vam.demo.sample import write_media, write_text
-from vam.ssd.archive import Hooks, execute_archive, pick_oldest, plan_archive, plan_lines
+from vam.ssd.archive import execute_archive
+from vam.ssd.archive_plan import Hooks, pick_oldest, plan_archive, plan_lines
 from vam.ssd.staging_cleanup import execute_cleanup, plan_cleanup, staging_state
 
 B65 = "b65-guy-monroe-marketing-plan"
@@ -135,7 +136,8 @@ def test_interrupted_copy_completes_on_rerun(config, ad, sample, tmp_path):
     script = textwrap.dedent(f"""
         import os, signal
         from pathlib import Path
-        from vam.ssd.archive import Hooks, execute_archive, plan_archive
+        from vam.ssd.archive import execute_archive
+        from vam.ssd.archive_plan import Hooks, plan_archive
         from vam.core.config import load_config
         from vam.core.projects import find_brand, find_project
         config = load_config()
@@ -644,7 +646,8 @@ def test_an_archive_killed_while_deleting_is_finished_by_the_same_command(config
     script = textwrap.dedent(f"""
         import os, signal
         from pathlib import Path
-        from vam.ssd.archive import Hooks, execute_archive, plan_archive
+        from vam.ssd.archive import execute_archive
+        from vam.ssd.archive_plan import Hooks, plan_archive
         from vam.core.config import load_config
         from vam.core.projects import find_brand, find_project
         config = load_config()

@@ -15,14 +15,8 @@ from vam.core.projects import (
     select_project,
 )
 from vam.core.units import format_size, parse_size
-from vam.ssd.archive import (
-    DEFAULT_RESERVE,
-    Hooks,
-    execute_archive,
-    pick_oldest,
-    plan_archive,
-    plan_lines,
-)
+from vam.ssd.archive import execute_archive
+from vam.ssd.archive_plan import DEFAULT_RESERVE, Hooks, pick_oldest, plan_archive, plan_lines
 from vam.ssd.lightsync import (
     apply_light,
     backup_dir,
