@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from vam.catalog.manifest import generate
+from vam.catalog.registry import generate
 from vam.core.config import CHECKOUT, load_config
 from vam.core.projects import projects_root
 from vam.core.ranges import range_for

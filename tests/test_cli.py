@@ -266,7 +266,7 @@ def test_vam_s3_up_does_not_load_the_iam_ssd_or_dashboard_code():
         "namespace_for(['vam', 's3.up', '--brand', 'ad']); "
         "print(sorted(m for m in ('vam.aws.bucket', 'vam.aws.bucketsettings', 'vam.aws.iamuser', "
         "'vam.ssd.archive', 'vam.ssd.archive_plan', 'vam.catalog.dashboard', "
-        "'vam.catalog.manifest', 'vam.tasks.s3') if m in sys.modules))"
+        "'vam.catalog.manifest', 'vam.catalog.registry', 'vam.tasks.s3') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True

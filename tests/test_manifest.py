@@ -9,7 +9,8 @@ import boto3
 import pytest
 
 from tests.test_cli import one_line_error
-from vam.catalog.manifest import MANIFEST_NAME, REGISTRY_NAME, generate
+from vam.catalog.manifest import MANIFEST_NAME
+from vam.catalog.registry import REGISTRY_NAME, generate
 from vam.core.config import load_config
 from vam.core.projects import find_brand, projects_root
 from vam.demo.sample import write_media, write_text
