@@ -147,9 +147,13 @@ class VamRunner(Runner):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VAM_"))}
         env.update(PYTHONPATH=str(self.repo), VAM_CACHE_DIR=str(self.cache_dir))
         subprocess.run(
-            [str(self.executable), "-c", code], env=env, cwd=self.repo, check=True, timeout=120,
+            [str(self.executable), "-c", code],
+            env=env,
+            cwd=self.repo,
+            check=True,
+            timeout=120,
             capture_output=True,
-        )  # fmt: skip
+        )
 
     def _run(self, task: str, site: Site, project: str) -> Invocation:
         env = site.env()

@@ -591,8 +591,11 @@ def test_vam_bench_through_the_console_script_finds_the_benchmarks(tmp_path, whe
     done = subprocess.run(
         [str(script), "bench", "--cases", "nosuch", "--no-install"],
         cwd=REPO if where == "checkout" else tmp_path,
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr == f"vam: unknown case 'nosuch'; cases: {', '.join(CASES)}\n"
     assert not (tmp_path / "bench-results").exists()

@@ -387,7 +387,7 @@ def test_the_keyboard_alone_opens_a_detail_and_returns(open_page):
 
 def test_a_real_manifest_of_the_sample_root_renders_with_its_numbers(context, sample, as_user):
     """The manifest's actual output (not a hand-made registry) drives the page without errors."""
-    from vam.catalog.manifest import generate
+    from vam.catalog.registry import generate
     from vam.core.config import load_config
     from vam.core.projects import projects_root
 
@@ -422,7 +422,7 @@ def test_jans_dashboard_says_no_ssd_and_warns_of_a_file_only_in_staging(
 
     import boto3
 
-    from vam.catalog.manifest import generate
+    from vam.catalog.registry import generate
     from vam.core.config import load_config
     from vam.core.projects import projects_root
 

@@ -12,7 +12,8 @@ import json
 import boto3
 import pytest
 
-from vam.demo.story import B65, append_line, build_world, run_vam
+from vam.demo.story import B65, append_line, build_world
+from vam.tasks.inprocess import run_vam
 
 pytestmark = pytest.mark.integration
 

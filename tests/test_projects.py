@@ -143,7 +143,7 @@ def test_outside_any_brand_with_no_flags(config, sample):
 
 
 def test_resolve_name_is_pure():
-    from vam.core.config import Brand
+    from vam.core.team import Brand
 
     b = Brand(key="voz", name="VOZ", repo="v-voz", workflow="storyline")
     assert resolve_name("boy", ["boy-baker", "ocean-story"], brand=b) == "boy-baker"

@@ -16,7 +16,8 @@ import pytest
 from cliworld import AD, BACKUPS, BUCKET, PREFIX, body, staging, vam
 
 from tests.header_proxy import HeaderProxy
-from vam.demo.story import B65, append_line, build_world, run_vam
+from vam.demo.story import B65, append_line, build_world
+from vam.tasks.inprocess import run_vam
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,10 @@ import moto.s3.models
 import pytest
 
 from vam.demo.sample import write_media
-from vam.demo.story import B65, build_world, edit_file, run_vam
+from vam.demo.story import B65, build_world, edit_file
 from vam.s3sync.transfer import tuning
 from vam.s3sync.transfer.progress import ProgressRun
+from vam.tasks.inprocess import run_vam
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from vam.aws.check import check_bucket, check_conditional_writes
 from vam.aws.client import connect_as, explain
 from vam.core.checks import Check
-from vam.core.config import Config, Settings, ssd_setting_hint
+from vam.core.config import Config
 from vam.core.errors import ConfigError, VamError
 from vam.core.people import nearest_user, require_user, unknown_user, user_source
 from vam.core.projects import (
@@ -18,6 +18,7 @@ from vam.core.projects import (
     ssd_mounted,
     ssd_path,
 )
+from vam.core.settings import Settings, ssd_setting_hint
 from vam.core.units import SLOW_RATE, format_duration, format_size
 
 

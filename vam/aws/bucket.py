@@ -1,6 +1,7 @@
-"""The staging bucket: the settings it should have (from brands.toml), the settings it has, and
-the plan of named changes between the two. `plan_bucket` only reads; `apply_bucket` changes, then
-reads everything back and fails loudly if the bucket is still not as intended.
+"""The staging bucket: the plan of named changes between the settings it should have
+(vam.aws.bucketsettings, from brands.toml) and the settings it has (vam.aws.bucketread).
+`plan_bucket` only reads; `apply_bucket` changes, then reads everything back and fails loudly if
+the bucket is still not as intended.
 
 The same functions serve real AWS, any S3-compatible endpoint and the local demo server.
 """
@@ -8,223 +9,25 @@ The same functions serve real AWS, any S3-compatible endpoint and the local demo
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import botocore.exceptions as bce
 
-from vam.core.config import Storage
-from vam.core.errors import AwsError, ConfigError
-
-TAGS: Mapping[str, str] = {"project": "video-projects", "managed-by": "vam"}
-PUBLIC_ACCESS_FLAGS = (
-    "BlockPublicAcls",
-    "IgnorePublicAcls",
-    "BlockPublicPolicy",
-    "RestrictPublicBuckets",
+from vam.aws.bucketread import bucket_region, error_code, owner_only, read_settings
+from vam.aws.bucketsettings import (
+    PUBLIC_ACCESS_FLAGS,
+    TAGS,
+    VAM_RULES,
+    BucketSettings,
+    Rule,
+    describe_encryption,
+    describe_public_access,
+    describe_tags,
+    describe_versioning,
+    desired_settings,
 )
-# vam's lifecycle rules are recognised by their ID; rules with other IDs are someone else's, kept.
-RULE_STAGING = "vam-expire-staging"
-RULE_NONCURRENT = "vam-expire-noncurrent-versions"
-RULE_MULTIPART = "vam-abort-incomplete-uploads"
-VAM_RULES = (RULE_STAGING, RULE_NONCURRENT, RULE_MULTIPART)
-
-# "absent" answers of the GET calls: the setting was never configured on this bucket
-_ABSENT = {
-    "NoSuchPublicAccessBlockConfiguration",
-    "ServerSideEncryptionConfigurationNotFoundError",
-    "NoSuchLifecycleConfiguration",
-    "NoSuchTagSet",
-}
-
-
-# botocore operation -> the IAM action it needs, so "access denied" names what to grant
-S3_ACTIONS = {
-    "HeadBucket": "s3:ListBucket",
-    "GetBucketLocation": "s3:GetBucketLocation",
-    "CreateBucket": "s3:CreateBucket",
-    "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
-    "PutPublicAccessBlock": "s3:PutBucketPublicAccessBlock",
-    "GetBucketEncryption": "s3:GetEncryptionConfiguration",
-    "PutBucketEncryption": "s3:PutEncryptionConfiguration",
-    "GetBucketVersioning": "s3:GetBucketVersioning",
-    "PutBucketVersioning": "s3:PutBucketVersioning",
-    "GetBucketLifecycleConfiguration": "s3:GetLifecycleConfiguration",
-    "PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
-    "GetBucketTagging": "s3:GetBucketTagging",
-    "PutBucketTagging": "s3:PutBucketTagging",
-}
-
-
-def owner_only(exc: BaseException, bucket: str) -> AwsError | None:
-    """AccessDenied while reading or changing bucket settings: one line naming the action; the
-    fix is the owner's (or an administrator's) profile, not a wider editor policy."""
-    if not isinstance(exc, bce.ClientError) or _status(exc) != 403:
-        return None
-    if _code(exc) not in ("AccessDenied", "403", "Forbidden", "AllAccessDisabled"):
-        return None
-    action = S3_ACTIONS.get(exc.operation_name, exc.operation_name)
-    return AwsError(
-        f"access denied: these credentials may not {action} on bucket {bucket}; setting up the "
-        "bucket needs the owner's or an administrator's profile (--aws-profile NAME)"
-    )
-
-
-def staging_root(storage: Storage) -> str:
-    """The fixed folder every brand's staging prefix lives in: `staging/v-{brand}/` -> `staging/`.
-
-    The lifecycle rule that expires staging objects is filtered by this prefix, so it must never be
-    empty (an empty filter would expire the whole bucket)."""
-    head = storage.staging_prefix.split("{brand}", 1)[0]
-    root = head[: head.rfind("/") + 1]
-    if not root:
-        raise ConfigError(
-            f"storage.staging_prefix {storage.staging_prefix!r} has no fixed folder before "
-            "{brand}; vam's staging expiry needs one, e.g. 'staging/v-{brand}/'"
-        )
-    return root
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One lifecycle rule, reduced to the parts vam sets (anything else makes it differ)."""
-
-    id: str
-    prefix: str
-    expire_days: int | None = None
-    expired_delete_markers: bool = False
-    noncurrent_days: int | None = None
-    abort_days: int | None = None
-    enabled: bool = True
-    other: str = ""  # json of any feature vam does not set (transitions, tag filters, ...)
-    raw: str = field(default="", compare=False)  # the rule as read, to put other tools' rules back
-
-    def describe(self) -> str:
-        where = f"objects under {self.prefix}" if self.prefix else "every object"
-        parts = []
-        if self.expire_days is not None:
-            parts.append(f"{where} expire after {self.expire_days} days")
-        if self.noncurrent_days is not None:
-            parts.append(f"old versions deleted {self.noncurrent_days} days after being replaced")
-        if self.expired_delete_markers:
-            parts.append("leftover delete markers removed")
-        if self.abort_days is not None:
-            parts.append(f"unfinished uploads aborted after {self.abort_days} days")
-        if self.other:
-            parts.append(f"also {self.other}")
-        text = "; ".join(parts) or "does nothing"
-        return text if self.enabled else f"DISABLED ({text})"
-
-    def to_aws(self) -> dict:
-        rule: dict = {
-            "ID": self.id,
-            "Status": "Enabled" if self.enabled else "Disabled",
-            "Filter": {"Prefix": self.prefix},
-        }
-        if self.expire_days is not None:
-            rule["Expiration"] = {"Days": self.expire_days}
-        elif self.expired_delete_markers:
-            rule["Expiration"] = {"ExpiredObjectDeleteMarker": True}
-        if self.noncurrent_days is not None:
-            rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": self.noncurrent_days}
-        if self.abort_days is not None:
-            rule["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": self.abort_days}
-        return rule
-
-
-def rule_from_aws(raw: Mapping) -> Rule:
-    known = {
-        "ID",
-        "Status",
-        "Filter",
-        "Prefix",
-        "Expiration",
-        "NoncurrentVersionExpiration",
-        "AbortIncompleteMultipartUpload",
-    }
-    filt = raw.get("Filter") or {}
-    prefix = filt.get("Prefix", raw.get("Prefix", "")) or ""
-    other = {k: v for k, v in raw.items() if k not in known}
-    if set(filt) - {"Prefix"}:
-        other["Filter"] = filt
-    exp = raw.get("Expiration") or {}
-    nce = raw.get("NoncurrentVersionExpiration") or {}
-    if set(exp) - {"Days", "ExpiredObjectDeleteMarker"}:
-        other["Expiration"] = exp
-    if set(nce) - {"NoncurrentDays"}:
-        other["NoncurrentVersionExpiration"] = nce
-    abort = raw.get("AbortIncompleteMultipartUpload") or {}
-    return Rule(
-        id=str(raw.get("ID", "")),
-        prefix=prefix,
-        expire_days=exp.get("Days"),
-        expired_delete_markers=bool(exp.get("ExpiredObjectDeleteMarker", False)),
-        noncurrent_days=nce.get("NoncurrentDays"),
-        abort_days=abort.get("DaysAfterInitiation"),
-        enabled=raw.get("Status", "Enabled") == "Enabled",
-        other=json.dumps(other, sort_keys=True, default=str) if other else "",
-        raw=json.dumps(dict(raw), default=str),
-    )
-
-
-@dataclass(frozen=True)
-class BucketSettings:
-    """What a bucket has (or should have). None = not configured."""
-
-    region: str
-    public_access: tuple[str, ...] | None  # the PUBLIC_ACCESS_FLAGS that are on
-    encryption: str | None  # "AES256" (SSE-S3), "aws:kms", ...
-    versioning: str  # "Enabled", "Suspended", "" (never enabled)
-    rules: tuple[Rule, ...]
-    tags: tuple[tuple[str, str], ...]
-
-
-def desired_settings(storage: Storage) -> BucketSettings:
-    return BucketSettings(
-        region=storage.region,
-        public_access=PUBLIC_ACCESS_FLAGS,
-        encryption="AES256",
-        versioning="Enabled",
-        rules=(
-            Rule(RULE_STAGING, staging_root(storage), expire_days=storage.staging_days),
-            Rule(
-                RULE_NONCURRENT,
-                "",
-                noncurrent_days=storage.noncurrent_days,
-                expired_delete_markers=True,
-            ),
-            Rule(RULE_MULTIPART, "", abort_days=storage.abort_multipart_days),
-        ),
-        tags=tuple(sorted(TAGS.items())),
-    )
-
-
-# --------------------------------------------------------------------------- describing settings
-
-
-def describe_public_access(flags: tuple[str, ...] | None) -> str:
-    if flags is None:
-        return "not blocked (no public access block)"
-    if set(flags) == set(PUBLIC_ACCESS_FLAGS):
-        return "all public access blocked"
-    off = [f for f in PUBLIC_ACCESS_FLAGS if f not in flags]
-    return f"partly blocked ({', '.join(off)} off)"
-
-
-def describe_encryption(algorithm: str | None) -> str:
-    return {None: "no default encryption", "AES256": "SSE-S3 (AES256)"}.get(
-        algorithm,
-        f"{algorithm}"
-        + (" (needs KMS permissions for every user)" if algorithm and "kms" in algorithm else ""),
-    )
-
-
-def describe_versioning(status: str) -> str:
-    return {"Enabled": "on", "Suspended": "suspended"}.get(status, "off")
-
-
-def describe_tags(tags: tuple[tuple[str, str], ...]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in tags) or "none"
+from vam.core.errors import AwsError
+from vam.core.team import Storage
 
 
 @dataclass(frozen=True)
@@ -261,84 +64,6 @@ class BucketPlan:
         return self.exists and bool(self.changes)
 
 
-# --------------------------------------------------------------------------- reading
-
-
-def _code(exc: bce.ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-def _status(exc: bce.ClientError) -> int | None:
-    return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-
-
-def bucket_region(s3, bucket: str) -> str | None:
-    """The bucket's region, or None when it does not exist. A bucket we may not see is someone
-    else's: that is one clear line, not a traceback."""
-    try:
-        head = s3.head_bucket(Bucket=bucket)
-    except bce.ClientError as exc:
-        if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
-            return None
-        if _status(exc) == 403:
-            try:  # every vam policy grants GetBucketLocation: then it is ours, just not readable
-                location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
-                return {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(
-                    location, location
-                )
-            except bce.ClientError:
-                pass
-            raise AwsError(
-                f"bucket {bucket} exists but these credentials may not use it (it belongs to "
-                "another AWS account, or you lack s3:ListBucket); choose another storage.bucket "
-                "in brands.toml or use the owner's profile (--aws-profile NAME)"
-            ) from None
-        if _status(exc) == 301:
-            region = (
-                exc.response.get("ResponseMetadata", {})
-                .get("HTTPHeaders", {})
-                .get("x-amz-bucket-region")
-            )
-            if region:
-                return region
-        raise
-    region = head.get("BucketRegion")
-    if not region:
-        location = s3.get_bucket_location(Bucket=bucket).get("LocationConstraint")
-        region = location or "us-east-1"
-    return "eu-west-1" if region == "EU" else region
-
-
-def _get(call, bucket: str, default=None):
-    try:
-        return call(Bucket=bucket)
-    except bce.ClientError as exc:
-        if _code(exc) in _ABSENT:
-            return default
-        raise
-
-
-def read_settings(s3, bucket: str, region: str) -> BucketSettings:
-    """What the bucket has now (several GET calls; raises ClientError on AccessDenied)."""
-    pab = _get(s3.get_public_access_block, bucket)
-    flags = None
-    if pab is not None:
-        conf = pab.get("PublicAccessBlockConfiguration", {})
-        flags = tuple(f for f in PUBLIC_ACCESS_FLAGS if conf.get(f))
-    enc = _get(s3.get_bucket_encryption, bucket)
-    algorithm = None
-    if enc is not None:
-        rules = enc.get("ServerSideEncryptionConfiguration", {}).get("Rules", [])
-        if rules:
-            algorithm = rules[0].get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
-    versioning = s3.get_bucket_versioning(Bucket=bucket).get("Status", "")
-    life = _get(s3.get_bucket_lifecycle_configuration, bucket, {})
-    rules = tuple(rule_from_aws(r) for r in life.get("Rules", []))
-    tagging = _get(s3.get_bucket_tagging, bucket, {})
-    tags = tuple(sorted((t["Key"], t["Value"]) for t in tagging.get("TagSet", [])))
-    return BucketSettings(region, flags, algorithm, versioning, rules, tags)
-
-
 # --------------------------------------------------------------------------- planning
 
 
@@ -363,7 +88,7 @@ def compare(have: BucketSettings | None, want: BucketSettings) -> tuple[Change, 
     if have is None:
         where = want.region + (" (no location constraint)" if want.region == "us-east-1" else "")
         changes.append(Change("bucket", "does not exist", f"create in {where}"))
-        have = BucketSettings(want.region, None, None, "", (), ())
+        have = BucketSettings.unset(want.region)
     if set(have.public_access or ()) != set(want.public_access or ()):
         changes.append(
             Change(
@@ -457,9 +182,9 @@ def _create(s3, bucket: str, region: str) -> None:
     try:
         s3.create_bucket(**kwargs)
     except bce.ClientError as exc:
-        if _code(exc) == "BucketAlreadyOwnedByYou":
+        if error_code(exc) == "BucketAlreadyOwnedByYou":
             return  # created meanwhile by us: the settings below still converge it
-        if _code(exc) == "BucketAlreadyExists":
+        if error_code(exc) == "BucketAlreadyExists":
             raise AwsError(
                 f"bucket name {bucket} is taken by another AWS account; choose another "
                 "storage.bucket in brands.toml"

@@ -104,9 +104,8 @@ class Conditions:
 
     @property
     def known(self) -> bool:
-        return None not in (
-            self.put_if_match, self.put_if_none_match, self.copy_if_match, self.delete_if_match
-        )  # fmt: skip
+        answers = (self.put_if_match, self.put_if_none_match, self.copy_if_match)
+        return None not in (*answers, self.delete_if_match)
 
     def ignored(self) -> list[str]:
         """The requests whose condition this bucket is not known to honour, in words."""
@@ -164,7 +163,7 @@ def probe_conditions(s3, bucket: str, prefix: str) -> Conditions:
                 Key=copy,
                 CopySource={"Bucket": bucket, "Key": key},
                 CopySourceIfMatch=_STALE_ETAG,
-            )  # fmt: skip
+            )
         )
         delete_if_match = _refused(
             lambda: s3.delete_object(Bucket=bucket, Key=key, IfMatch=_STALE_ETAG)
@@ -174,9 +173,12 @@ def probe_conditions(s3, bucket: str, prefix: str) -> Conditions:
             with contextlib.suppress(bce.ClientError, bce.BotoCoreError):
                 s3.delete_object(Bucket=bucket, Key=leftover)
     return Conditions(
-        put_if_match, put_if_none_match, copy_if_match, delete_if_match,
+        put_if_match=put_if_match,
+        put_if_none_match=put_if_none_match,
+        copy_if_match=copy_if_match,
+        delete_if_match=delete_if_match,
         checked_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )  # fmt: skip
+    )
 
 
 # --------------------------------------------------------------------------- the cache

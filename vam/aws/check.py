@@ -12,11 +12,13 @@ from collections.abc import Iterable
 
 import botocore.exceptions as bce
 
-from vam.aws.bucket import compare, desired_settings, read_settings
+from vam.aws.bucket import compare
 from vam.aws.bucketcaps import refresh
+from vam.aws.bucketread import read_settings
+from vam.aws.bucketsettings import desired_settings
 from vam.aws.client import explain
 from vam.core.checks import Check
-from vam.core.config import Storage
+from vam.core.team import Storage
 
 SETUP = "`vam aws.setup-bucket` with the owner's profile"
 

@@ -23,8 +23,10 @@ from botocore.config import Config as BotoConfig
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
 from vam.aws import botocache
-from vam.core.config import Config, Settings, Storage
+from vam.core.config import Config
 from vam.core.errors import AwsError, VamError
+from vam.core.settings import Settings
+from vam.core.team import Storage
 
 
 @dataclass(frozen=True)

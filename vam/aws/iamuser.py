@@ -27,8 +27,8 @@ from vam.aws.policy import (
     plan_policy,
     scope_for_user,
 )
-from vam.core.config import Storage, Team, TeamUser
 from vam.core.errors import AwsError, UsageError
+from vam.core.team import Storage, Team, TeamUser
 
 MAX_KEYS = 2  # IAM's limit per user
 

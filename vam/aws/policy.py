@@ -12,8 +12,8 @@ from typing import Any
 
 import botocore.exceptions as bce
 
-from vam.core.config import Storage, Team, TeamUser
 from vam.core.errors import AwsError
+from vam.core.team import Storage, Team, TeamUser
 
 BUCKET_ACTIONS = ("s3:GetBucketLocation", "s3:ListBucketMultipartUploads")
 LIST_ACTION = "s3:ListBucket"

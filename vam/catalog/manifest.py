@@ -1,5 +1,6 @@
-"""The manifest (SPEC §7, docs/manifest-format.md): every project of a brand, where it lives (local
-flat or archived, SSD, S3 staging), what is backed up, and what needs attention.
+"""A brand's manifest, projects.json (SPEC §7, docs/manifest-format.md): every project of the
+brand, where it lives (local flat or archived, SSD, S3 staging), what is backed up, and what needs
+attention; built here as a dict, written by vam.catalog.registry.
 
 The scanner reads metadata only (os.scandir / stat), never file contents, so a brand with
 terabytes of video is scanned in seconds. S3 is read with one paginated listing per brand prefix.
@@ -8,19 +9,16 @@ The SSD being unplugged or S3 being unreachable is a warning, never a failure.
 
 from __future__ import annotations
 
-import json
 import shutil
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from vam.core.atomicfile import write_text_atomic
-from vam.core.config import Brand, Config, ssd_setting_hint
-from vam.core.files import tree_stats
+from vam.core.config import Config
+from vam.core.files import FileRules, TreeStats, tree_stats
 from vam.core.layout import ARCHIVED, STAGING
 from vam.core.projects import (
+    Project,
     brand_repo,
     list_active,
     list_archived,
@@ -30,18 +28,16 @@ from vam.core.projects import (
     ssd_path,
 )
 from vam.core.ranges import id_key, range_for, range_names
+from vam.core.settings import ssd_setting_hint
+from vam.core.team import Brand
 from vam.core.units import format_size, iso_utc
 from vam.s3sync.remote import RemoteObject
-from vam.s3sync.staging_read import StagingRead, read_staging
+from vam.s3sync.staging_read import StagingRead
 from vam.ssd.layout import ssd_projects
 
 FORMAT = 1
 MANIFEST_NAME = "projects.json"
-REGISTRY_NAME = "video-projects-registry.json"
 EXPIRY_WARNING_DAYS = 14
-
-
-# --------------------------------------------------------------------------- building
 
 
 def iso(ts: float | datetime | None) -> str | None:
@@ -78,17 +74,24 @@ def _s3_entry(
     """A project's S3 staging, each object with where else a file of that path is (`elsewhere`:
     place -> the project's staging folders there) and its own expiry date."""
     if not objects:
-        return {"files": 0, "bytes": 0, "last_modified": None, "state": "none", "expires": None,
-                "objects": []}  # fmt: skip
+        return {
+            "files": 0,
+            "bytes": 0,
+            "last_modified": None,
+            "state": "none",
+            "expires": None,
+            "objects": [],
+        }
     newest = max(o.last_modified for o in objects)
     entries = []
     for o in sorted(objects, key=lambda o: o.rel):
         parts = o.rel.split("/")
         found = [
-            place for place, folders in elsewhere.items()
+            place
+            for place, folders in elsewhere.items()
             if any(folder.joinpath(*parts).is_file() for folder in folders)
-        ]  # fmt: skip
-        entries.append({
+        ]
+        entry = {
             "path": o.rel,
             "bytes": o.size,
             "last_modified": iso(o.last_modified),
@@ -98,7 +101,8 @@ def _s3_entry(
             "elsewhere": found,
             # null: not here, and the SSD (which may hold it) was not plugged in
             "only_in_staging": False if found else (True if ssd_known else None),
-        })  # fmt: skip
+        }
+        entries.append(entry)
     return {
         "files": len(objects),
         "bytes": sum(o.size for o in objects),
@@ -133,6 +137,66 @@ def _only_in_staging(brand: Brand, pid: str, s3: dict[str, Any]) -> str | None:
     )
 
 
+def _warning(project: str | None, kind: str, message: str) -> dict[str, Any]:
+    return {"project": project, "kind": kind, "message": message}
+
+
+def _local_entry(project: Project | None, rules: FileRules) -> tuple[dict[str, Any], TreeStats]:
+    """The project's folder on this computer (flat or archived), if it has one."""
+    if project is None:
+        entry = {
+            "exists": False,
+            "structure": None,
+            "path": None,
+            "has_heavy_files": False,
+            "has_light_files": False,
+            "bytes": 0,
+            "heavy_bytes": 0,
+            "files": 0,
+            "last_modified": None,
+        }
+        return entry, TreeStats()
+    stats = tree_stats(project.path, rules)
+    entry = {
+        "exists": True,
+        "structure": project.structure,
+        "path": str(project.path),
+        "has_heavy_files": stats.heavy_files > 0,
+        "has_light_files": stats.light_files > 0,
+        "bytes": stats.bytes,
+        "heavy_bytes": stats.heavy_bytes,
+        "files": stats.files,
+        "last_modified": iso(stats.newest_mtime),
+    }
+    return entry, stats
+
+
+def _s3_source(config: Config, brand: Brand, staging: StagingRead | None) -> dict[str, Any]:
+    """Where the brand's staging was read, and whether it could be (`staging=None`: not asked)."""
+    return {
+        "available": bool(staging and staging.available),
+        "bucket": config.storage.bucket,
+        "prefix": config.storage.prefix_for(brand.key),
+        "error": "not checked" if staging is None else staging.error,
+    }
+
+
+# the brand's sums, in the order projects.json lists them
+TOTALS = (
+    "projects",
+    "active",
+    "archived",
+    "on_ssd",
+    "in_s3",
+    "local_bytes",
+    "active_bytes",
+    "archived_bytes",
+    "ssd_bytes",
+    "s3_bytes",
+    "s3_files",
+)
+
+
 def brand_manifest(
     config: Config,
     root: Path,
@@ -161,21 +225,17 @@ def brand_manifest(
 
     warnings: list[dict[str, Any]] = []
     projects: list[dict[str, Any]] = []
-    totals = dict.fromkeys(
-        ("projects", "active", "archived", "on_ssd", "in_s3", "local_bytes", "active_bytes",
-         "archived_bytes", "ssd_bytes", "s3_bytes", "s3_files"), 0,
-    )  # fmt: skip
+    totals = dict.fromkeys(TOTALS, 0)
 
     if ssd_folder is None:
-        warnings.append({"project": None, "kind": "ssd_not_configured",
-                         "message": "no SSD configured: to archive to one, "
-                         + ssd_setting_hint(settings, brand.key)})  # fmt: skip
+        hint = ssd_setting_hint(settings, brand.key)
+        message = f"no SSD configured: to archive to one, {hint}"
+        warnings.append(_warning(None, "ssd_not_configured", message))
     elif not mounted:
         message = f"SSD not mounted ({ssd_folder.parent}): SSD fields are null"
-        warnings.append({"project": None, "kind": "ssd_unmounted", "message": message})
+        warnings.append(_warning(None, "ssd_unmounted", message))
     if staging is not None and not staging.available:
-        warnings.append({"project": None, "kind": "s3_unavailable",
-                         "message": f"S3 not read: {staging.error}"})  # fmt: skip
+        warnings.append(_warning(None, "s3_unavailable", f"S3 not read: {staging.error}"))
 
     for pid in ids:
         notes: list[tuple[str, str]] = []
@@ -203,19 +263,8 @@ def brand_manifest(
         if id_key(pid) is None:
             rng = None
 
+        local, stats = _local_entry(local_project, rules)
         if local_project is not None:
-            stats = tree_stats(local_project.path, rules)
-            local = {
-                "exists": True,
-                "structure": local_project.structure,
-                "path": str(local_project.path),
-                "has_heavy_files": stats.heavy_files > 0,
-                "has_light_files": stats.light_files > 0,
-                "bytes": stats.bytes,
-                "heavy_bytes": stats.heavy_bytes,
-                "files": stats.files,
-                "last_modified": iso(stats.newest_mtime),
-            }
             totals["local_bytes"] += stats.bytes
             if flat:
                 totals["active"] += 1
@@ -224,13 +273,11 @@ def brand_manifest(
                 totals["archived"] += 1
                 totals["archived_bytes"] += stats.bytes
                 if stats.heavy_files:
-                    warn("heavy_in_archived",
-                         f"{stats.heavy_files} heavy file(s) ({stats.heavy_bytes} bytes) inside "
-                         "the archived folder; archived folders keep light files only")  # fmt: skip
-        else:
-            local = {"exists": False, "structure": None, "path": None, "has_heavy_files": False,
-                     "has_light_files": False, "bytes": 0, "heavy_bytes": 0, "files": 0,
-                     "last_modified": None}  # fmt: skip
+                    warn(
+                        "heavy_in_archived",
+                        f"{stats.heavy_files} heavy file(s) ({stats.heavy_bytes} bytes) inside "
+                        "the archived folder; archived folders keep light files only",
+                    )
 
         expected = (ssd_folder / rng / pid if rng else ssd_folder / pid) if ssd_folder else None
         if not mounted or ssd_folder is None:
@@ -249,9 +296,13 @@ def brand_manifest(
                 "local": [p.path / STAGING for p in ([flat] if flat else []) + arch],
                 "ssd": [ssd_dir / STAGING] if ssd_dir is not None else [],
             }
-            s3 = _s3_entry(remote.get(pid, []), staging.uploaders.get(pid, {}),
-                           config.storage.staging_days, elsewhere,
-                           ssd_known=ssd_folder is None or mounted)  # fmt: skip
+            s3 = _s3_entry(
+                objects=remote.get(pid, []),
+                uploaders=staging.uploaders.get(pid, {}),
+                staging_days=config.storage.staging_days,
+                elsewhere=elsewhere,
+                ssd_known=ssd_folder is None or mounted,
+            )
             storage["s3"] = s3
             alone = _only_in_staging(brand, pid, s3)
             if alone:
@@ -262,28 +313,31 @@ def brand_manifest(
                 totals["s3_bytes"] += s3["bytes"]
                 left = (date.fromisoformat(s3["expires"]) - today).days
                 if left <= EXPIRY_WARNING_DAYS:
-                    warn("staging_expiring",
-                         f"S3 staging expires {s3['expires']} "
-                         + (f"(in {left} days)" if left >= 0 else "(already past)"))  # fmt: skip
+                    when = f"(in {left} days)" if left >= 0 else "(already past)"
+                    warn("staging_expiring", f"S3 staging expires {s3['expires']} {when}")
 
         if flat and local["has_heavy_files"] and ssd["exists"] is False:
             s3_files = storage.get("s3", {}).get("files")
             if s3_files == 0:
-                warn("not_backed_up", "not backed up: heavy files only on this computer "
-                     "(not on the SSD, nothing in S3)")  # fmt: skip
+                warn(
+                    "not_backed_up",
+                    "not backed up: heavy files only on this computer "
+                    "(not on the SSD, nothing in S3)",
+                )
             elif s3_files is None:
                 warn("not_backed_up", "not on the SSD (S3 not checked)")
 
         totals["projects"] += 1
-        projects.append({
+        entry = {
             "id": pid,
             "type": project_type(brand, pid),
             "valid_id": valid,
             "range": rng,
             "storage": storage,
             "warnings": [m for _k, m in notes],
-        })  # fmt: skip
-        warnings.extend({"project": pid, "kind": k, "message": m} for k, m in notes)
+        }
+        projects.append(entry)
+        warnings.extend(_warning(pid, k, m) for k, m in notes)
 
     free = _disk(ssd_folder) if mounted and ssd_folder else {}
     return {
@@ -295,26 +349,14 @@ def brand_manifest(
             "shortcut": brand.shortcut,
             "repo": brand.repo,
             "workflow": brand.workflow,
-        },  # fmt: skip
+        },
         "ssd": {
             "path": str(ssd_folder) if ssd_folder else None,
             "mounted": mounted,
             "free_bytes": free.get("free_bytes"),
             "total_bytes": free.get("total_bytes"),
         },
-        "s3": {
-            "available": bool(staging and staging.available),
-            "bucket": config.storage.bucket,
-            "prefix": config.storage.prefix_for(brand.key),
-            "error": None if staging is None else staging.error,
-        }
-        if staging is not None
-        else {
-            "available": False,
-            "bucket": config.storage.bucket,
-            "prefix": config.storage.prefix_for(brand.key),
-            "error": "not checked",
-        },  # fmt: skip
+        "s3": _s3_source(config, brand, staging),
         "totals": totals,
         "disk": _disk(brand_repo(root, brand)),
         "projects": projects,
@@ -322,95 +364,11 @@ def brand_manifest(
     }
 
 
-def registry(root: Path, brands: Iterable[dict[str, Any]], now: datetime | None = None) -> dict:
-    brands = list(brands)
-    return {
-        "format": FORMAT,
-        "generated_at": iso(now or datetime.now(UTC)),
-        "projects_root": str(root),
-        "brands": brands,
-        "totals": {
-            "brands": len(brands),
-            "projects": sum(b["totals"]["projects"] for b in brands),
-            "local_bytes": sum(b["totals"]["local_bytes"] for b in brands),
-            "ssd_bytes": sum(b["totals"]["ssd_bytes"] for b in brands),
-            "s3_bytes": sum(b["totals"]["s3_bytes"] for b in brands),
-            "s3_files": sum(b["totals"]["s3_files"] for b in brands),
-            "warnings": sum(len(b["warnings"]) for b in brands),
-        },
-    }
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write next to the target and rename, so a reader never sees a half-written file."""
-    write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-@dataclass(frozen=True)
-class Written:
-    brand: str
-    manifest: dict[str, Any]
-    path: Path | None  # None when the brand repo does not exist here (nothing written)
-
-
-def generate(
-    config: Config,
-    root: Path,
-    brands: Iterable[Brand],
-    *,
-    use_s3: bool = True,
-    read: Callable[[Config, Brand], StagingRead] | None = None,
-    now: datetime | None = None,
-    dry_run: bool = False,
-) -> tuple[list[Written], Path]:
-    """Scan and write each brand's projects.json, then merge them into the registry.
-    `dry_run`: the same scan, and the paths that would be written, but nothing is written."""
-    now = now or datetime.now(UTC)
-    written: list[Written] = []
-    s3_down: str | None = None
-    for brand in brands:
-        staging = None
-        if use_s3:
-            if s3_down is not None:
-                # the first brand already failed to reach S3: don't wait for the timeout 6 times
-                staging = StagingRead(config.storage.prefix_for(brand.key), error=s3_down)
-            elif read is not None:
-                staging = read(config, brand)
-            else:
-                settings = settings_for_brand(config, root, brand)
-                staging = read_staging(config, settings, config.storage.prefix_for(brand.key))
-            if not staging.available:
-                s3_down = staging.error
-        data = brand_manifest(config, root, brand, staging=staging, now=now)
-        repo = brand_repo(root, brand)
-        path = None
-        if repo.is_dir():
-            path = repo / MANIFEST_NAME
-            if not dry_run:
-                write_json_atomic(path, data)
-        written.append(Written(brand.key, data, path))
-
-    registry_path = root / REGISTRY_NAME
-    if dry_run:
-        return written, registry_path
-    merged: dict[str, dict] = {}
-    try:
-        previous = json.loads(registry_path.read_text(encoding="utf-8"))
-        if previous.get("format") == FORMAT:
-            merged = {b["brand"]["key"]: b for b in previous.get("brands", [])}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        merged = {}
-    merged.update({w.brand: w.manifest for w in written})
-    order = [b.key for b in config.team.brands]
-    brands_out = [merged[k] for k in order if k in merged]
-    write_json_atomic(registry_path, registry(root, brands_out, now))
-    return written, registry_path
-
-
 def summary_line(data: dict[str, Any]) -> str:
     t = data["totals"]
-    s3 = (f"{t['in_s3']} in S3 ({t['s3_files']} files, {format_size(t['s3_bytes'])})"
-          if data["s3"]["available"] else "S3 unknown")  # fmt: skip
+    s3 = "S3 unknown"
+    if data["s3"]["available"]:
+        s3 = f"{t['in_s3']} in S3 ({t['s3_files']} files, {format_size(t['s3_bytes'])})"
     ssd = (
         f"{t['on_ssd']} on SSD"
         if data["ssd"]["mounted"]

@@ -18,13 +18,18 @@ from pathlib import Path, PurePosixPath
 from vam.core.layout import LEGACY_ENV_FILE, PARTIAL_SUFFIX, STATE_DIR
 
 DEFAULT_HEAVY_EXTENSIONS = ("mp4", "mov", "avi", "mkv", "webm", "m4v", "flv", "wmv", "mxf")
-DEFAULT_LIGHT_EXTENSIONS = (
-    "srt", "vtt", "txt", "md", "jpg", "jpeg", "png", "webp", "gif", "svg", "json", "yml", "yaml",
-)  # fmt: skip
+DEFAULT_LIGHT_EXTENSIONS = tuple("srt vtt txt md jpg jpeg png webp gif svg json yml yaml".split())
 DEFAULT_EXCLUDE = (
-    ".DS_Store", "Thumbs.db", "desktop.ini", "*:Zone.Identifier", ".git", "node_modules",
-    STATE_DIR, f"*{PARTIAL_SUFFIX}", LEGACY_ENV_FILE,
-)  # fmt: skip
+    ".DS_Store",
+    "Thumbs.db",
+    "desktop.ini",
+    "*:Zone.Identifier",
+    ".git",
+    "node_modules",
+    STATE_DIR,
+    f"*{PARTIAL_SUFFIX}",
+    LEGACY_ENV_FILE,
+)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ import difflib
 import re
 import unicodedata
 
-from vam.core.config import Settings, Team, line_of
 from vam.core.errors import ConfigError
+from vam.core.settings import Settings
+from vam.core.team import Team
+from vam.core.tomltable import line_of
 
 # the name goes into S3 user metadata (ASCII only), the sync record's file name and IAM
 _USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

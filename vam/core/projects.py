@@ -10,10 +10,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vam.core.config import CHECKOUT, Brand, Config, Settings, read_legacy_env, with_legacy_fallback
+from vam.core.config import CHECKOUT, Config
 from vam.core.errors import ConfigError, NotFoundError, UsageError
 from vam.core.layout import ARCHIVED, STAGING
 from vam.core.ranges import parse_range
+from vam.core.settings import Settings, read_legacy_env, with_legacy_fallback
+from vam.core.team import Brand
 
 # folders at the top of a brand repo that are never projects
 _NOT_PROJECTS = {ARCHIVED, "node_modules", "data", "docs", "scripts", "tools", "projects"}

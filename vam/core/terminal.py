@@ -31,9 +31,24 @@ def silence_stdout() -> None:
 # the C locale with Python's UTF-8 mode off): vam's marks keep their meaning in ASCII; any other
 # character it cannot encode becomes "?". cp1252 itself has é, – and “…”, so only these are lost.
 _FALLBACK = {
-    "✓": "+", "✗": "x", "→": "->", "←": "<-", "…": "...", "–": "-", "—": "-", "“": '"', "”": '"',
-    "‘": "'", "’": "'", "×": "x", "≥": ">=", "≤": "<=", "·": "-", "³": "3", "²": "2",
-}  # fmt: skip
+    "✓": "+",
+    "✗": "x",
+    "→": "->",
+    "←": "<-",
+    "…": "...",
+    "–": "-",
+    "—": "-",
+    "“": '"',
+    "”": '"',
+    "‘": "'",
+    "’": "'",
+    "×": "x",
+    "≥": ">=",
+    "≤": "<=",
+    "·": "-",
+    "³": "3",
+    "²": "2",
+}
 _FALLBACK_ERRORS = "vam.fallback"
 
 

@@ -1,18 +1,16 @@
 """The demo: the whole story as David and Jan, on an embedded S3 server, with no AWS account.
 
-Every step is a real `vam` command run in-process through the same task namespace a person uses,
-with that person's own settings file (and so their own projects root and sync records). The only
+Every step is a real `vam` command, run by the runner the caller gives the story (`vam demo` gives
+vam.tasks.inprocess.run_vam: in-process, through the same task namespace a person uses), with
+that person's own settings file (and so their own projects root and sync records). The only
 differences from real AWS are the endpoint and the throwaway credentials.
 """
 
 from __future__ import annotations
 
-import os
-import shlex
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from vam.core.errors import VamError
 from vam.demo.sample import SampleRoot, build_sample_root, write_media, write_text
@@ -56,38 +54,17 @@ def build_world(
     )
 
 
-def run_vam(person: Person, argv: list[str], *, expect: int | tuple[int, ...] = 0) -> int:
-    """Run one vam command in-process as `person`, echoing it like a terminal would."""
-    from vam.tasks import ns
-    from vam.tasks.program import VamProgram
+class Runner(Protocol):
+    """Runs one vam command as `person` and returns its exit code; a code not in `expect` stops
+    the story with a VamError."""
 
-    print(f"\n[{person.name}] $ vam {shlex.join(argv)}", flush=True)
-    saved = os.environ.get("VAM_SETTINGS")
-    os.environ["VAM_SETTINGS"] = str(person.settings)
-    code = 0
-    try:
-        VamProgram(namespace=ns, name="vam", binary="vam").run(["vam", *argv])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        if saved is None:
-            os.environ.pop("VAM_SETTINGS", None)
-        else:
-            os.environ["VAM_SETTINGS"] = saved
-    sys.stdout.flush()
-    allowed = (expect,) if isinstance(expect, int) else expect
-    if code not in allowed:
-        raise VamError(
-            f"demo step failed: `vam {shlex.join(argv)}` exited {code} (expected {expect})"
-        )
-    return code
+    def __call__(
+        self, person: Person, argv: list[str], *, expect: int | tuple[int, ...] = 0
+    ) -> int: ...
 
 
 def banner(text: str) -> None:
     print(f"\n=== {text} ===", flush=True)
-
-
-Step = Callable[[DemoWorld], None]
 
 
 def edit_file(path: Path, seed: str) -> None:
@@ -139,8 +116,8 @@ class WebhookInbox:
         self.server.shutdown()
 
 
-def play(world: DemoWorld, inbox: WebhookInbox | None = None) -> Path:
-    """The story, step by step. Returns the dashboard's path."""
+def play(world: DemoWorld, run_vam: Runner, inbox: WebhookInbox | None = None) -> Path:
+    """The story, step by step, each command run by `run_vam`. Returns the dashboard's path."""
     david, jan = world.david, world.jan
     seen = 0
     ad = ["--brand", "ad", "--project", "b65"]
@@ -194,7 +171,7 @@ def play(world: DemoWorld, inbox: WebhookInbox | None = None) -> Path:
     return dashboard
 
 
-def run_demo(base: Path, *, media_bytes: int = 2 * 1024 * 1024) -> Path:
+def run_demo(base: Path, *, run_vam: Runner, media_bytes: int = 2 * 1024 * 1024) -> Path:
     """Start the local S3 server, build both people's worlds, play the story; the dashboard path."""
     from vam.demo.localserver import local_s3, pointed_at
 
@@ -208,10 +185,11 @@ def run_demo(base: Path, *, media_bytes: int = 2 * 1024 * 1024) -> Path:
                 f"local S3 server (moto) on {server.endpoint_url}; no AWS account needed",
                 flush=True,
             )
-            world = build_world(base, server.endpoint_url, media_bytes=media_bytes,
-                                webhook_url=inbox.url)  # fmt: skip
+            world = build_world(
+                base, server.endpoint_url, media_bytes=media_bytes, webhook_url=inbox.url
+            )
             print(f"David's projects root: {world.david.root}")
             print(f"Jan's projects root:   {world.jan.root}", flush=True)
-            return play(world, inbox)
+            return play(world, run_vam, inbox)
         finally:
             inbox.close()

@@ -15,9 +15,10 @@ import botocore.exceptions as bce
 from botocore.config import Config as BotoConfig
 
 from vam.aws.client import connect_as, explain, no_credentials
-from vam.core.config import Config, Settings
+from vam.core.config import Config
 from vam.core.errors import VamError
 from vam.core.layout import STATE_DIR
+from vam.core.settings import Settings
 from vam.s3sync.remote import RemoteObject, list_project, list_staging
 
 INDEX_NAME = "index.json"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vam.core.checksum import file_crc32
-from vam.core.config import Brand, Config
+from vam.core.config import Config
 from vam.core.errors import NotFoundError, SafetyError
 from vam.core.filecopy import copy_file_atomic, keep_copy, same_mtime
 from vam.core.files import FileRules, Kind, classify, walk
@@ -23,6 +23,7 @@ from vam.core.projects import (
     ssd_mounted,
     ssd_path,
 )
+from vam.core.team import Brand
 from vam.ssd.layout import ssd_projects
 
 # `{project}/.vam/backups/{stamp}/{rel}`: the versions `s3.down --force` and `ssd.sync --overwrite`

@@ -17,7 +17,7 @@ from vam.core.projects import Project, settings_for_brand
 from vam.s3sync.remote import RemoteObject
 from vam.s3sync.s3guard import CHANGED, delete_version, is_backup_key
 from vam.s3sync.staging_read import StagingRead, quick_s3_client, read_staging
-from vam.ssd.archive import ArchivePlan
+from vam.ssd.archive_plan import ArchivePlan
 
 
 def staging_state(config: Config, root: Path, project: Project) -> StagingRead:

@@ -6,7 +6,7 @@ import webbrowser
 from pathlib import Path
 
 from vam.catalog.dashboard import DASHBOARD_NAME, load_registry, write_dashboard
-from vam.catalog.manifest import generate as generate_manifests
+from vam.catalog.registry import generate as generate_manifests
 from vam.core.config import load_config
 from vam.core.projects import projects_root
 from vam.tasks.base import say, vam_task

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from vam.catalog.manifest import generate as generate_manifests
 from vam.catalog.manifest import summary_line
+from vam.catalog.registry import generate as generate_manifests
 from vam.core.config import load_config
 from vam.core.projects import projects_root, select_brands
 from vam.tasks.base import JSON_HELP, result, say, vam_task
