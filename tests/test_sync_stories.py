@@ -22,7 +22,7 @@ from vam.core.projects import projects_root
 from vam.demo.sample import write_media
 from vam.s3sync.fingerprint import Hasher
 from vam.s3sync.model import FileState
-from vam.s3sync.sync import brand_status
+from vam.s3sync.status import brand_status
 from vam.s3sync.syncview import report_lines, status_lines
 
 pytestmark = pytest.mark.integration

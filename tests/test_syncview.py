@@ -19,8 +19,9 @@ from vam.s3sync.model import (
     Plan,
     RemoteEntry,
 )
-from vam.s3sync.sync import Outcome, ProjectStatus, SyncReport, Target
+from vam.s3sync.report import Outcome, ProjectStatus, SyncReport
 from vam.s3sync.syncview import file_lines, report_dict, report_lines, status_dict, status_lines
+from vam.s3sync.target import Target
 
 T = Target("appydave", "b65-x", Path("/p/v-appydave/b65-x"), "video-projects", "staging/v-ad/")
 WHEN = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)

@@ -40,8 +40,10 @@ from vam.s3sync.model import FileRow, FileState
 from vam.s3sync.remote import RemoteObject, list_project
 from vam.s3sync.remoteindex import is_vam_key
 from vam.s3sync.s3guard import CHANGED, Changed, Kept, RemoteGuard, is_backup_key
-from vam.s3sync.sync import Target, partial_downloads, scan_project
+from vam.s3sync.scan import scan_project
+from vam.s3sync.status import partial_downloads
 from vam.s3sync.syncrecord import load_record, save_record
+from vam.s3sync.target import Target
 from vam.s3sync.transfer import PartialDownload
 from vam.s3sync.uploads import IncompleteUpload, abort, describe, list_incomplete
 

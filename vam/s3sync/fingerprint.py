@@ -93,7 +93,7 @@ class ChecksumCache:
     entry is treated as unknown and the file read again). The clock that matters is the file
     system's (an SMB server's may differ from ours): each save measures the offset between the two
     on the cache file itself. The cache is a planning hint only: a step that replaces or deletes a
-    file reads it again first (sync.py, cleanup, archive)."""
+    file reads it again first (up, down, cleanup, archive)."""
 
     VERSION = 2
 

@@ -1,6 +1,7 @@
 """The values of S3 staging sync (SPEC §4): one file's three sides, its state, the plan, actions.
 
-Plain frozen values only: the scanners produce them, plan.py decides, sync.py acts on them.
+Plain frozen values only: the scanners produce them, plan.py decides, the up/down pipeline acts
+on them.
 """
 
 from __future__ import annotations

@@ -6,17 +6,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from vam.core.units import format_size
+from vam.s3sync.describe import describe_local, recommend, row_message, when
 from vam.s3sync.model import ActionKind, FileRow, FileState, Plan
-from vam.s3sync.sync import (
-    Outcome,
-    ProjectStatus,
-    SyncReport,
-    Target,
-    describe_local,
-    recommend,
-    row_message,
-    when,
-)
+from vam.s3sync.report import Outcome, ProjectStatus, SyncReport
+from vam.s3sync.target import Target
 
 _VERB = {"up": "upload", "down": "download"}
 _DONE = {

@@ -16,11 +16,12 @@ from vam.handoff.note import (
     store_note,
 )
 from vam.handoff.notify import post_webhook
+from vam.s3sync.down import download
 from vam.s3sync.model import FileState
 from vam.s3sync.remote import list_project
 from vam.s3sync.session import Session
 from vam.s3sync.share import parse_expiry, share_links
-from vam.s3sync.sync import download, status, upload
+from vam.s3sync.status import status
 from vam.s3sync.syncview import (
     failure_summary,
     header,
@@ -29,6 +30,7 @@ from vam.s3sync.syncview import (
     status_dict,
     status_lines,
 )
+from vam.s3sync.up import upload
 from vam.tasks.base import JSON_HELP, result, say, vam_task, warn
 
 HELP = {

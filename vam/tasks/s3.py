@@ -19,16 +19,10 @@ from vam.core.projects import (
     select_brands,
 )
 from vam.core.units import format_size, human_utc
+from vam.s3sync.down import download
 from vam.s3sync.remote import list_project
 from vam.s3sync.session import Session
-from vam.s3sync.sync import (
-    brand_status,
-    download,
-    staged_projects,
-    status,
-    target_for,
-    upload,
-)
+from vam.s3sync.status import brand_status, staged_projects, status
 from vam.s3sync.syncview import (
     failure_summary,
     header,
@@ -37,6 +31,8 @@ from vam.s3sync.syncview import (
     status_dict,
     status_lines,
 )
+from vam.s3sync.target import target_for
+from vam.s3sync.up import upload
 from vam.s3sync.uploads import abort, describe, list_incomplete, older_than, parse_age
 from vam.tasks.base import JSON_HELP, confirmed, result, say, vam_task, warn
 
