@@ -1,18 +1,188 @@
-"""What s3.up and s3.down share: the bookkeeping the plan asks for, the one-line messages about
-files left alone, and the re-check after the run."""
+"""The one path of `s3.up` and `s3.down` (SPEC §4): scan -> plan -> bookkeeping -> transfers ->
+record -> deletions -> re-check.
+
+`sync()` runs it; a `Direction` (up.Upload, down.Download) is the part that differs: how to plan
+the actions, how to move one file, how to book a finished transfer, how to carry out a deletion.
+The sync record is written after every file that finished, so an interrupted run loses nothing it
+did; the re-check scans again and names every file it moved or deleted that is not now settled.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from vam.core.files import FileRules
 from vam.s3sync.describe import row_message
 from vam.s3sync.fingerprint import ChecksumCache, Hasher
 from vam.s3sync.model import Action, ActionKind, BaseEntry, FileRow, FileState, Plan
-from vam.s3sync.report import Outcome
+from vam.s3sync.parallel import each_transfer
+from vam.s3sync.report import Outcome, SyncReport
 from vam.s3sync.scan import scan_project
+from vam.s3sync.syncrecord import load_record, save_record
 from vam.s3sync.target import Target
+from vam.s3sync.transfer.progress import NO_PROGRESS, Progress, make_progress
+
+
+@dataclass
+class Run:
+    """One run of the pipeline, as a direction's steps see it."""
+
+    s3: Any
+    target: Target
+    user: str
+    plan: Plan
+    base: dict[str, BaseEntry]  # the sync record, written again after every file that finished
+    cache: ChecksumCache
+    hasher: Hasher
+    max_rate: int | None = None
+    progress: Progress = NO_PROGRESS
+    cancel: threading.Event = field(default_factory=threading.Event)  # Ctrl-C or a failure:
+    # the other files in flight stop too
+
+    def row(self, action: Action) -> FileRow:
+        row = self.plan.row(action.rel)
+        assert row is not None
+        return row
+
+    def save_record(self) -> None:
+        save_record(self.target.state_dir, self.user, self.target.project_id, self.base)
+
+
+class Direction:
+    """What `s3.up` and `s3.down` do differently; one object serves one run (`start` sets up its
+    state). `move` runs on worker threads, several files at once; `book` and `delete` run on the
+    pipeline's thread, one at a time, so what they keep needs no lock."""
+
+    name: str  # "up" | "down"
+    transfer_kind: ActionKind  # the actions `move` carries out
+    deletion_kind: ActionKind  # the actions `delete` carries out
+    defer_new: bool = False  # the scan leaves new local files unread (see scan_project)
+
+    def actions(self, plan: Plan, *, force: bool, delete: bool) -> tuple[Action, ...]:
+        """What the run does about each file of the plan."""
+        raise NotImplementedError
+
+    def check(self, target: Target, plan: Plan, actions: Iterable[Action]) -> None:
+        """Before anything is written: raise when the run cannot go (no room for it, …)."""
+
+    def start(self, run: Run) -> None:
+        """The run begins: the bookkeeping the plan asked for is recorded, no file moved yet."""
+
+    def move(self, run: Run, action: Action) -> Any:
+        """Move one file; an Outcome when it did not happen (the other files go on)."""
+        raise NotImplementedError
+
+    def book(self, run: Run, action: Action, moved: Any) -> Outcome:
+        """A file `move` finished: remember it (checksum cache, sync record, …)."""
+        raise NotImplementedError
+
+    def delete(self, run: Run, action: Action) -> Outcome:
+        """Carry out one deletion, only of the exact version the plan showed."""
+        raise NotImplementedError
+
+    def finish(self, run: Run, actions: Iterable[Action], deleted: set[str]) -> None:
+        """Every transfer and deletion is done (`deleted`: the files deleted)."""
+
+
+def sync(
+    s3,
+    target: Target,
+    direction: Direction,
+    *,
+    user: str,
+    rules: FileRules,
+    force: bool = False,
+    delete: bool = False,
+    dry_run: bool = False,
+    max_rate: int | None = None,
+    show_progress: bool | None = None,
+    hasher: Hasher | None = None,
+) -> SyncReport:
+    """Scan, plan, carry out and re-check one project in one direction. A dry run stops after
+    the plan, with the same report the real run starts from."""
+    hasher = hasher or Hasher()
+    scan = scan_project(
+        s3,
+        target,
+        user=user,
+        rules=rules,
+        hasher=hasher,
+        save_cache=not dry_run,
+        defer_new=direction.defer_new,
+    )
+    plan = scan.plan
+    actions = direction.actions(plan, force=force, delete=delete)
+    messages = _skip_messages(target, plan, actions)
+    if dry_run:
+        return SyncReport(
+            direction=direction.name,
+            target=target,
+            plan=plan,
+            actions=actions,
+            dry_run=True,
+            messages=messages,
+            bytes_read=hasher.bytes_read,
+            skipped=scan.skipped,
+        )
+    direction.check(target, plan, actions)
+    run = Run(
+        s3,
+        target,
+        user,
+        plan,
+        base=load_record(target.state_dir, user),
+        cache=scan.cache or ChecksumCache(target.state_dir),
+        hasher=hasher,
+        max_rate=max_rate,
+    )
+    if _apply_bookkeeping(actions, plan, run.base):
+        run.save_record()
+    direction.start(run)
+    outcomes: list[Outcome] = []
+    moved = 0
+    transfers = [a for a in actions if a.kind is direction.transfer_kind]
+    with make_progress(sum(a.size for a in transfers), enabled=show_progress) as progress:
+        run.progress = progress
+        for action, result in each_transfer(
+            transfers, lambda a: direction.move(run, a), run.cancel
+        ):
+            if isinstance(result, Outcome):
+                outcomes.append(result)
+                continue
+            outcome = direction.book(run, action, result)
+            moved += outcome.bytes
+            outcomes.append(outcome)
+    outcomes.sort(key=_in_order_of(transfers))
+    deleted: set[str] = set()
+    for action in (a for a in actions if a.kind is direction.deletion_kind):
+        outcome = direction.delete(run, action)
+        outcomes.append(outcome)
+        if outcome.ok:
+            deleted.add(action.rel)
+            run.base.pop(action.rel, None)
+            run.save_record()
+    direction.finish(run, actions, deleted)
+    after, unsettled = _recheck(
+        s3, target, user, rules, hasher, outcomes, _idle(plan, actions), run.cache
+    )
+    return SyncReport(
+        direction=direction.name,
+        target=target,
+        plan=plan,
+        actions=actions,
+        dry_run=False,
+        outcomes=tuple(outcomes),
+        messages=messages,
+        after=after,
+        unsettled=unsettled,
+        bytes_transferred=moved,
+        bytes_read=hasher.bytes_read,
+        skipped=scan.skipped,
+    )
 
 
 def now_iso() -> str:
@@ -95,7 +265,7 @@ def _in_order_of(actions: list[Action]) -> Callable[[Outcome], int]:
     return lambda outcome: order.get(outcome.rel, len(order))
 
 
-def _unreadable(rel: str, exc: OSError) -> str:
+def unreadable(rel: str, exc: OSError) -> str:
     """One line for a file that could not be read or written (the others go on)."""
     why = exc.strerror or str(exc)
     return (
