@@ -243,8 +243,7 @@ def test_which_unfinished_uploads_cleanup_aborts():
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
 
-    from vam.s3sync.cleanup import judge_upload
-    from vam.s3sync.uploads import IncompleteUpload
+    from vam.s3sync.uploads import IncompleteUpload, judge_upload
 
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     long_ago = now - timedelta(days=30)
