@@ -4,7 +4,6 @@ versions. The versions vam kept under `.vam/backups/` in S3 stay: no SSD copy ho
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,20 +25,6 @@ def staging_state(config: Config, root: Path, project: Project) -> StagingRead:
     return read_staging(config, settings, prefix, project=project.id)
 
 
-def _crc_value(value) -> int | None:
-    """A CRC32 as the sync index may store it: int, 8 hex digits, or S3's base64 form."""
-    if isinstance(value, int):
-        return value
-    if not isinstance(value, str):
-        return None
-    try:
-        if len(value) == 8 and value.endswith("=="):
-            return int.from_bytes(base64.b64decode(value), "big")
-        return int(value, 16)
-    except ValueError:
-        return None
-
-
 def _md5(path: Path) -> str:
     with path.open("rb") as fh:
         return hashlib.file_digest(fh, "md5").hexdigest()
@@ -56,7 +41,8 @@ def plan_cleanup(plan: ArchivePlan, staging: StagingRead) -> list[CleanupDecisio
     """Which staging objects may go: only those whose content is on the SSD copy, proven by size
     plus MD5 (single-part ETag) or the CRC32 recorded in the sync index."""
     pid = plan.project.id
-    index = staging.uploaders.get(pid, {})
+    index = staging.indexes.get(pid)
+    entries = index.entries if index is not None else {}
     out = []
     for obj in staging.projects.get(pid, []):
         ssd_file = plan.ssd_dir.joinpath("s3-staging", *obj.rel.split("/"))
@@ -71,10 +57,9 @@ def plan_cleanup(plan: ArchivePlan, staging: StagingRead) -> list[CleanupDecisio
             out.append(CleanupDecision(obj, same, "MD5 matches the SSD copy" if same
                                        else "MD5 differs from the SSD copy"))  # fmt: skip
             continue
-        entry = index.get(obj.rel) or {}
-        crc = _crc_value(entry.get("crc32"))
-        etag_ok = entry.get("etag") in (None, obj.etag) and entry.get("size") in (None, obj.size)
-        if crc is None or not etag_ok:
+        entry = entries.get(obj.rel)
+        crc = entry.crc32 if entry and (entry.etag, entry.size) == (obj.etag, obj.size) else None
+        if crc is None:
             out.append(CleanupDecision(obj, False, "multipart upload with no known checksum: "
                                        "cannot prove the SSD has it"))  # fmt: skip
             continue
