@@ -9,9 +9,12 @@ import json
 import boto3
 import pytest
 
+from tests.edits import flip_byte
 from vam.core.checksum import file_crc32
 from vam.core.config import load_config
 from vam.core.projects import find_brand, find_project, projects_root
+from vam.demo.sample import write_media
+from vam.s3sync.samecontent import Answer, OnDisk, same_content
 from vam.ssd.archive import execute_archive, plan_archive
 from vam.ssd.staging_cleanup import plan_cleanup, staging_state
 
@@ -25,17 +28,69 @@ def config(sample, as_user):
     return load_config(cwd=sample.root)
 
 
-def _multipart(s3c, key: str, body: bytes) -> str:
-    """`key` uploaded in one part, as another tool would: its ETag is no MD5."""
+def _multipart(s3c, key: str, body: bytes, part_size: int | None = None) -> str:
+    """`key` uploaded in parts of `part_size` (one part: the whole body), as another tool
+    would: its ETag is no MD5."""
+    size = part_size or len(body)
     up = s3c.create_multipart_upload(Bucket="video-projects", Key=key)["UploadId"]
-    part = s3c.upload_part(Bucket="video-projects", Key=key, UploadId=up, PartNumber=1, Body=body)
+    parts = []
+    for number, start in enumerate(range(0, len(body), size), start=1):
+        chunk = body[start : start + size]
+        sent = s3c.upload_part(
+            Bucket="video-projects", Key=key, UploadId=up, PartNumber=number, Body=chunk
+        )
+        parts.append({"ETag": sent["ETag"], "PartNumber": number})
     done = s3c.complete_multipart_upload(
-        Bucket="video-projects",
-        Key=key,
-        UploadId=up,
-        MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
+        Bucket="video-projects", Key=key, UploadId=up, MultipartUpload={"Parts": parts}
     )
     return done["ETag"].strip('"')
+
+
+@pytest.fixture
+def s3c(s3):
+    client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1")
+    client.create_bucket(Bucket="video-projects")
+    return client
+
+
+def test_a_single_part_object_is_proven_by_its_md5_and_any_change_shows(s3c, tmp_path):
+    cut = tmp_path / "cut.mov"
+    write_media(cut, 300_000, seed=7)
+    etag = s3c.put_object(Bucket="video-projects", Key="cut.mov", Body=cut.read_bytes())["ETag"]
+    etag = etag.strip('"')
+    proof = same_content(OnDisk(cut), size=300_000, etag=etag)
+    assert (proof.answer, proof.by) == (Answer.SAME, "MD5")
+
+    flip_byte(cut, 150_000)  # same size, same mtime: only the bytes tell
+    proof = same_content(OnDisk(cut), size=300_000, etag=etag)
+    assert (proof.answer, proof.by) == (Answer.DIFFERENT, "MD5")
+    with cut.open("ab") as fh:
+        fh.write(b"more")
+    proof = same_content(OnDisk(cut), size=300_000, etag=etag, crc32=file_crc32(cut))
+    assert (proof.answer, proof.by) == (Answer.DIFFERENT, "size")
+
+
+def test_a_multipart_object_needs_its_part_size_or_vams_crc32(s3c, tmp_path, monkeypatch):
+    import moto.s3.models
+
+    part = 64 * 1024
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", part)
+    cut = tmp_path / "cut.mov"
+    write_media(cut, 3 * part + 500, seed=8)
+    etag = _multipart(s3c, "cut.mov", cut.read_bytes(), part)
+    size = cut.stat().st_size
+    assert etag.endswith("-4")
+
+    def proof(**known):
+        found = same_content(OnDisk(cut), size=size, etag=etag, **known)
+        return found.answer, found.by
+
+    assert proof(part_size=part) == (Answer.SAME, "multipart ETag")
+    assert proof(part_size=2 * part) == (Answer.DIFFERENT, "multipart ETag")
+    assert proof(crc32=file_crc32(cut)) == (Answer.SAME, "CRC32")
+    assert proof() == (Answer.CANNOT_TELL, "")  # never size alone
+    flip_byte(cut, 10)
+    assert proof(part_size=part) == (Answer.DIFFERENT, "multipart ETag")
 
 
 @pytest.mark.parametrize(

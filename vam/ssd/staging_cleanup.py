@@ -4,17 +4,17 @@ versions. The versions vam kept under `.vam/backups/` in S3 stay: no SSD copy ho
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from vam.aws.bucketcaps import conditions_for
-from vam.core.checksum import file_crc32
 from vam.core.config import Config
 from vam.core.errors import SafetyError
 from vam.core.projects import Project, settings_for_brand
+from vam.s3sync.keys import nfc
 from vam.s3sync.remote import RemoteObject
 from vam.s3sync.s3guard import CHANGED, delete_version, is_backup_key
+from vam.s3sync.samecontent import Answer, OnDisk, Proof, same_content
 from vam.s3sync.staging_read import StagingRead, quick_s3_client, read_staging
 from vam.ssd.archive import ArchivePlan
 
@@ -25,11 +25,6 @@ def staging_state(config: Config, root: Path, project: Project) -> StagingRead:
     return read_staging(config, settings, prefix, project=project.id)
 
 
-def _md5(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "md5").hexdigest()
-
-
 @dataclass(frozen=True)
 class CleanupDecision:
     obj: RemoteObject
@@ -38,8 +33,9 @@ class CleanupDecision:
 
 
 def plan_cleanup(plan: ArchivePlan, staging: StagingRead) -> list[CleanupDecision]:
-    """Which staging objects may go: only those whose content is on the SSD copy, proven by size
-    plus MD5 (single-part ETag) or the CRC32 recorded in the sync index."""
+    """Which staging objects may go: only those whose content is on the SSD copy, proven
+    (samecontent) by size plus MD5 (single-part ETag) or the CRC32 vam's index holds for exactly
+    that version."""
     pid = plan.project.id
     index = staging.indexes.get(pid)
     entries = index.entries if index is not None else {}
@@ -49,30 +45,27 @@ def plan_cleanup(plan: ArchivePlan, staging: StagingRead) -> list[CleanupDecisio
         if not ssd_file.is_file():
             out.append(CleanupDecision(obj, False, "not on the SSD copy"))
             continue
-        if ssd_file.stat().st_size != obj.size:
-            out.append(CleanupDecision(obj, False, "size differs from the SSD copy"))
-            continue
-        if "-" not in obj.etag and obj.etag:
-            same = _md5(ssd_file) == obj.etag.lower()
-            out.append(CleanupDecision(obj, same, "MD5 matches the SSD copy" if same
-                                       else "MD5 differs from the SSD copy"))  # fmt: skip
-            continue
-        entry = entries.get(obj.rel)
+        entry = entries.get(obj.rel) or entries.get(nfc(obj.rel))
         crc = entry.crc32 if entry and (entry.etag, entry.size) == (obj.etag, obj.size) else None
-        if crc is None:
-            out.append(CleanupDecision(obj, False, "multipart upload with no known checksum: "
-                                       "cannot prove the SSD has it"))  # fmt: skip
-            continue
-        same = file_crc32(ssd_file) == crc
-        out.append(CleanupDecision(obj, same, "CRC32 matches the SSD copy" if same
-                                   else "CRC32 differs from the SSD copy"))  # fmt: skip
+        proof = same_content(OnDisk(ssd_file), size=obj.size, etag=obj.etag, crc32=crc)
+        out.append(CleanupDecision(obj, proof.same, _reason(proof)))
     return out
 
 
+def _reason(proof: Proof) -> str:
+    if proof.answer is Answer.CANNOT_TELL:
+        return "multipart upload with no known checksum: cannot prove the SSD has it"
+    verb = "matches" if proof.same else "differs from"
+    return f"{proof.by} {verb} the SSD copy"
+
+
 def execute_cleanup(
-    config: Config, root: Path, plan: ArchivePlan, decisions: list[CleanupDecision],
+    config: Config,
+    root: Path,
+    plan: ArchivePlan,
+    decisions: list[CleanupDecision],
     staging: StagingRead,
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """Delete the provable objects, each only as the version that was compared with the SSD copy
     (DeleteObject with If-Match where the bucket honours it, else a HEAD right before), then
     vam's own index and handoff objects when nothing else is left. The .vam/backups/ objects
