@@ -122,8 +122,12 @@ def test_conflict_exits_non_zero_and_names_both_ways_out(vam_cli, david_env, buc
     assert vam_cli("s3.up", cwd=folder, env=david_env).returncode == 0
     client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1")
     key = f"staging/v-appydave/{B65}/brief.md"
-    client.put_object(Bucket="video-projects", Key=key, Body=b"edited elsewhere\n",
-                      Metadata={"uploaded-by": "jan"})  # fmt: skip
+    client.put_object(
+        Bucket="video-projects",
+        Key=key,
+        Body=b"edited elsewhere\n",
+        Metadata={"uploaded-by": "jan"},
+    )
     (folder / "s3-staging" / "brief.md").write_text("edited here, longer text\n")
     result = vam_cli("s3.up", cwd=folder, env=david_env)
     assert result.returncode == 1

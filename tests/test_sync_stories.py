@@ -153,9 +153,14 @@ def test_concurrent_upload_of_a_new_file_is_a_conflict_not_an_overwrite(david, j
 
     with pytest.raises(transfer.RemoteChanged):
         transfer.upload_file(
-            s3c, BUCKET, PREFIX + "new.md", david.staging() / "new.md",
-            crc32=plan_seen.plan.row("new.md").local.crc32, metadata={}, if_none_match=True,
-        )  # fmt: skip
+            s3c,
+            BUCKET,
+            PREFIX + "new.md",
+            david.staging() / "new.md",
+            crc32=plan_seen.plan.row("new.md").local.crc32,
+            metadata={},
+            if_none_match=True,
+        )
     assert (
         s3c.get_object(Bucket=BUCKET, Key=PREFIX + "new.md")["Body"].read() == b"Jan's new file\n"
     )
@@ -387,8 +392,12 @@ def test_jan_uploads_while_davids_upload_runs_and_nothing_is_overwritten(david, 
         # a real request by another client, just before David's PUT leaves his machine
         if params.get("Key", "").endswith("brief.md") and not fired:
             fired.append(True)
-            s3c.put_object(Bucket=BUCKET, Key=PREFIX + "brief.md", Body=b"Jan: 15 seconds.\n",
-                           Metadata={"uploaded-by": "jan"})  # fmt: skip
+            s3c.put_object(
+                Bucket=BUCKET,
+                Key=PREFIX + "brief.md",
+                Body=b"Jan: 15 seconds.\n",
+                Metadata={"uploaded-by": "jan"},
+            )
 
     s3.meta.events.register("provide-client-params.s3.PutObject", jan_uploads_first)
     try:

@@ -79,9 +79,8 @@ class RemoteEntry:
     size: int
     etag: str  # without quotes; '…-N' for multipart uploads
     last_modified: datetime
-    crc32: int | None = (
-        None  # from the index, vam metadata, a FULL_OBJECT checksum, or a matching ETag
-    )
+    # from the index, vam metadata, a FULL_OBJECT checksum, or a matching ETag
+    crc32: int | None = None
     version_id: str | None = None
     uploaded_by: str | None = None
     mtime_ns: int | None = None  # the uploader's original mtime

@@ -89,7 +89,7 @@ def brand_status(
                 staging_days=config.storage.staging_days,
                 objects=grouped.get(pid, []),
                 hasher=hasher,
-            )  # fmt: skip
+            )
         )
     return statuses, refusals
 
