@@ -11,7 +11,6 @@ from vam.aws.bucketcaps import conditions_for
 from vam.core.config import Config
 from vam.core.errors import SafetyError
 from vam.core.projects import Project, settings_for_brand
-from vam.s3sync.keys import nfc
 from vam.s3sync.remote import RemoteObject
 from vam.s3sync.s3guard import CHANGED, delete_version, is_backup_key
 from vam.s3sync.samecontent import Answer, OnDisk, Proof, same_content
@@ -45,7 +44,7 @@ def plan_cleanup(plan: ArchivePlan, staging: StagingRead) -> list[CleanupDecisio
         if not ssd_file.is_file():
             out.append(CleanupDecision(obj, False, "not on the SSD copy"))
             continue
-        entry = entries.get(obj.rel) or entries.get(nfc(obj.rel))
+        entry = entries.get(obj.rel)
         crc = entry.crc32 if entry and (entry.etag, entry.size) == (obj.etag, obj.size) else None
         proof = same_content(OnDisk(ssd_file), size=obj.size, etag=obj.etag, crc32=crc)
         out.append(CleanupDecision(obj, proof.same, _reason(proof)))
