@@ -265,7 +265,17 @@ def test_cleanup_s3_deletes_only_what_the_ssd_copy_has(config, ad, sample, s3):
         UploadId=mpu["UploadId"],
         MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
     )
-    index = {"files": {cafe: {"size": len(body), "crc32": file_crc32(b65.staging / cafe)}}}
+    etag = s3c.head_object(Bucket="video-projects", Key=prefix + cafe)["ETag"].strip('"')
+    entry = {
+        "size": len(body),
+        "crc32": file_crc32(b65.staging / cafe),
+        "etag": etag,
+        "version_id": None,
+        "uploaded_by": "david",
+        "uploaded_at": "2026-11-24T10:00:00Z",
+        "mtime_ns": None,
+    }
+    index = {"files": {cafe: entry}}  # as vam writes it (vam.s3sync.remoteindex)
     s3c.put_object(
         Bucket="video-projects", Key=prefix + ".vam/index.json", Body=json.dumps(index).encode()
     )

@@ -168,8 +168,13 @@ def jan_is_uploading(client, rel: str = "jan-final.mp4") -> str:
     """Jan's upload from her computer, two parts in: nothing of it is recorded on David's."""
     up = client.create_multipart_upload(Bucket=BUCKET, Key=PREFIX + rel)
     for number in (1, 2):
-        client.upload_part(Bucket=BUCKET, Key=PREFIX + rel, UploadId=up["UploadId"],
-                           PartNumber=number, Body=b"j" * 70_000)  # fmt: skip
+        client.upload_part(
+            Bucket=BUCKET,
+            Key=PREFIX + rel,
+            UploadId=up["UploadId"],
+            PartNumber=number,
+            Body=b"j" * 70_000,
+        )
     return up["UploadId"]
 
 
@@ -197,9 +202,15 @@ def david_is_interrupted(world, client, part: int) -> str:
     render.write_bytes(b"d" * (4 * part))
     with pytest.raises(Interrupted):
         transfer.upload_file(
-            client, BUCKET, PREFIX + "final-render.mp4", render, crc32=None, metadata={},
-            state_dir=staging(world.david).parent / ".vam", progress=StopAfter(part + 1),
-        )  # fmt: skip
+            client,
+            BUCKET,
+            PREFIX + "final-render.mp4",
+            render,
+            crc32=None,
+            metadata={},
+            state_dir=staging(world.david).parent / ".vam",
+            progress=StopAfter(part + 1),
+        )
     return open_uploads(client)["final-render.mp4"]
 
 
@@ -243,8 +254,7 @@ def test_which_unfinished_uploads_cleanup_aborts():
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
 
-    from vam.s3sync.cleanup import judge_upload
-    from vam.s3sync.uploads import IncompleteUpload
+    from vam.s3sync.uploads import IncompleteUpload, judge_upload
 
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     long_ago = now - timedelta(days=30)

@@ -312,8 +312,9 @@ def test_local_cleanup_removes_a_partial_download_and_its_record(
     part = jan.staging() / "raw.mp4.vam-part"
     assert part.exists() and list((jan.state_dir() / "downloads").glob("*.json"))
     as_jan = {"VAM_SETTINGS": str(jan.settings)}
-    done = vam_cli("s3.cleanup", "--brand", "ad", "--project", "b65", "--side", "local", "--yes",
-                   env=as_jan)  # fmt: skip
+    done = vam_cli(
+        "s3.cleanup", "--brand", "ad", "--project", "b65", "--side", "local", "--yes", env=as_jan
+    )
     assert "raw.mp4.vam-part" in done.stdout and "partial download" in done.stdout, done.stdout
     assert "removed 1 partial download(s)" in done.stdout, done.stdout
     assert not part.exists() and not list((jan.state_dir() / "downloads").glob("*.json"))

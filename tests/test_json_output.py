@@ -195,12 +195,13 @@ def test_every_task_that_moves_deletes_or_checks_answers_in_json(vam_cli, world)
 def test_json_is_offered_by_every_task_that_moves_deletes_or_checks():
     from vam.tasks import ns
 
-    wanted = {
-        "handoff", "receive", "doctor", "s3.up", "s3.down", "s3.status", "s3.share",
-        "s3.cleanup", "s3.uploads", "aws.check", "aws.setup-bucket", "aws.setup-policy",
-        "aws.setup-user", "aws.rotate-key", "aws.import-key", "manifest.generate",
-        "ssd.archive", "ssd.sync", "ssd.status", "repo.check",
-    }  # fmt: skip
+    wanted = set(
+        """
+        handoff receive doctor s3.up s3.down s3.status s3.share s3.cleanup s3.uploads
+        aws.check aws.setup-bucket aws.setup-policy aws.setup-user aws.rotate-key aws.import-key
+        manifest.generate ssd.archive ssd.sync ssd.status repo.check
+        """.split()
+    )
     missing = sorted(
         name for name in wanted if not any("json" in a.names for a in ns[name].get_arguments())
     )

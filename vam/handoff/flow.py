@@ -25,11 +25,12 @@ from vam.handoff.notify import Notified, post_webhook
 from vam.s3sync.model import FileState
 from vam.s3sync.remote import list_project
 from vam.s3sync.share import share_links
-from vam.s3sync.sync import status
+from vam.s3sync.status import status
 
 if TYPE_CHECKING:
     from vam.core.files import FileRules
-    from vam.s3sync.sync import ProjectStatus, SyncReport, Target
+    from vam.s3sync.report import ProjectStatus, SyncReport
+    from vam.s3sync.target import Target
 
 # states that leave a file not in S3 as it is here after a real upload (a dry run's UPLOAD rows
 # are the files the real run would send)

@@ -5,7 +5,7 @@ stamp (size, mtime, ctime, inode, device, as git's index), so an unchanged file 
 an entry taken within a timestamp tick of the file's mtime is not trusted ("racily clean").
 Remote: the vam index or vam metadata or S3's FULL_OBJECT CRC32; for objects uploaded by other
 tools, the single-part ETag (= MD5) or the multipart ETag recomputed locally with the part size
-read from the object. Never size-only.
+read from the object (samecontent.py). Never size-only.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from vam.core.files import FileRules, Skipped, Stamp, walk
 from vam.core.layout import STATE_DIR
 from vam.s3sync.keys import nfc
 from vam.s3sync.model import LocalEntry, RemoteEntry
+from vam.s3sync.samecontent import same_content
 
 CACHE_FILE = "checksums.json"
 
@@ -93,7 +94,7 @@ class ChecksumCache:
     entry is treated as unknown and the file read again). The clock that matters is the file
     system's (an SMB server's may differ from ours): each save measures the offset between the two
     on the cache file itself. The cache is a planning hint only: a step that replaces or deletes a
-    file reads it again first (sync.py, cleanup, archive)."""
+    file reads it again first (up, down, cleanup, archive)."""
 
     VERSION = 2
 
@@ -272,22 +273,42 @@ def resolve_foreign(
     hasher: Hasher,
     part_size: int | None,
 ) -> RemoteEntry:
-    """An object without a known CRC32: if this computer's file has the same size, compare bytes
-    through the ETag (MD5, or multipart with the object's part size); when equal, the object's CRC32
-    is the local one. Otherwise it stays unknown (= different from the local file)."""
-    if remote.crc32 is not None or local is None or local.size != remote.size:
+    """An object without a known CRC32: if this computer's file is proven to hold the same
+    bytes (samecontent: the ETag as MD5, or multipart with the object's part size), the object's
+    CRC32 is the local one. Otherwise it stays unknown (= different from the local file)."""
+    if remote.crc32 is not None or local is None:
         return remote
     path = local.path or staging / local.rel
     stamp = local.stamp or Stamp(local.size, local.mtime_ns)
-    if "-" in remote.etag:
-        if not part_size:
-            return remote
-        ours = cache.multipart_etag(local.rel, path, stamp, part_size, hasher)
-    else:
-        ours = cache.md5(local.rel, path, stamp, hasher)
-    if ours == remote.etag:
+    here = CachedFile(local.rel, path, stamp, cache, hasher)
+    if same_content(here, size=remote.size, etag=remote.etag, part_size=part_size).same:
         return replace(remote, crc32=local.crc32)
     return remote
+
+
+@dataclass(frozen=True)
+class CachedFile:
+    """A file of s3-staging/ as the scan saw it, its checksums read through the checksum cache
+    (samecontent.FileOnDisk)."""
+
+    rel: str
+    path: Path
+    stamp: Stamp
+    cache: ChecksumCache
+    hasher: Hasher
+
+    @property
+    def size(self) -> int:
+        return self.stamp.size
+
+    def crc32(self) -> int:
+        return self.cache.crc32(self.rel, self.path, self.stamp, self.hasher)[1]
+
+    def md5(self) -> str:
+        return self.cache.md5(self.rel, self.path, self.stamp, self.hasher)
+
+    def multipart_etag(self, part_size: int) -> str:
+        return self.cache.multipart_etag(self.rel, self.path, self.stamp, part_size, self.hasher)
 
 
 def state_dir(project_folder: Path) -> Path:

@@ -1,6 +1,7 @@
 """The values of S3 staging sync (SPEC §4): one file's three sides, its state, the plan, actions.
 
-Plain frozen values only: the scanners produce them, plan.py decides, sync.py acts on them.
+Plain frozen values only: the scanners produce them, plan.py decides, the up/down pipeline acts
+on them.
 """
 
 from __future__ import annotations
@@ -78,9 +79,8 @@ class RemoteEntry:
     size: int
     etag: str  # without quotes; '…-N' for multipart uploads
     last_modified: datetime
-    crc32: int | None = (
-        None  # from the index, vam metadata, a FULL_OBJECT checksum, or a matching ETag
-    )
+    # from the index, vam metadata, a FULL_OBJECT checksum, or a matching ETag
+    crc32: int | None = None
     version_id: str | None = None
     uploaded_by: str | None = None
     mtime_ns: int | None = None  # the uploader's original mtime

@@ -192,7 +192,7 @@ def upload_actions(plan: Plan, *, force: bool = False, delete: bool = False) -> 
                     st,
                     size=row.remote.size,
                     if_match=row.remote.etag,
-                )  # fmt: skip
+                )
             )
         elif st is not FileState.DOWNLOAD:
             actions.append(Action(ActionKind.SKIP, row.rel, st, note=row.reason))

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from vam.s3sync.keys import unsafe_reason
+
 
 @dataclass(frozen=True)
 class RemoteObject:
@@ -58,3 +60,15 @@ def list_project(s3, bucket: str, prefix: str) -> list[RemoteObject]:
         _remote_object(item, project, item["Key"][len(prefix) :])
         for item in iter_objects(s3, bucket, prefix)
     ]
+
+
+def remote_project_ids(s3, bucket: str, brand_prefix: str) -> list[str]:
+    """Project folders that exist in S3 under a brand prefix (one delimited listing)."""
+    ids = []
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=brand_prefix, Delimiter="/"):
+        for cp in page.get("CommonPrefixes", []):
+            name = cp["Prefix"][len(brand_prefix) :].rstrip("/")
+            if name and not unsafe_reason(name):
+                ids.append(name)
+    return ids

@@ -5,13 +5,18 @@ conditional write (If-Match on the index's own ETag, If-None-Match when creating
 race, so `s3.status` learns every vam-uploaded object's checksum and uploader from one GET instead
 of one HEAD per file. It is a cache of object metadata: an entry is trusted only while its ETag
 equals the listed object's ETag; anything else gets a HEAD.
+
+`read_index` is the one reader (the sync's scan, and the reports' staging read): an entry counts
+only in the form vam writes it (every field, a CRC32 as an int); one in any other form is left
+out on its own, and the next `s3.up` writes the index without it.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
+from typing import Any
 
 import botocore.exceptions as bce
 
@@ -36,6 +41,8 @@ class IndexEntry:
 class RemoteIndex:
     entries: dict[str, IndexEntry]
     etag: str | None  # the index object's own ETag; None when it does not exist yet
+    # rel -> who uploaded it, from every entry that names someone, whole or not (for reports)
+    uploaders: dict[str, str] = field(default_factory=dict)
 
 
 def is_vam_key(rel: str) -> bool:
@@ -60,11 +67,38 @@ def read_index(s3, bucket: str, project_prefix: str) -> RemoteIndex:
         raise
     etag = str(resp.get("ETag", "")).strip('"')
     try:
-        data = json.loads(resp["Body"].read())
-        entries = {rel: IndexEntry(**e) for rel, e in data.get("files", {}).items()}
+        files = json.loads(resp["Body"].read()).get("files", {})
+        raw = {str(rel): e for rel, e in files.items() if isinstance(e, dict)}
     except (ValueError, TypeError, AttributeError):
-        entries = {}
-    return RemoteIndex(entries, etag)
+        raw = {}
+    entries = {rel: entry for rel, e in raw.items() if (entry := _entry(e)) is not None}
+    who = {rel: e["uploaded_by"] for rel, e in raw.items() if isinstance(e.get("uploaded_by"), str)}
+    return RemoteIndex(entries, etag, who)
+
+
+_FIELDS = {f.name for f in fields(IndexEntry)}
+
+
+def _entry(raw: dict[str, Any]) -> IndexEntry | None:
+    """An entry as vam writes it (see IndexEntry), else None: vam does not guess at the meaning
+    of a CRC32 in another form or a field left out."""
+    if set(raw) != _FIELDS:
+        return None
+    entry = IndexEntry(**raw)
+    whole = (
+        _is_int(entry.size)
+        and _is_int(entry.crc32)
+        and isinstance(entry.etag, str)
+        and isinstance(entry.uploaded_at, str)
+        and isinstance(entry.version_id, str | None)
+        and isinstance(entry.uploaded_by, str | None)
+        and (entry.mtime_ns is None or _is_int(entry.mtime_ns))
+    )
+    return entry if whole else None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def update_index(

@@ -175,8 +175,10 @@ def _multipart_copy(
         ContentType=head.get("ContentType") or "binary/octet-stream",
     )
     upload_id = created["UploadId"]
-    ranges = [(n + 1, start, min(start + COPY_PART_SIZE, size) - 1)
-              for n, start in enumerate(range(0, size, COPY_PART_SIZE))]  # fmt: skip
+    ranges = [
+        (n + 1, start, min(start + COPY_PART_SIZE, size) - 1)
+        for n, start in enumerate(range(0, size, COPY_PART_SIZE))
+    ]
 
     def part(bounds: tuple[int, int, int]) -> dict:
         number, first, last = bounds

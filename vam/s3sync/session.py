@@ -16,7 +16,8 @@ from vam.core.projects import (
     settings_for_brand,
 )
 from vam.core.units import parse_rate, slow_rate_warning
-from vam.s3sync.sync import Target, remote_project_ids, target_for
+from vam.s3sync.remote import remote_project_ids
+from vam.s3sync.target import Target, target_for
 
 
 class Session:

@@ -1,12 +1,16 @@
-"""Presigned download links for a project's staged files (SPEC §4 s3.share)."""
+"""Presigned download links for a project's staged files (SPEC §4 s3.share; handoff's links)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from vam.core.errors import UsageError
+from vam.core.errors import NotFoundError, UsageError
+from vam.s3sync.remote import list_project
+from vam.s3sync.remoteindex import is_vam_key
+from vam.s3sync.target import Target
 
 MIN_EXPIRY = 3600
 MAX_EXPIRY = 7 * 24 * 3600  # SigV4 presigned URLs cannot live longer than 7 days
@@ -38,6 +42,11 @@ class Link:
     url: str
     expires_at: datetime
 
+    def as_dict(self) -> dict[str, Any]:
+        """For `--json`."""
+        expires = self.expires_at.isoformat().replace("+00:00", "Z")
+        return {"path": self.rel, "bytes": self.size, "url": self.url, "expires": expires}
+
 
 def presign(s3, bucket: str, key: str, seconds: int) -> str:
     """A GET link for one object; content-disposition keeps the file's own name on download."""
@@ -66,3 +75,22 @@ def share_links(s3, bucket: str, objects: list[tuple[str, str, int]], seconds: i
         Link(rel, key, size, presign(s3, bucket, key, seconds), expires_at)
         for rel, key, size in objects
     ]
+
+
+def project_links(s3, target: Target, seconds: int, *, contains: str | None = None) -> list[Link]:
+    """Links for the project's S3 files (vam's own objects aside), or only those whose path
+    contains `contains` (any case). NotFoundError when there is none, naming what there is."""
+    files = [o for o in list_project(s3, target.bucket, target.prefix) if not is_vam_key(o.rel)]
+    objects = [o for o in files if not contains or contains.lower() in o.rel.lower()]
+    if not files:
+        raise NotFoundError(
+            f"no S3 files in {target.brand_key} {target.project_id}; "
+            f"upload them first: {target.command('up')}"
+        )
+    if not objects:
+        names = ", ".join(o.rel for o in files[:5]) + (", …" if len(files) > 5 else "")
+        raise NotFoundError(
+            f"no S3 file of {target.brand_key} {target.project_id} has {contains!r} in its "
+            f"name; its files: {names}"
+        )
+    return share_links(s3, target.bucket, [(o.rel, o.key, o.size) for o in objects], seconds)

@@ -3,12 +3,12 @@
 Reports must not hang or fail when AWS is not configured or not reachable: credentials are checked
 before any request, and the client uses short timeouts and one retry. The failure comes back as a
 one-line reason instead of an exception. Keys under a project's `.vam/` folder are vam's own index
-and handoff objects: they are split off, and the index (uploader per file) is read when present.
+and handoff objects: they are split off, and the index (uploader and checksum per file) is read
+when present, by the sync's own reader (remoteindex.read_index).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import botocore.exceptions as bce
@@ -20,8 +20,7 @@ from vam.core.errors import VamError
 from vam.core.layout import STATE_DIR
 from vam.core.settings import Settings
 from vam.s3sync.remote import RemoteObject, list_project, list_staging
-
-INDEX_NAME = "index.json"
+from vam.s3sync.remoteindex import INDEX_REL, RemoteIndex, read_index
 
 
 @dataclass(frozen=True)
@@ -31,12 +30,20 @@ class StagingRead:
     prefix: str
     projects: dict[str, list[RemoteObject]] = field(default_factory=dict)  # content objects only
     state_objects: dict[str, list[RemoteObject]] = field(default_factory=dict)  # under .vam/
-    uploaders: dict[str, dict[str, dict]] = field(default_factory=dict)  # project -> rel -> entry
+    indexes: dict[str, RemoteIndex] = field(default_factory=dict)  # project -> its S3 index
     error: str | None = None
 
     @property
     def available(self) -> bool:
         return self.error is None
+
+    @property
+    def uploaders(self) -> dict[str, dict[str, dict]]:
+        """project -> rel -> {"uploaded_by": name}: who uploaded each file, for the manifest."""
+        return {
+            project: {rel: {"uploaded_by": who} for rel, who in index.uploaders.items()}
+            for project, index in self.indexes.items()
+        }
 
 
 def quick_s3_client(config: Config, settings: Settings, *, connect_timeout: float = 3):
@@ -91,20 +98,20 @@ def read_staging(
         for obj in objects:
             target = state if obj.rel.split("/", 1)[0] == STATE_DIR else projects
             target.setdefault(project, []).append(obj)
-    uploaders: dict[str, dict[str, dict]] = {}
+    indexes: dict[str, RemoteIndex] = {}
     if with_index:
         for project, objects in state.items():
-            index = next((o for o in objects if o.rel == f"{STATE_DIR}/{INDEX_NAME}"), None)
+            index = next((o for o in objects if o.rel == INDEX_REL), None)
             if index is not None:
-                uploaders[project] = _read_index(client, bucket, index.key)
-    return StagingRead(prefix, projects, state, uploaders)
+                project_prefix = index.key.removesuffix(INDEX_REL)
+                indexes[project] = _index_or_empty(client, bucket, project_prefix)
+    return StagingRead(prefix, projects, state, indexes)
 
 
-def _read_index(s3, bucket: str, key: str) -> dict[str, dict]:
-    """The sync index {"files": {rel: {...}}} of a project; {} when unreadable (it is a hint)."""
+def _index_or_empty(s3, bucket: str, project_prefix: str) -> RemoteIndex:
+    """The project's index; an empty one when it cannot be read (it only adds uploader names
+    and checksums to a report)."""
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        files = json.loads(body).get("files", {})
-        return {rel: entry for rel, entry in files.items() if isinstance(entry, dict)}
-    except Exception:  # a missing or malformed index only costs us the uploader names
-        return {}
+        return read_index(s3, bucket, project_prefix)
+    except (bce.ClientError, bce.BotoCoreError):
+        return RemoteIndex({}, None)

@@ -6,17 +6,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from vam.core.units import format_size
-from vam.s3sync.model import ActionKind, FileRow, FileState, Plan
-from vam.s3sync.sync import (
-    Outcome,
-    ProjectStatus,
-    SyncReport,
-    Target,
-    describe_local,
-    recommend,
-    row_message,
-    when,
-)
+from vam.s3sync.describe import describe_local, recommend, row_message, when
+from vam.s3sync.model import ActionKind, FileRow, FileState, LocalEntry, Plan, RemoteEntry
+from vam.s3sync.report import Outcome, ProjectStatus, SyncReport
+from vam.s3sync.target import Target
 
 _VERB = {"up": "upload", "down": "download"}
 _DONE = {
@@ -257,21 +250,25 @@ def _row_dict(row: FileRow) -> dict[str, Any]:
         "size": _sizes(row)[0],  # a conflict: yours; both are under local and remote
         "uploaded_by": row.remote.uploaded_by if row.remote else None,
         "uploaded_at": row.remote.last_modified.isoformat() if row.remote else None,
-        "local": {
-            "size": row.local.size,
-            "crc32": f"{row.local.crc32:08x}" if row.local.crc32 is not None else None,
-            "described": describe_local(row.local),
-        }
-        if row.local
-        else None,  # fmt: skip
-        "remote": {
-            "key": row.remote.key,
-            "size": row.remote.size,
-            "etag": row.remote.etag,
-            "crc32": f"{row.remote.crc32:08x}" if row.remote.crc32 is not None else None,
-        }
-        if row.remote
-        else None,
+        "local": _local_dict(row.local) if row.local else None,
+        "remote": _remote_dict(row.remote) if row.remote else None,
+    }
+
+
+def _crc(crc32: int | None) -> str | None:
+    return f"{crc32:08x}" if crc32 is not None else None
+
+
+def _local_dict(local: LocalEntry) -> dict[str, Any]:
+    return {"size": local.size, "crc32": _crc(local.crc32), "described": describe_local(local)}
+
+
+def _remote_dict(remote: RemoteEntry) -> dict[str, Any]:
+    return {
+        "key": remote.key,
+        "size": remote.size,
+        "etag": remote.etag,
+        "crc32": _crc(remote.crc32),
     }
 
 
@@ -306,7 +303,7 @@ def report_dict(report: SyncReport) -> dict[str, Any]:
                 "size": a.size,
                 "backup": a.backup,
                 "if_match": a.if_match,
-            }  # fmt: skip
+            }
             for a in report.actions
             if a.kind is not ActionKind.SKIP
         ],
@@ -318,7 +315,7 @@ def report_dict(report: SyncReport) -> dict[str, Any]:
                 "bytes": o.bytes,
                 "resumed_bytes": o.resumed,
                 "message": o.message,
-            }  # fmt: skip
+            }
             for o in report.outcomes
         ],
         "messages": list(report.messages),

@@ -4,18 +4,16 @@ versions. The versions vam kept under `.vam/backups/` in S3 stay: no SSD copy ho
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from vam.aws.bucketcaps import conditions_for
-from vam.core.checksum import file_crc32
 from vam.core.config import Config
 from vam.core.errors import SafetyError
 from vam.core.projects import Project, settings_for_brand
 from vam.s3sync.remote import RemoteObject
 from vam.s3sync.s3guard import CHANGED, delete_version, is_backup_key
+from vam.s3sync.samecontent import Answer, OnDisk, Proof, same_content
 from vam.s3sync.staging_read import StagingRead, quick_s3_client, read_staging
 from vam.ssd.archive_plan import ArchivePlan
 
@@ -26,25 +24,6 @@ def staging_state(config: Config, root: Path, project: Project) -> StagingRead:
     return read_staging(config, settings, prefix, project=project.id)
 
 
-def _crc_value(value) -> int | None:
-    """A CRC32 as the sync index may store it: int, 8 hex digits, or S3's base64 form."""
-    if isinstance(value, int):
-        return value
-    if not isinstance(value, str):
-        return None
-    try:
-        if len(value) == 8 and value.endswith("=="):
-            return int.from_bytes(base64.b64decode(value), "big")
-        return int(value, 16)
-    except ValueError:
-        return None
-
-
-def _md5(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "md5").hexdigest()
-
-
 @dataclass(frozen=True)
 class CleanupDecision:
     obj: RemoteObject
@@ -53,41 +32,39 @@ class CleanupDecision:
 
 
 def plan_cleanup(plan: ArchivePlan, staging: StagingRead) -> list[CleanupDecision]:
-    """Which staging objects may go: only those whose content is on the SSD copy, proven by size
-    plus MD5 (single-part ETag) or the CRC32 recorded in the sync index."""
+    """Which staging objects may go: only those whose content is on the SSD copy, proven
+    (samecontent) by size plus MD5 (single-part ETag) or the CRC32 vam's index holds for exactly
+    that version."""
     pid = plan.project.id
-    index = staging.uploaders.get(pid, {})
+    index = staging.indexes.get(pid)
+    entries = index.entries if index is not None else {}
     out = []
     for obj in staging.projects.get(pid, []):
         ssd_file = plan.ssd_dir.joinpath("s3-staging", *obj.rel.split("/"))
         if not ssd_file.is_file():
             out.append(CleanupDecision(obj, False, "not on the SSD copy"))
             continue
-        if ssd_file.stat().st_size != obj.size:
-            out.append(CleanupDecision(obj, False, "size differs from the SSD copy"))
-            continue
-        if "-" not in obj.etag and obj.etag:
-            same = _md5(ssd_file) == obj.etag.lower()
-            out.append(CleanupDecision(obj, same, "MD5 matches the SSD copy" if same
-                                       else "MD5 differs from the SSD copy"))  # fmt: skip
-            continue
-        entry = index.get(obj.rel) or {}
-        crc = _crc_value(entry.get("crc32"))
-        etag_ok = entry.get("etag") in (None, obj.etag) and entry.get("size") in (None, obj.size)
-        if crc is None or not etag_ok:
-            out.append(CleanupDecision(obj, False, "multipart upload with no known checksum: "
-                                       "cannot prove the SSD has it"))  # fmt: skip
-            continue
-        same = file_crc32(ssd_file) == crc
-        out.append(CleanupDecision(obj, same, "CRC32 matches the SSD copy" if same
-                                   else "CRC32 differs from the SSD copy"))  # fmt: skip
+        entry = entries.get(obj.rel)
+        crc = entry.crc32 if entry and (entry.etag, entry.size) == (obj.etag, obj.size) else None
+        proof = same_content(OnDisk(ssd_file), size=obj.size, etag=obj.etag, crc32=crc)
+        out.append(CleanupDecision(obj, proof.same, _reason(proof)))
     return out
 
 
+def _reason(proof: Proof) -> str:
+    if proof.answer is Answer.CANNOT_TELL:
+        return "multipart upload with no known checksum: cannot prove the SSD has it"
+    verb = "matches" if proof.same else "differs from"
+    return f"{proof.by} {verb} the SSD copy"
+
+
 def execute_cleanup(
-    config: Config, root: Path, plan: ArchivePlan, decisions: list[CleanupDecision],
+    config: Config,
+    root: Path,
+    plan: ArchivePlan,
+    decisions: list[CleanupDecision],
     staging: StagingRead,
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """Delete the provable objects, each only as the version that was compared with the SSD copy
     (DeleteObject with If-Match where the bucket honours it, else a HEAD right before), then
     vam's own index and handoff objects when nothing else is left. The .vam/backups/ objects

@@ -15,9 +15,9 @@ from vam.handoff.flow import (
     who_runs_what,
 )
 from vam.handoff.note import receivers
+from vam.s3sync.down import download
 from vam.s3sync.session import Session
 from vam.s3sync.share import parse_expiry
-from vam.s3sync.sync import download, upload
 from vam.s3sync.syncview import (
     failure_summary,
     header,
@@ -26,6 +26,7 @@ from vam.s3sync.syncview import (
     status_dict,
     status_lines,
 )
+from vam.s3sync.up import upload
 from vam.tasks.base import JSON_HELP, result, say, vam_task, warn
 
 HELP = {
