@@ -15,7 +15,8 @@ from vam.core.config import load_config
 from vam.core.projects import find_brand, find_project, projects_root
 from vam.demo.sample import write_media
 from vam.s3sync.samecontent import Answer, OnDisk, same_content
-from vam.ssd.archive import execute_archive, plan_archive
+from vam.ssd.archive import execute_archive
+from vam.ssd.archive_plan import plan_archive
 from vam.ssd.staging_cleanup import plan_cleanup, staging_state
 
 B65 = "b65-guy-monroe-marketing-plan"
