@@ -19,7 +19,7 @@ SMALL_FILE = 16 * 1024 * 1024
 SMALL_WORKERS = 8
 SMALL_BUDGET = 64 * 1024 * 1024
 # Two large files at once: while one finishes (S3 assembles a multipart object, a download is
-# flushed to disk) the other keeps the link busy. Each bounds its own memory (transfer.py).
+# flushed to disk) the other keeps the link busy. Each bounds its own memory (vam/s3sync/transfer/).
 LARGE_WORKERS = 2
 
 T = TypeVar("T")

@@ -27,7 +27,7 @@ from vam.core.team import Brand
 from vam.ssd.layout import ssd_projects
 
 # `{project}/.vam/backups/{stamp}/{rel}`: the versions `s3.down --force` and `ssd.sync --overwrite`
-# replaced (vam.sync keeps the same name); ssd.archive carries them to the SSD copy.
+# replaced (s3.down --force keeps them the same way); ssd.archive carries them to the SSD copy.
 BACKUPS = "backups"
 
 
