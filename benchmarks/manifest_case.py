@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from vam.config import CHECKOUT, load_config
-from vam.manifest import generate
-from vam.projects import projects_root
-from vam.ranges import range_for
+from vam.catalog.registry import generate
+from vam.core.config import CHECKOUT, load_config
+from vam.core.projects import projects_root
+from vam.core.ranges import range_for
 
 BRANDS = 6
 PROJECTS = 120
@@ -21,14 +21,26 @@ FILES = 40
 
 # 40 names per project: 6 heavy by extension (some deep in subfolders), 34 light
 _NAMES = (
-    ["recordings/01-intro.mov", "recordings/02-main.mov", "recordings/raw/cam-b.MP4",
-     "final/render-v1.mp4", "final/old/render-v0.mkv", "s3-staging/raw.mp4"]
+    [
+        "recordings/01-intro.mov",
+        "recordings/02-main.mov",
+        "recordings/raw/cam-b.MP4",
+        "final/render-v1.mp4",
+        "final/old/render-v0.mkv",
+        "s3-staging/raw.mp4",
+    ]
     + [f"recording-transcripts/{i:02d}-part.txt" for i in range(12)]
     + [f"assets/thumb-{i}.png" for i in range(10)]
     + [f"subs/part-{i}.srt" for i in range(6)]
-    + ["notes.md", "data/storyline.json", "s3-staging/brief.md", "README.md", "shot-list.md",
-       "links.yml"]
-)  # fmt: skip
+    + [
+        "notes.md",
+        "data/storyline.json",
+        "s3-staging/brief.md",
+        "README.md",
+        "shot-list.md",
+        "links.yml",
+    ]
+)
 assert len(_NAMES) == FILES
 
 

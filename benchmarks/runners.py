@@ -131,7 +131,7 @@ class VamRunner(Runner):
         super().__init__(python)
         self.repo = repo
         self.module = module  # a stand-in with the same CLI contract, in the harness's own tests
-        # vam's botocore cache (vam/botocache.py), shared by every site of the run and filled
+        # vam's botocore cache (vam/aws/botocache.py), shared by every site of the run and filled
         # once before the first case, as on a machine where vam has run before
         self.cache_dir = cache_dir
 
@@ -140,16 +140,20 @@ class VamRunner(Runner):
         if self.cache_dir is None:
             return
         code = (
-            "from vam.awsclient import new_session; "
+            "from vam.aws.client import new_session; "
             "new_session(None, 'us-east-1', access_key_id='x', secret_access_key='x')"
             ".create_client('s3', endpoint_url='http://127.0.0.1:9')"
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "VAM_"))}
         env.update(PYTHONPATH=str(self.repo), VAM_CACHE_DIR=str(self.cache_dir))
         subprocess.run(
-            [str(self.executable), "-c", code], env=env, cwd=self.repo, check=True, timeout=120,
+            [str(self.executable), "-c", code],
+            env=env,
+            cwd=self.repo,
+            check=True,
+            timeout=120,
             capture_output=True,
-        )  # fmt: skip
+        )
 
     def _run(self, task: str, site: Site, project: str) -> Invocation:
         env = site.env()

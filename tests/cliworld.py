@@ -1,5 +1,6 @@
-"""David and Jan as the demo builds them (vam.demo.build_world), driven through the real `vam`
-command line in-process, for stories that need whole commands and their output.
+"""David and Jan as the demo builds them (vam.demo.story.build_world), driven through the real `vam`
+command line in-process (vam.tasks.inprocess.run_vam), for stories that need whole commands and
+their output.
 
 Fixtures `client` (a plain boto3 client) and `plain` (a world on a bucket vam did not make, so
 without versioning) are in tests/conftest.py.
@@ -7,7 +8,8 @@ without versioning) are in tests/conftest.py.
 
 from __future__ import annotations
 
-from vam.demo import B65, Person, run_vam
+from vam.demo.story import B65, Person
+from vam.tasks.inprocess import run_vam
 
 BUCKET = "video-projects"
 AD = ["--brand", "ad", "--project", "b65"]

@@ -12,15 +12,15 @@ import boto3
 import pytest
 from storykit import BUCKET, Person
 
-from vam.localserver import LOCAL_CREDENTIALS, local_s3
-from vam.sample import SampleRoot, build_sample_root
+from vam.demo.localserver import LOCAL_CREDENTIALS, local_s3
+from vam.demo.sample import SampleRoot, build_sample_root
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
 def botocore_cache(tmp_path_factory) -> Path:
-    """One cache of botocore's parsed data files (vam/botocache.py) for the whole run."""
+    """One cache of botocore's parsed data files (vam/aws/botocache.py) for the whole run."""
     return tmp_path_factory.mktemp("vam-cache")
 
 
@@ -129,7 +129,7 @@ def client(s3):
 def plain(tmp_path, s3, client):
     """David and Jan (vam.demo's world) on a bucket someone made without versioning, as on R2,
     B2 or MinIO's default."""
-    from vam.demo import build_world
+    from vam.demo.story import build_world
 
     client.create_bucket(Bucket=BUCKET)
     return build_world(tmp_path / "plain", s3.endpoint_url, media_bytes=64 * 1024, webhook_url=None)

@@ -10,11 +10,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from vam.awsclient import connect
-from vam.config import load_config
-from vam.errors import NotFoundError
-from vam.projects import find_project, projects_root
-from vam.sync import download, remote_project_ids, status, target_for, upload
+from vam.aws.client import connect
+from vam.core.config import load_config
+from vam.core.errors import NotFoundError
+from vam.core.projects import find_project, projects_root
+from vam.s3sync.down import download
+from vam.s3sync.remote import remote_project_ids
+from vam.s3sync.status import status
+from vam.s3sync.target import target_for
+from vam.s3sync.up import upload
 
 B65 = "b65-guy-monroe-marketing-plan"
 BUCKET = "video-projects"

@@ -16,23 +16,17 @@ import pytest
 from tests.conftest import REPO, run_vam
 from tests.edits import edit_in_place, flip_byte, replace_keeping_mtime
 from tests.test_cli import one_line_error
-from vam import durable
-from vam.archive import (
-    Hooks,
-    execute_archive,
-    execute_cleanup,
-    pick_oldest,
-    plan_archive,
-    plan_cleanup,
-    plan_lines,
-    staging_state,
-)
-from vam.checksum import file_crc32
-from vam.config import PARTIAL_SUFFIX, load_config
-from vam.errors import SafetyError
-from vam.files import walk
-from vam.projects import find_brand, find_project, projects_root
-from vam.sample import write_media, write_text
+from vam.core import durable
+from vam.core.checksum import file_crc32
+from vam.core.config import load_config
+from vam.core.errors import SafetyError
+from vam.core.files import walk
+from vam.core.layout import PARTIAL_SUFFIX
+from vam.core.projects import find_brand, find_project, projects_root
+from vam.demo.sample import write_media, write_text
+from vam.ssd.archive import execute_archive
+from vam.ssd.archive_plan import Hooks, pick_oldest, plan_archive, plan_lines
+from vam.ssd.staging_cleanup import execute_cleanup, plan_cleanup, staging_state
 
 B65 = "b65-guy-monroe-marketing-plan"
 
@@ -58,7 +52,7 @@ def snapshot(folder):
 
 
 def _rules():
-    from vam.config import FileRules
+    from vam.core.files import FileRules
 
     return FileRules()
 
@@ -76,9 +70,12 @@ def test_clean_archive_copies_verifies_removes_and_keeps_light_files(config, ad,
     archived = sample.root / "v-appydave" / "archived" / "b50-b99" / B65
     light = snapshot(archived)
     assert set(light) == {
-        f"{B65}.srt", "notes.md", "assets/thumb.png", "recording-transcripts/01-1-intro.txt",
+        f"{B65}.srt",
+        "notes.md",
+        "assets/thumb.png",
+        "recording-transcripts/01-1-intro.txt",
         "s3-staging/brief.md",
-    }  # fmt: skip
+    }
     assert all(light[rel] == before[rel] for rel in light)
     assert not list(plan.ssd_dir.rglob(f"*{PARTIAL_SUFFIX}"))
 
@@ -142,9 +139,10 @@ def test_interrupted_copy_completes_on_rerun(config, ad, sample, tmp_path):
     script = textwrap.dedent(f"""
         import os, signal
         from pathlib import Path
-        from vam.archive import Hooks, execute_archive, plan_archive
-        from vam.config import load_config
-        from vam.projects import find_brand, find_project
+        from vam.ssd.archive import execute_archive
+        from vam.ssd.archive_plan import Hooks, plan_archive
+        from vam.core.config import load_config
+        from vam.core.projects import find_brand, find_project
         config = load_config()
         brand = find_brand(config, "ad")
         proj = find_project(Path({str(sample.root)!r}), brand, {B65!r})
@@ -223,19 +221,22 @@ def test_storyline_project_archives_without_a_range(config, sample):
 
 
 def test_cli_one_line_errors(vam_cli, sample):
+    def archive(*args: str, settings: Path):
+        return vam_cli("ssd.archive", "--brand", "ad", *args, env={"VAM_SETTINGS": str(settings)})
+
     unplugged = sample.write_settings("jan", ssd_root=str(sample.root / "nope" / "T7"))
     one_line_error(
-        vam_cli("ssd.archive", "--brand", "ad", "--project", "b65",
-                env={"VAM_SETTINGS": str(unplugged)}),
-        "SSD not mounted", "plug in the SSD",
-    )  # fmt: skip
-    env = {"VAM_SETTINGS": str(sample.write_settings("david"))}
-    one_line_error(vam_cli("ssd.archive", "--brand", "ad", "--project", "b67", env=env),
-                   "no project 'b67' in brand appydave")  # fmt: skip
-    one_line_error(vam_cli("ssd.archive", "--brand", "ad", "--project", "b63", env=env),
-                   "already archived")  # fmt: skip
-    one_line_error(vam_cli("ssd.archive", "--brand", "ad", "--project", "b65", "--reserve",
-                           "900TB", env=env), "not enough space on the SSD")  # fmt: skip
+        archive("--project", "b65", settings=unplugged), "SSD not mounted", "plug in the SSD"
+    )
+    david = sample.write_settings("david")
+    one_line_error(
+        archive("--project", "b67", settings=david), "no project 'b67' in brand appydave"
+    )
+    one_line_error(archive("--project", "b63", settings=david), "already archived")
+    one_line_error(
+        archive("--project", "b65", "--reserve", "900TB", settings=david),
+        "not enough space on the SSD",
+    )
 
 
 def test_cleanup_s3_deletes_only_what_the_ssd_copy_has(config, ad, sample, s3):
@@ -251,15 +252,33 @@ def test_cleanup_s3_deletes_only_what_the_ssd_copy_has(config, ad, sample, s3):
     cafe = "b-roll café – take 2.mov"
     body = (b65.staging / cafe).read_bytes()
     mpu = s3c.create_multipart_upload(Bucket="video-projects", Key=prefix + cafe)
-    part = s3c.upload_part(Bucket="video-projects", Key=prefix + cafe, UploadId=mpu["UploadId"],
-                           PartNumber=1, Body=body)  # fmt: skip
+    part = s3c.upload_part(
+        Bucket="video-projects",
+        Key=prefix + cafe,
+        UploadId=mpu["UploadId"],
+        PartNumber=1,
+        Body=body,
+    )
     s3c.complete_multipart_upload(
-        Bucket="video-projects", Key=prefix + cafe, UploadId=mpu["UploadId"],
+        Bucket="video-projects",
+        Key=prefix + cafe,
+        UploadId=mpu["UploadId"],
         MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
-    )  # fmt: skip
-    index = {"files": {cafe: {"size": len(body), "crc32": file_crc32(b65.staging / cafe)}}}
-    s3c.put_object(Bucket="video-projects", Key=prefix + ".vam/index.json",
-                   Body=json.dumps(index).encode())  # fmt: skip
+    )
+    etag = s3c.head_object(Bucket="video-projects", Key=prefix + cafe)["ETag"].strip('"')
+    entry = {
+        "size": len(body),
+        "crc32": file_crc32(b65.staging / cafe),
+        "etag": etag,
+        "version_id": None,
+        "uploaded_by": "david",
+        "uploaded_at": "2026-11-24T10:00:00Z",
+        "mtime_ns": None,
+    }
+    index = {"files": {cafe: entry}}  # as vam writes it (vam.s3sync.remoteindex)
+    s3c.put_object(
+        Bucket="video-projects", Key=prefix + ".vam/index.json", Body=json.dumps(index).encode()
+    )
 
     staging = staging_state(config, sample.root, b65)
     assert len(staging.projects[B65]) == 4
@@ -284,14 +303,17 @@ def test_cli_archive_with_cleanup_s3(sample, s3, vam_cli):
     s3c.create_bucket(Bucket="video-projects")
     prefix = f"staging/v-appydave/{B65}/"
     staged = sample.root / "v-appydave" / B65 / "s3-staging"
-    s3c.put_object(Bucket="video-projects", Key=prefix + "raw.mp4",
-                   Body=(staged / "raw.mp4").read_bytes())  # fmt: skip
-    s3c.put_object(Bucket="video-projects", Key=prefix + "brief.md",
-                   Body=(staged / "brief.md").read_bytes())  # fmt: skip
+    s3c.put_object(
+        Bucket="video-projects", Key=prefix + "raw.mp4", Body=(staged / "raw.mp4").read_bytes()
+    )
+    s3c.put_object(
+        Bucket="video-projects", Key=prefix + "brief.md", Body=(staged / "brief.md").read_bytes()
+    )
     env = {"VAM_SETTINGS": str(sample.write_settings("david"))}
 
-    dry = vam_cli("ssd.archive", "--brand", "ad", "--project", "b65", "--dry-run",
-                  "--cleanup-s3", env=env)  # fmt: skip
+    dry = vam_cli(
+        "ssd.archive", "--brand", "ad", "--project", "b65", "--dry-run", "--cleanup-s3", env=env
+    )
     assert dry.returncode == 0, dry.stderr
     assert f"S3 staging: 2 file(s), 131.1 KB under {prefix}" in dry.stdout
     assert len(s3c.list_objects_v2(Bucket="video-projects")["Contents"]) == 2
@@ -306,7 +328,7 @@ def test_cli_archive_with_cleanup_s3(sample, s3, vam_cli):
 
 def test_what_the_archive_skips_is_left_in_place_not_deleted(config, ad, sample):
     b66 = project(config, ad, "b66-context-engineering")
-    from vam.sample import write_text
+    from vam.demo.sample import write_text
 
     write_text(b66.path / ".DS_Store", "clutter")
     write_text(b66.path / ".vam" / "sync.json", "{}")
@@ -315,8 +337,9 @@ def test_what_the_archive_skips_is_left_in_place_not_deleted(config, ad, sample)
     result = execute_archive(plan_archive(config, sample.root, b66), config)
     assert result.removed_local
     assert sorted(str(p.relative_to(b66.path)) for p in b66.path.rglob("*") if p.is_file()) == [
-        ".git/HEAD", "tools/node_modules/x.js",
-    ]  # fmt: skip
+        ".git/HEAD",
+        "tools/node_modules/x.js",
+    ]
     assert any(".git/HEAD" in note for note in result.notes)
     assert not (b66.path / "recordings").exists()  # archived files are gone
 
@@ -378,13 +401,18 @@ def test_cli_a_force_down_backup_is_archived_and_never_taken_for_a_project_file(
     do not mistake the SSD's .vam/backups for files of the project."""
     client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1")
     client.create_bucket(Bucket="video-projects")
-    client.put_bucket_versioning(Bucket="video-projects",
-                                 VersioningConfiguration={"Status": "Enabled"})  # fmt: skip
+    client.put_bucket_versioning(
+        Bucket="video-projects", VersioningConfiguration={"Status": "Enabled"}
+    )
     env = {"VAM_SETTINGS": str(sample.write_settings("david"))}
     folder = sample.project("v-appydave", B65)
     assert vam_cli("s3.up", cwd=folder, env=env).returncode == 0
-    client.put_object(Bucket="video-projects", Key=f"staging/v-appydave/{B65}/brief.md",
-                      Body=b"Jan: 15 seconds.\n", Metadata={"uploaded-by": "jan"})  # fmt: skip
+    client.put_object(
+        Bucket="video-projects",
+        Key=f"staging/v-appydave/{B65}/brief.md",
+        Body=b"Jan: 15 seconds.\n",
+        Metadata={"uploaded-by": "jan"},
+    )
     brief = folder / "s3-staging" / "brief.md"
     brief.write_text("David: 25 seconds, and keep the joke!\n")
     os.utime(brief, ns=(brief.stat().st_mtime_ns + 2 * 10**9,) * 2)
@@ -422,8 +450,7 @@ def test_cli_a_force_down_backup_is_archived_and_never_taken_for_a_project_file(
     assert ".vam" not in ids and "backups" not in ids
     entry = next(p for p in data["projects"] if p["id"] == B65)
     project_bytes = sum(f.size for f in walk(ssd_dir, _rules()))  # walk never enters .vam
-    assert entry["storage"]["ssd"] == {"exists": True, "path": str(ssd_dir),
-                                       "bytes": project_bytes}  # fmt: skip
+    assert entry["storage"]["ssd"] == {"exists": True, "path": str(ssd_dir), "bytes": project_bytes}
     assert entry["storage"]["local"]["structure"] == "archived" and entry["warnings"] == []
 
 
@@ -511,13 +538,14 @@ def test_a_backup_made_while_the_local_files_are_being_removed_is_left_and_said(
                 write_text(late, "David's brief, kept by s3.down --force\n")
 
     write_text(b65.path / ".vam" / "sync-david.json", "{}")
-    result = execute_archive(plan_archive(config, sample.root, b65), config,
-                             hooks=ForceDownDuringRemoval())  # fmt: skip
+    result = execute_archive(
+        plan_archive(config, sample.root, b65), config, hooks=ForceDownDuringRemoval()
+    )
     assert late.read_text() == "David's brief, kept by s3.down --force\n"
     assert any(f".vam/backups/{STAMP}/brief.md" in note for note in result.notes)
     assert not (b65.path / ".vam" / "sync-david.json").exists()  # vam's state went
-    assert sorted(p.relative_to(b65.path).as_posix() for p in b65.path.rglob("*")
-                  if p.is_file()) == [f".vam/backups/{STAMP}/brief.md"]  # fmt: skip
+    left = sorted(p.relative_to(b65.path).as_posix() for p in b65.path.rglob("*") if p.is_file())
+    assert left == [f".vam/backups/{STAMP}/brief.md"]
 
 
 def test_the_ssd_copy_is_durable_and_read_back_uncached_before_any_local_file_goes(
@@ -596,8 +624,11 @@ def test_an_archive_stopped_after_its_deletes_is_finished_by_the_same_command(co
     assert (archived / "notes.md").read_text() == f"# {B65}\n\nNotes.\n"
 
 
-@pytest.mark.parametrize("edit", [flip_byte, lambda p: replace_keeping_mtime(p, _same_size(p))],
-                         ids=["in-place", "saved-by-rename"])  # fmt: skip
+@pytest.mark.parametrize(
+    "edit",
+    [flip_byte, lambda p: replace_keeping_mtime(p, _same_size(p))],
+    ids=["in-place", "saved-by-rename"],
+)
 def test_an_edit_made_right_before_the_delete_is_kept(config, ad, sample, edit):
     """The last moment: after the verify and the light files, as vam reaches the file. Whether
     the editor writes in place or saves by rename, with the mtime restored, the re-hash sees it."""
@@ -634,8 +665,9 @@ def test_a_file_whose_ssd_copy_vanished_before_the_delete_is_kept(config, ad, sa
             if step.rel == "s3-staging/raw.mp4":
                 step.dst.unlink()
 
-    result = execute_archive(plan_archive(config, sample.root, b65), config,
-                             hooks=SomeoneTidiesTheSsd())  # fmt: skip
+    result = execute_archive(
+        plan_archive(config, sample.root, b65), config, hooks=SomeoneTidiesTheSsd()
+    )
     [kept] = result.kept
     assert kept.rel == "s3-staging/raw.mp4" and "SSD copy cannot be seen" in kept.reason
     assert kept.aside is None and (b65.staging / "raw.mp4").is_file()
@@ -651,9 +683,10 @@ def test_an_archive_killed_while_deleting_is_finished_by_the_same_command(config
     script = textwrap.dedent(f"""
         import os, signal
         from pathlib import Path
-        from vam.archive import Hooks, execute_archive, plan_archive
-        from vam.config import load_config
-        from vam.projects import find_brand, find_project
+        from vam.ssd.archive import execute_archive
+        from vam.ssd.archive_plan import Hooks, plan_archive
+        from vam.core.config import load_config
+        from vam.core.projects import find_brand, find_project
         config = load_config()
         proj = find_project(Path({str(sample.root)!r}), find_brand(config, "ad"), {B65!r})
         plan = plan_archive(config, Path({str(sample.root)!r}), proj)
@@ -679,8 +712,9 @@ def test_an_archive_killed_while_deleting_is_finished_by_the_same_command(config
 
     result = execute_archive(plan_archive(config, sample.root, b65), config)
     assert result.removed_local and not b65.path.exists()
-    assert snapshot(archived) == {rel: v for rel, v in before.items()
-                                  if rel.endswith((".md", ".srt", ".txt", ".png"))}  # fmt: skip
+    assert snapshot(archived) == {
+        rel: v for rel, v in before.items() if rel.endswith((".md", ".srt", ".txt", ".png"))
+    }
 
 
 def test_cli_a_file_changed_during_the_archive_is_kept_and_the_exit_says_so(sample):
@@ -702,8 +736,9 @@ def test_cli_a_file_changed_during_the_archive_is_kept_and_the_exit_says_so(samp
         sys.argv = ["vam", "ssd.archive", "--brand", "ad", "--project", "b65"]
         main()
     """)
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 1, proc.stderr
     assert f"kept final/{B65}-v1.mp4: changed since it was copied (checksum here" in proc.stdout
     assert "the SSD's older copy is now" in proc.stdout

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from vam.atomicfile import write_text_atomic
+from vam.core.atomicfile import write_text_atomic
 
 
 def mode_of(path) -> int:

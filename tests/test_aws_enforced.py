@@ -20,7 +20,7 @@ import botocore.exceptions as bce
 import pytest
 from invoke import Context, Exit
 
-from vam import keyfile
+from vam.aws import keyfile
 from vam.tasks import aws as tasks
 
 pytestmark = pytest.mark.slow  # a server of its own, a dozen IAM round trips per test

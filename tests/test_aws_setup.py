@@ -13,8 +13,8 @@ import pytest
 from invoke import Context, Exit
 
 from tests.conftest import REPO
-from vam import bucket, iamuser
-from vam.errors import AwsError
+from vam.aws import bucket, iamuser
+from vam.core.errors import AwsError
 from vam.tasks import aws as tasks
 
 ENDPOINT_REGION = "us-east-1"
@@ -143,7 +143,7 @@ def test_bucket_in_another_region_is_one_clear_line(david, s3, vam_cli):
 
 
 def test_demo_can_create_the_bucket_through_the_library(s3, sample):
-    from vam.config import load_config
+    from vam.core.config import load_config
 
     storage = load_config(cwd=sample.root).storage
     s3c = client(s3, "s3")
@@ -312,7 +312,7 @@ def test_rotation_with_two_keys_deletes_the_inactive_one_first(david, s3):
         for k in iam.list_access_keys(UserName="jan-video-projects")["AccessKeyMetadata"]
     )
     iam.update_access_key(UserName="jan-video-projects", AccessKeyId=first, Status="Inactive")
-    from vam.config import load_config
+    from vam.core.config import load_config
 
     plan = iamuser.plan_rotation(iam, load_config().team, "jan")
     assert plan.delete_first.id == first and plan.replace.id == second
@@ -330,7 +330,7 @@ def test_failed_proof_keeps_the_old_key_and_deletes_the_new(david, s3):
     run(tasks.setup_user, name="jan")  # no bucket
     iam = client(s3, "iam")
     (old,) = iam.list_access_keys(UserName="jan-video-projects")["AccessKeyMetadata"]
-    from vam.config import load_config
+    from vam.core.config import load_config
 
     config = load_config()
     plan = iamuser.plan_rotation(iam, config.team, "jan")

@@ -1,5 +1,5 @@
 """What makes every vam command start faster: botocore's data files parsed once per botocore
-version (vam/botocache.py) and S3's ISO timestamps read without dateutil. Both must leave
+version (vam/aws/botocache.py) and S3's ISO timestamps read without dateutil. Both must leave
 botocore's behaviour exactly as it was."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import botocore.session
 import pytest
 from botocore.utils import parse_timestamp as botocore_parse_timestamp
 
-from vam import botocache
-from vam.awsclient import new_session, parse_timestamp
+from vam.aws import botocache
+from vam.aws.client import new_session, parse_timestamp
 
 
 def _client(session):
@@ -123,8 +123,8 @@ def test_timestamps_read_as_botocore_reads_them(value):
 def test_listing_times_are_aware_utc(s3, monkeypatch):
     """Through the wire: a listing's LastModified is an aware UTC datetime, as before, and it
     was read by vam's parser (the session is wired to it), not dateutil's."""
-    from vam import awsclient
-    from vam.remote import iter_objects
+    from vam.aws import client as awsclient
+    from vam.s3sync.remote import iter_objects
 
     seen: list[str] = []
 

@@ -283,8 +283,8 @@ def test_a_truncated_cache_is_regenerated(tmp_path):
 
 
 def test_the_site_config_is_what_vam_reads(tmp_path):
-    from vam.config import load_config
-    from vam.projects import find_brand
+    from vam.core.config import load_config
+    from vam.core.projects import find_brand
 
     site = make_site(tmp_path / "root", "http://127.0.0.1:9")
     config = load_config(cwd=site.root, env={"VAM_SETTINGS": str(site.settings_file)})
@@ -591,8 +591,11 @@ def test_vam_bench_through_the_console_script_finds_the_benchmarks(tmp_path, whe
     done = subprocess.run(
         [str(script), "bench", "--cases", "nosuch", "--no-install"],
         cwd=REPO if where == "checkout" else tmp_path,
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr == f"vam: unknown case 'nosuch'; cases: {', '.join(CASES)}\n"
     assert not (tmp_path / "bench-results").exists()

@@ -13,8 +13,14 @@ import os
 
 from edits import edit_in_place, flip_byte
 
-from vam.fingerprint import COARSE_TICK_NS, FINE_TICK_NS, ChecksumCache, Hasher, timestamp_tick
-from vam.model import Stamp
+from vam.core.files import Stamp
+from vam.s3sync.fingerprint import (
+    COARSE_TICK_NS,
+    FINE_TICK_NS,
+    ChecksumCache,
+    Hasher,
+    timestamp_tick,
+)
 
 S = 1_000_000_000
 

@@ -12,7 +12,7 @@ import pytest
 from cliworld import AD, BACKUPS, BUCKET, PREFIX, body, keys, staging, vam
 
 from tests.edits import flip_byte
-from vam.demo import B65, append_line
+from vam.demo.story import B65, append_line
 
 pytestmark = pytest.mark.integration
 
@@ -168,8 +168,13 @@ def jan_is_uploading(client, rel: str = "jan-final.mp4") -> str:
     """Jan's upload from her computer, two parts in: nothing of it is recorded on David's."""
     up = client.create_multipart_upload(Bucket=BUCKET, Key=PREFIX + rel)
     for number in (1, 2):
-        client.upload_part(Bucket=BUCKET, Key=PREFIX + rel, UploadId=up["UploadId"],
-                           PartNumber=number, Body=b"j" * 70_000)  # fmt: skip
+        client.upload_part(
+            Bucket=BUCKET,
+            Key=PREFIX + rel,
+            UploadId=up["UploadId"],
+            PartNumber=number,
+            Body=b"j" * 70_000,
+        )
     return up["UploadId"]
 
 
@@ -177,13 +182,13 @@ def jan_is_uploading(client, rel: str = "jan-final.mp4") -> str:
 def small_parts(monkeypatch):
     import moto.s3.models
 
-    from vam import transfer
+    from vam.s3sync.transfer import tuning
 
     part = 64 * 1024
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", part)
-    monkeypatch.setattr(transfer, "SINGLE_PUT_LIMIT", 2 * part)
-    monkeypatch.setattr(transfer, "MIN_PART_SIZE", part)
-    monkeypatch.setattr(transfer, "MAX_UPLOAD_WORKERS", 1)
+    monkeypatch.setattr(tuning, "SINGLE_PUT_LIMIT", 2 * part)
+    monkeypatch.setattr(tuning, "MIN_PART_SIZE", part)
+    monkeypatch.setattr(tuning, "MAX_UPLOAD_WORKERS", 1)
     return part
 
 
@@ -191,15 +196,21 @@ def david_is_interrupted(world, client, part: int) -> str:
     """David's own upload of a render, interrupted after one part (Ctrl-C, a dropped link):
     vam keeps the multipart upload and records it in his project's .vam/uploads/."""
     from tests.transferkit import Interrupted, StopAfter
-    from vam import transfer
+    from vam.s3sync import transfer
 
     render = staging(world.david) / "final-render.mp4"
     render.write_bytes(b"d" * (4 * part))
     with pytest.raises(Interrupted):
         transfer.upload_file(
-            client, BUCKET, PREFIX + "final-render.mp4", render, crc32=None, metadata={},
-            state_dir=staging(world.david).parent / ".vam", progress=StopAfter(part + 1),
-        )  # fmt: skip
+            client,
+            BUCKET,
+            PREFIX + "final-render.mp4",
+            render,
+            crc32=None,
+            metadata={},
+            state_dir=staging(world.david).parent / ".vam",
+            progress=StopAfter(part + 1),
+        )
     return open_uploads(client)["final-render.mp4"]
 
 
@@ -243,8 +254,7 @@ def test_which_unfinished_uploads_cleanup_aborts():
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
 
-    from vam.cleanup import judge_upload
-    from vam.uploads import IncompleteUpload
+    from vam.s3sync.uploads import IncompleteUpload, judge_upload
 
     now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     long_ago = now - timedelta(days=30)

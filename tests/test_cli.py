@@ -190,10 +190,8 @@ def test_debug_shows_the_traceback_but_logs_no_credentials(vam_cli, env, s3):
     """--debug used to switch botocore's logging on, which prints every request's headers,
     the AWS session token included."""
     token = "SessionTokenThatMustNeverBePrinted"
-    result = vam_cli(
-        "--debug", "s3.status", "--brand", "ad", "--project", "b65",
-        env={**env, "AWS_SESSION_TOKEN": token},
-    )  # fmt: skip
+    argv = ["--debug", "s3.status", "--brand", "ad", "--project", "b65"]
+    result = vam_cli(*argv, env={**env, "AWS_SESSION_TOKEN": token})
     assert result.returncode != 0
     assert "Traceback" in result.stderr and "bucket video-projects does not" in result.stderr
     assert token not in result.stderr + result.stdout
@@ -202,7 +200,7 @@ def test_debug_shows_the_traceback_but_logs_no_credentials(vam_cli, env, s3):
 
 def test_one_confirmation_prompt_for_every_task(monkeypatch):
     """aws.*, s3.uploads and s3.cleanup ask the same way: --yes, else y/yes at a terminal."""
-    from vam.errors import UsageError
+    from vam.core.errors import UsageError
     from vam.tasks.base import confirmed
 
     refusal = UsageError("not a terminal, so vam cannot ask: add --yes to delete them")
@@ -264,8 +262,9 @@ def test_vam_s3_up_does_not_load_the_iam_ssd_or_dashboard_code():
     probe = (
         "import sys; from vam.tasks import namespace_for; "
         "namespace_for(['vam', 's3.up', '--brand', 'ad']); "
-        "print(sorted(m for m in ('vam.bucket', 'vam.iamuser', 'vam.archive', 'vam.dashboard', "
-        "'vam.manifest', 'vam.tasks.s3') if m in sys.modules))"
+        "print(sorted(m for m in ('vam.aws.bucket', 'vam.aws.bucketsettings', 'vam.aws.iamuser', "
+        "'vam.ssd.archive', 'vam.ssd.archive_plan', 'vam.catalog.dashboard', "
+        "'vam.catalog.manifest', 'vam.catalog.registry', 'vam.tasks.s3') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True
@@ -305,9 +304,12 @@ def test_a_console_that_cannot_print_check_marks_or_arrows_still_gets_the_answer
 
     def run(*args: str) -> tuple[int, str, str]:
         done = subprocess.run(
-            [sys.executable, "-m", "vam", *args], cwd=REPO, env=run_env, capture_output=True,
+            [sys.executable, "-m", "vam", *args],
+            cwd=REPO,
+            env=run_env,
+            capture_output=True,
             timeout=120,
-        )  # fmt: skip
+        )
         # text in the console's encoding; in the C locale a file name's bytes pass through as
         # they are on disk (as `ls` prints them), so those may be any byte
         return tuple(

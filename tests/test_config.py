@@ -4,16 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from vam.config import (
-    CHECKOUT,
-    find_brands_file,
-    load_config,
-    load_settings,
-    parse_team,
-    read_legacy_env,
-    with_legacy_fallback,
-)
-from vam.errors import ConfigError
+from vam.core.config import CHECKOUT, find_brands_file, load_config
+from vam.core.errors import ConfigError
+from vam.core.settings import load_settings, read_legacy_env, with_legacy_fallback
+from vam.core.team import parse_team
 
 
 def write(path: Path, text: str) -> Path:
@@ -147,9 +141,14 @@ def test_a_rate_without_a_unit_in_the_environment_names_the_variable(tmp_path):
 
 @pytest.mark.parametrize(
     "key, value",
-    [("user", '"david"'), ("projects_root", '"/Users/david/dev/video-projects"'),
-     ("max_rate", '"2MB/s"'), ("aws_profile", '"david"'), ("webhook_url", '"https://x"')],
-)  # fmt: skip
+    [
+        ("user", '"david"'),
+        ("projects_root", '"/Users/david/dev/video-projects"'),
+        ("max_rate", '"2MB/s"'),
+        ("aws_profile", '"david"'),
+        ("webhook_url", '"https://x"'),
+    ],
+)
 def test_a_setting_written_below_the_ssd_table_says_so(tmp_path, key, value):
     """TOML puts every key after `[ssd]` inside it: `user = "david"` there became the SSD folder
     of a brand called "user", and vam went on to say "who you are is not set" or "projects root
@@ -166,18 +165,38 @@ def test_a_setting_written_below_the_ssd_table_says_so(tmp_path, key, value):
     )
 
 
+def written_below(body: str, *, key: str, table: str, line: int, home: str):
+    """A brands.toml whose `key` (at `line`, below [table]) belongs in [home]."""
+    return pytest.param(body, key, table, line, home, id=key)
+
+
 @pytest.mark.parametrize(
     "body, key, table, line, home",
     [
         # appended at the end of the file, after the last [users.*] table
-        ("[brands.a]\n[users.jan]\nrole = 'editor'\nstaging_days = 30\n",
-         "staging_days", "users.jan", 7, "storage"),
-        ("[files]\nexclude = ['*.tmp']\nregion = 'eu-west-1'\n[brands.a]\n",
-         "region", "files", 6, "storage"),
-        ("[brands.a]\nrepo = 'v-a'\nheavy_min_mb = 200\n", "heavy_min_mb", "brands.a", 6,
-         "files"),
+        written_below(
+            "[brands.a]\n[users.jan]\nrole = 'editor'\nstaging_days = 30\n",
+            key="staging_days",
+            table="users.jan",
+            line=7,
+            home="storage",
+        ),
+        written_below(
+            "[files]\nexclude = ['*.tmp']\nregion = 'eu-west-1'\n[brands.a]\n",
+            key="region",
+            table="files",
+            line=6,
+            home="storage",
+        ),
+        written_below(
+            "[brands.a]\nrepo = 'v-a'\nheavy_min_mb = 200\n",
+            key="heavy_min_mb",
+            table="brands.a",
+            line=6,
+            home="files",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_brands_toml_key_under_the_wrong_table_names_where_it_belongs(
     tmp_path, body, key, table, line, home
 ):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.registry_samples import HOSTILE_ID, empty_registry, team_registry
-from vam.dashboard import (
+from vam.catalog.dashboard import (
     DASHBOARD_NAME,
     REGISTRY_NAME,
     embed_json,
@@ -22,7 +22,7 @@ from vam.dashboard import (
     render_dashboard,
     write_dashboard,
 )
-from vam.errors import ConfigError, NotFoundError
+from vam.core.errors import ConfigError, NotFoundError
 
 WHEN = datetime(2026, 11, 23, 10, 5, tzinfo=UTC)
 

@@ -18,8 +18,8 @@ from tests.registry_samples import (
     without_totals,
     without_warnings,
 )
-from vam.dashboard import write_dashboard
-from vam.units import format_size
+from vam.catalog.dashboard import write_dashboard
+from vam.core.units import format_size
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts"
@@ -387,9 +387,9 @@ def test_the_keyboard_alone_opens_a_detail_and_returns(open_page):
 
 def test_a_real_manifest_of_the_sample_root_renders_with_its_numbers(context, sample, as_user):
     """The manifest's actual output (not a hand-made registry) drives the page without errors."""
-    from vam.config import load_config
-    from vam.manifest import generate
-    from vam.projects import projects_root
+    from vam.catalog.registry import generate
+    from vam.core.config import load_config
+    from vam.core.projects import projects_root
 
     as_user("david")
     config = load_config(cwd=sample.root)
@@ -422,9 +422,9 @@ def test_jans_dashboard_says_no_ssd_and_warns_of_a_file_only_in_staging(
 
     import boto3
 
-    from vam.config import load_config
-    from vam.manifest import generate
-    from vam.projects import projects_root
+    from vam.catalog.registry import generate
+    from vam.core.config import load_config
+    from vam.core.projects import projects_root
 
     settings = sample.write_settings("jan")
     settings.write_text(

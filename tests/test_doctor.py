@@ -3,9 +3,9 @@
 import boto3
 import pytest
 
-from vam.config import load_config
+from vam.core.config import load_config
+from vam.core.projects import find_brand
 from vam.doctor import run_checks
-from vam.projects import find_brand
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from vam import durable
+from vam.core import durable
 
 
 def _can_hold(tmp_path: Path) -> bool:

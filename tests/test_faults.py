@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from storykit import BUCKET, PREFIX, Person
 
-from vam import durable
-from vam.sample import build_sample_root, write_media
-from vam.syncview import report_lines, status_lines
+from vam.core import durable
+from vam.demo.sample import build_sample_root, write_media
+from vam.s3sync.syncview import report_lines, status_lines
 
 pytestmark = pytest.mark.integration
 
@@ -312,8 +312,9 @@ def test_local_cleanup_removes_a_partial_download_and_its_record(
     part = jan.staging() / "raw.mp4.vam-part"
     assert part.exists() and list((jan.state_dir() / "downloads").glob("*.json"))
     as_jan = {"VAM_SETTINGS": str(jan.settings)}
-    done = vam_cli("s3.cleanup", "--brand", "ad", "--project", "b65", "--side", "local", "--yes",
-                   env=as_jan)  # fmt: skip
+    done = vam_cli(
+        "s3.cleanup", "--brand", "ad", "--project", "b65", "--side", "local", "--yes", env=as_jan
+    )
     assert "raw.mp4.vam-part" in done.stdout and "partial download" in done.stdout, done.stdout
     assert "removed 1 partial download(s)" in done.stdout, done.stdout
     assert not part.exists() and not list((jan.state_dir() / "downloads").glob("*.json"))

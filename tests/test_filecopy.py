@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from vam import durable
-from vam.config import PARTIAL_SUFFIX
-from vam.filecopy import copy_file_atomic, keep_copy
+from vam.core import durable
+from vam.core.filecopy import copy_file_atomic, keep_copy
+from vam.core.layout import PARTIAL_SUFFIX
 
 
 def test_an_exclusive_copy_never_replaces_a_file_that_appeared(tmp_path):

@@ -1,7 +1,6 @@
 import os
 
-from vam.config import FileRules
-from vam.files import Kind, Skipped, classify, walk
+from vam.core.files import FileRules, Kind, Skipped, classify, walk
 
 RULES = FileRules()
 MB = 1000 * 1000

@@ -9,10 +9,17 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 
-from vam.errors import UsageError
-from vam.handoff import HandoffNote, NoteFile, latest_note, receivers, slack_payload, store_note
-from vam.notify import post_webhook
-from vam.share import parse_expiry, share_links
+from vam.core.errors import UsageError
+from vam.handoff.note import (
+    HandoffNote,
+    NoteFile,
+    latest_note,
+    receivers,
+    slack_payload,
+    store_note,
+)
+from vam.handoff.notify import post_webhook
+from vam.s3sync.share import parse_expiry, share_links
 
 PREFIX = "staging/v-appydave/b65-x/"
 

@@ -12,7 +12,8 @@ import urllib.request
 import boto3
 import pytest
 
-from vam.demo import B65, Person, append_line, build_world, edit_file, run_vam
+from vam.demo.story import B65, Person, append_line, build_world, edit_file
+from vam.tasks.inprocess import run_vam
 
 BUCKET = "video-projects"
 AD = ["--brand", "ad", "--project", "b65"]

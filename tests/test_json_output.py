@@ -12,7 +12,8 @@ import json
 import boto3
 import pytest
 
-from vam.demo import B65, append_line, build_world, run_vam
+from vam.demo.story import B65, append_line, build_world
+from vam.tasks.inprocess import run_vam
 
 pytestmark = pytest.mark.integration
 
@@ -194,12 +195,13 @@ def test_every_task_that_moves_deletes_or_checks_answers_in_json(vam_cli, world)
 def test_json_is_offered_by_every_task_that_moves_deletes_or_checks():
     from vam.tasks import ns
 
-    wanted = {
-        "handoff", "receive", "doctor", "s3.up", "s3.down", "s3.status", "s3.share",
-        "s3.cleanup", "s3.uploads", "aws.check", "aws.setup-bucket", "aws.setup-policy",
-        "aws.setup-user", "aws.rotate-key", "aws.import-key", "manifest.generate",
-        "ssd.archive", "ssd.sync", "ssd.status", "repo.check",
-    }  # fmt: skip
+    wanted = set(
+        """
+        handoff receive doctor s3.up s3.down s3.status s3.share s3.cleanup s3.uploads
+        aws.check aws.setup-bucket aws.setup-policy aws.setup-user aws.rotate-key aws.import-key
+        manifest.generate ssd.archive ssd.sync ssd.status repo.check
+        """.split()
+    )
     missing = sorted(
         name for name in wanted if not any("json" in a.names for a in ns[name].get_arguments())
     )
@@ -209,7 +211,7 @@ def test_json_is_offered_by_every_task_that_moves_deletes_or_checks():
 def test_with_json_a_question_goes_to_stderr_and_stdout_keeps_only_the_document(
     monkeypatch, capsys
 ):
-    from vam.errors import UsageError
+    from vam.core.errors import UsageError
     from vam.tasks import base
 
     class Terminal:

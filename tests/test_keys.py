@@ -1,7 +1,7 @@
 import pytest
 
-from vam.errors import SafetyError
-from vam.keys import check_relative, key_for, unsafe_reason
+from vam.core.errors import SafetyError
+from vam.s3sync.keys import check_relative, key_for, unsafe_reason
 
 
 @pytest.mark.parametrize(

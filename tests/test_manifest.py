@@ -9,10 +9,11 @@ import boto3
 import pytest
 
 from tests.test_cli import one_line_error
-from vam.config import load_config
-from vam.manifest import MANIFEST_NAME, REGISTRY_NAME, generate
-from vam.projects import find_brand, projects_root
-from vam.sample import write_media, write_text
+from vam.catalog.manifest import MANIFEST_NAME
+from vam.catalog.registry import REGISTRY_NAME, generate
+from vam.core.config import load_config
+from vam.core.projects import find_brand, projects_root
+from vam.demo.sample import write_media, write_text
 
 B65 = "b65-guy-monroe-marketing-plan"
 PREFIX = f"staging/v-appydave/{B65}/"
@@ -95,9 +96,8 @@ def test_every_kind_of_project_offline(config, sample):
 
     registry = json.loads(registry_path.read_text())
     assert registry_path == sample.root / REGISTRY_NAME
-    assert [b["brand"]["key"] for b in registry["brands"]] == [
-        "appydave", "voz", "aitldr", "kiros", "beauty-and-joy", "supportsignal",
-    ]  # fmt: skip
+    order = ["appydave", "voz", "aitldr", "kiros", "beauty-and-joy", "supportsignal"]
+    assert [b["brand"]["key"] for b in registry["brands"]] == order
     assert registry["totals"]["projects"] == 10 + 2 + 1
     # written atomically: no temp files left beside the results
     assert not [f for f in (sample.root / "v-appydave").iterdir() if f.name.endswith(".tmp")]
@@ -219,15 +219,14 @@ def test_scan_reads_no_file_contents(config, sample, monkeypatch):
 
 
 def test_fast_matcher_agrees_with_classify():
-    from vam.config import FileRules
-    from vam.files import classify, is_excluded
-    from vam.manifest import _Matcher
+    from vam.core.files import FileRules, _Matcher, classify, is_excluded
 
     rules = FileRules()
     m = _Matcher(rules)
-    names = ["a.mp4", "B.MOV", "x.srt", "notes.md", "cut.prproj", "big.bin", ".DS_Store",
-             "clip.mov:Zone.Identifier", "raw.mp4.vam-part", ".vam", "Thumbs.db", "noext",
-             "archive.tar.gz", "thumb.PNG"]  # fmt: skip
+    names = (
+        "a.mp4 B.MOV x.srt notes.md cut.prproj big.bin .DS_Store clip.mov:Zone.Identifier "
+        "raw.mp4.vam-part .vam Thumbs.db noext archive.tar.gz thumb.PNG"
+    ).split()
     for name in names:
         for size in (10, rules.heavy_min_bytes):
             assert m.excluded(name) == is_excluded(name, rules), name
@@ -275,14 +274,18 @@ def test_no_ssd_configured_is_not_an_unplugged_ssd(sample, monkeypatch, vam_cli)
     monkeypatch.setenv("VAM_SETTINGS", str(path))
     written, _ = run(load_config(cwd=sample.root), use_s3=False)
     data = written["appydave"].manifest
-    assert data["ssd"] == {"path": None, "mounted": False, "free_bytes": None,
-                           "total_bytes": None}  # fmt: skip
+    assert data["ssd"] == {
+        "path": None,
+        "mounted": False,
+        "free_bytes": None,
+        "total_bytes": None,
+    }
     brand_level = [w for w in data["warnings"] if w["project"] is None]
-    assert brand_level == [{
-        "project": None, "kind": "ssd_not_configured",
-        "message": 'no SSD configured: to archive to one, set ssd_root = "/Volumes/T7/'
-        f'youtube-PUBLISHED" (or [ssd] appydave = "…") in {path}',
-    }]  # fmt: skip
+    message = (
+        'no SSD configured: to archive to one, set ssd_root = "/Volumes/T7/youtube-PUBLISHED" '
+        f'(or [ssd] appydave = "…") in {path}'
+    )
+    assert brand_level == [{"project": None, "kind": "ssd_not_configured", "message": message}]
     result = vam_cli(
         "manifest.generate", "--brand", "ad", "--no-s3", env={"VAM_SETTINGS": str(path)}
     )

@@ -14,8 +14,8 @@ import pytest
 from edits import flip_byte, replace_keeping_mtime, rewrite_keeping_mtime
 from storykit import BUCKET, PREFIX, states
 
-from vam.sample import write_media
-from vam.syncview import report_lines, status_lines
+from vam.demo.sample import write_media
+from vam.s3sync.syncview import report_lines, status_lines
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from vam.model import Action, ActionKind, BaseEntry, FileState, LocalEntry, RemoteEntry
-from vam.plan import classify, download_actions, make_plan, upload_actions
+from vam.s3sync.model import Action, ActionKind, BaseEntry, FileState, LocalEntry, RemoteEntry
+from vam.s3sync.plan import classify, download_actions, make_plan, upload_actions
 
 T = datetime(2026, 11, 24, tzinfo=UTC)
 S = FileState
@@ -70,14 +70,18 @@ def test_make_plan_joins_all_three_sides_sorted():
     base = {"d.txt": BaseEntry("d.txt", 4, 4, "e")}
     plan = make_plan(local, remote, base)
     assert [(r.rel, r.state) for r in plan.rows] == [
-        ("a.mov", S.UPLOAD), ("b.md", S.UPLOAD), ("c.srt", S.DOWNLOAD), ("d.txt", S.GONE),
-    ]  # fmt: skip
+        ("a.mov", S.UPLOAD),
+        ("b.md", S.UPLOAD),
+        ("c.srt", S.DOWNLOAD),
+        ("d.txt", S.GONE),
+    ]
     assert plan.counts() == {"upload": 2, "download": 1, "gone": 1}
 
 
 def plan_of(local, remote, base):
-    return make_plan([local] if local else [], [remote] if remote else [],
-                     {"f.mov": base} if base else {})  # fmt: skip
+    return make_plan(
+        [local] if local else [], [remote] if remote else [], {"f.mov": base} if base else {}
+    )
 
 
 def test_upload_actions_conditional_writes():

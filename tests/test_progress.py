@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from vam.progress import NO_PROGRESS, make_progress
+from vam.s3sync.transfer.progress import NO_PROGRESS, make_progress
 
 
 class Terminal(io.StringIO):

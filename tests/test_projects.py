@@ -2,9 +2,9 @@
 
 import pytest
 
-from vam.config import load_config
-from vam.errors import NotFoundError, UsageError
-from vam.projects import (
+from vam.core.config import load_config
+from vam.core.errors import NotFoundError, UsageError
+from vam.core.projects import (
     find_brand,
     find_project,
     infer_location,
@@ -143,7 +143,7 @@ def test_outside_any_brand_with_no_flags(config, sample):
 
 
 def test_resolve_name_is_pure():
-    from vam.config import Brand
+    from vam.core.team import Brand
 
     b = Brand(key="voz", name="VOZ", repo="v-voz", workflow="storyline")
     assert resolve_name("boy", ["boy-baker", "ocean-story"], brand=b) == "boy-baker"
@@ -156,7 +156,7 @@ def test_ssd_paths(config, sample):
 
 
 def test_brand_or_the_current_folders_or_every_brand(config, sample):
-    from vam.projects import select_brands
+    from vam.core.projects import select_brands
 
     assert [b.key for b in select_brands(config, "ad", sample.root)] == ["appydave"]
     inside = sample.root / "v-voz" / "boy-baker"

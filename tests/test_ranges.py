@@ -1,4 +1,4 @@
-from vam.ranges import Range, id_key, parse_range, range_for
+from vam.core.ranges import Range, id_key, parse_range, range_for
 
 REAL = ["a01-a49", "a50-a99", "b00-b49", "b50-b99", "-01-25"]
 

@@ -16,7 +16,8 @@ import pytest
 from cliworld import AD, BACKUPS, BUCKET, PREFIX, body, staging, vam
 
 from tests.header_proxy import HeaderProxy
-from vam.demo import B65, append_line, build_world, run_vam
+from vam.demo.story import B65, append_line, build_world
+from vam.tasks.inprocess import run_vam
 
 pytestmark = pytest.mark.integration
 
@@ -110,7 +111,7 @@ def test_a_backup_over_the_single_copy_limit_is_a_conditional_multipart_copy(
 ):
     import moto.s3.models
 
-    from vam import s3guard
+    from vam.s3sync import s3guard
 
     part = 64 * 1024
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", part)

@@ -7,13 +7,14 @@ import subprocess
 import pytest
 
 from tests.test_cli import one_line_error
-from vam.config import FileRules
-from vam.repo_check import check_repo, fix_gitignore
+from vam.core.files import FileRules
+from vam.repo.check import check_repo, fix_gitignore
 
 
 def git(repo, *args):
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True)  # fmt: skip
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    )
 
 
 @pytest.fixture

@@ -122,8 +122,12 @@ def test_conflict_exits_non_zero_and_names_both_ways_out(vam_cli, david_env, buc
     assert vam_cli("s3.up", cwd=folder, env=david_env).returncode == 0
     client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1")
     key = f"staging/v-appydave/{B65}/brief.md"
-    client.put_object(Bucket="video-projects", Key=key, Body=b"edited elsewhere\n",
-                      Metadata={"uploaded-by": "jan"})  # fmt: skip
+    client.put_object(
+        Bucket="video-projects",
+        Key=key,
+        Body=b"edited elsewhere\n",
+        Metadata={"uploaded-by": "jan"},
+    )
     (folder / "s3-staging" / "brief.md").write_text("edited here, longer text\n")
     result = vam_cli("s3.up", cwd=folder, env=david_env)
     assert result.returncode == 1
@@ -132,3 +136,27 @@ def test_conflict_exits_non_zero_and_names_both_ways_out(vam_cli, david_env, buc
     assert f"vam s3.down --brand appydave --project {B65} --force" in result.stdout
     body = client.get_object(Bucket="video-projects", Key=key)["Body"].read()
     assert body == b"edited elsewhere\n"
+
+
+def test_an_abort_the_server_answers_but_does_not_do_fails_with_one_line(
+    vam_cli, david_env, bucket, s3
+):
+    """s3.uploads lists again after aborting: a server that answers the abort and keeps the
+    upload is caught, and the person hears it in one line (exit 1), not "aborted 1"."""
+    from tests.header_proxy import HeaderProxy
+
+    client = boto3.client("s3", endpoint_url=s3.endpoint_url, region_name="us-east-1")
+    key = f"staging/v-appydave/{B65}/raw.mp4"
+    started = client.create_multipart_upload(Bucket="video-projects", Key=key)["UploadId"]
+
+    def answers_without_aborting(method: str, target: str) -> tuple[int, str] | None:
+        return (204, "NoContent") if method == "DELETE" and "uploadId=" in target else None
+
+    with HeaderProxy(s3.endpoint_url, refuse=answers_without_aborting) as proxy:
+        abort = ("s3.uploads", "--brand", "ad", "--abort-older-than", "7d", "--yes")
+        result = vam_cli(*abort, env={**david_env, "AWS_ENDPOINT_URL": proxy.url})
+    assert proxy.requests("DELETE")  # vam asked
+    assert result.returncode == 1 and "aborted 1" not in result.stdout
+    one_line_error(result, "1 upload(s) are still listed after aborting", "run the same command")
+    listed = client.list_multipart_uploads(Bucket="video-projects")["Uploads"]
+    assert [u["UploadId"] for u in listed] == [started]

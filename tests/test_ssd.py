@@ -7,11 +7,12 @@ import os
 import pytest
 
 from tests.test_cli import one_line_error
-from vam.config import PARTIAL_SUFFIX, load_config
-from vam.errors import NotFoundError, SafetyError
-from vam.projects import find_brand
-from vam.sample import write_text
-from vam.ssd import apply_light, backup_dir, brand_status, plan_sync
+from vam.core.config import load_config
+from vam.core.errors import NotFoundError, SafetyError
+from vam.core.layout import PARTIAL_SUFFIX
+from vam.core.projects import find_brand
+from vam.demo.sample import write_text
+from vam.ssd.lightsync import apply_light, backup_dir, brand_status, plan_sync
 
 
 @pytest.fixture
@@ -98,8 +99,8 @@ def test_sync_dry_run_and_unplugged_ssd_on_the_cli(vam_cli, sample):
     assert "would copy b12-ssd-only/notes.md" in result.stdout
     assert not (sample.root / "v-appydave" / "archived" / "b00-b49" / "b12-ssd-only").exists()
     unplugged = sample.write_settings("jan", ssd_root=str(sample.root / "nope" / "T7"))
-    one_line_error(vam_cli("ssd.sync", "--brand", "ad", env={"VAM_SETTINGS": str(unplugged)}),
-                   "SSD not mounted")  # fmt: skip
+    result = vam_cli("ssd.sync", "--brand", "ad", env={"VAM_SETTINGS": str(unplugged)})
+    one_line_error(result, "SSD not mounted")
 
 
 def test_status_per_brand(config, sample, vam_cli):

@@ -10,10 +10,11 @@ import threading
 import moto.s3.models
 import pytest
 
-from vam import transfer
-from vam.demo import B65, build_world, edit_file, run_vam
-from vam.progress import ProgressRun
-from vam.sample import write_media
+from vam.demo.sample import write_media
+from vam.demo.story import B65, build_world, edit_file
+from vam.s3sync.transfer import tuning
+from vam.s3sync.transfer.progress import ProgressRun
+from vam.tasks.inprocess import run_vam
 
 pytestmark = pytest.mark.integration
 
@@ -140,11 +141,11 @@ def small_parts(monkeypatch):
     """64 KiB parts (the engine and moto's minimum), one part at a time, so that 'interrupted
     after N bytes' leaves whole parts behind as a slow link does."""
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", PART)
-    monkeypatch.setattr(transfer, "SINGLE_PUT_LIMIT", 2 * PART)
-    monkeypatch.setattr(transfer, "MIN_PART_SIZE", PART)
-    monkeypatch.setattr(transfer, "PART_MEMORY", 4 * PART)
-    monkeypatch.setattr(transfer, "MAX_UPLOAD_WORKERS", 1)
-    monkeypatch.setattr(transfer, "DOWNLOAD_WORKERS", 1)
+    monkeypatch.setattr(tuning, "SINGLE_PUT_LIMIT", 2 * PART)
+    monkeypatch.setattr(tuning, "MIN_PART_SIZE", PART)
+    monkeypatch.setattr(tuning, "PART_MEMORY", 4 * PART)
+    monkeypatch.setattr(tuning, "MAX_UPLOAD_WORKERS", 1)
+    monkeypatch.setattr(tuning, "DOWNLOAD_WORKERS", 1)
 
 
 @pytest.fixture

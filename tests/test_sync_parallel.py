@@ -1,4 +1,4 @@
-"""Small files move several at a time (vam.sync.each_transfer); large ones one by one."""
+"""Small files move several at a time (vam.parallel.each_transfer); large ones one by one."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from vam import sync
-from vam.model import Action, ActionKind, FileState
-from vam.sample import write_media
+from vam.demo.sample import write_media
+from vam.s3sync import parallel
+from vam.s3sync.model import Action, ActionKind, FileState
 
 MiB = 1024 * 1024
 
@@ -48,27 +48,27 @@ class Watch:
 def test_small_files_go_several_at_once_and_large_ones_two_by_two():
     todo = actions(*([1000] * 20), 40 * MiB, 20 * MiB, 30 * MiB)
     watch = Watch()
-    got = list(sync.each_transfer(todo, watch))
+    got = list(parallel.each_transfer(todo, watch))
     assert sorted(a.rel for a, _ in got) == sorted(a.rel for a in todo)
     assert all(result == action.rel.upper() for action, result in got)
-    assert 1 < watch.most <= sync.SMALL_WORKERS
+    assert 1 < watch.most <= parallel.SMALL_WORKERS
     assert set(watch.order[-3:]) == {"f020.bin", "f021.bin", "f022.bin"}  # the large ones, after
 
     large = Watch()
-    list(sync.each_transfer(actions(40 * MiB, 20 * MiB, 30 * MiB, 50 * MiB), large))
-    assert large.most == sync.LARGE_WORKERS
+    list(parallel.each_transfer(actions(40 * MiB, 20 * MiB, 30 * MiB, 50 * MiB), large))
+    assert large.most == parallel.LARGE_WORKERS
 
 
 def test_small_files_in_flight_stay_within_the_byte_budget(monkeypatch):
-    monkeypatch.setattr(sync, "SMALL_BUDGET", 10 * MiB)
+    monkeypatch.setattr(parallel, "SMALL_BUDGET", 10 * MiB)
     watch = Watch()
-    list(sync.each_transfer(actions(*([4 * MiB] * 12)), watch))
+    list(parallel.each_transfer(actions(*([4 * MiB] * 12)), watch))
     assert watch.most_held <= 10 * MiB and watch.most == 2
 
 
 def test_one_file_larger_than_the_budget_still_goes():
     watch = Watch(pause=0)
-    got = list(sync.each_transfer(actions(15 * MiB, 15 * MiB, 15 * MiB, 15 * MiB, 15 * MiB), watch))
+    got = list(parallel.each_transfer(actions(*([15 * MiB] * 5)), watch))
     assert len(got) == 5
 
 
@@ -83,7 +83,7 @@ def test_the_first_failure_stops_what_has_not_started_and_is_raised():
         return "ok"
 
     with pytest.raises(PermissionError):
-        list(sync.each_transfer(actions(*([10] * 40)), move))
+        list(parallel.each_transfer(actions(*([10] * 40)), move))
     assert len(started) < 40
 
 

@@ -7,6 +7,7 @@ settings and so her own sync record. Nothing here mocks boto3.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import zlib
 from pathlib import Path
@@ -16,14 +17,14 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from storykit import B65, BUCKET, PREFIX, Person, states
 
-from vam.awsclient import connect
-from vam.config import load_config
-from vam.fingerprint import Hasher
-from vam.model import FileState
-from vam.projects import projects_root
-from vam.sample import write_media
-from vam.sync import brand_status
-from vam.syncview import report_lines, status_lines
+from vam.aws.client import connect
+from vam.core.config import load_config
+from vam.core.projects import projects_root
+from vam.demo.sample import write_media
+from vam.s3sync.fingerprint import Hasher
+from vam.s3sync.model import FileState
+from vam.s3sync.status import brand_status
+from vam.s3sync.syncview import report_lines, status_lines
 
 pytestmark = pytest.mark.integration
 
@@ -148,13 +149,18 @@ def test_concurrent_upload_of_a_new_file_is_a_conflict_not_an_overwrite(david, j
     assert plan_seen.plan.row("new.md").state is FileState.UPLOAD
     # Jan's upload of the same name lands between David's plan and his upload: If-None-Match
     s3c.put_object(Bucket=BUCKET, Key=PREFIX + "new.md", Body=b"Jan's new file\n")
-    from vam import transfer
+    from vam.s3sync import transfer
 
     with pytest.raises(transfer.RemoteChanged):
         transfer.upload_file(
-            s3c, BUCKET, PREFIX + "new.md", david.staging() / "new.md",
-            crc32=plan_seen.plan.row("new.md").local.crc32, metadata={}, if_none_match=True,
-        )  # fmt: skip
+            s3c,
+            BUCKET,
+            PREFIX + "new.md",
+            david.staging() / "new.md",
+            crc32=plan_seen.plan.row("new.md").local.crc32,
+            metadata={},
+            if_none_match=True,
+        )
     assert (
         s3c.get_object(Bucket=BUCKET, Key=PREFIX + "new.md")["Body"].read() == b"Jan's new file\n"
     )
@@ -309,6 +315,38 @@ def test_status_of_a_brand_is_one_listing_plus_one_index_read_per_project(david,
     assert counter.calls == ["GET video-projects", "GET index.json"]
 
 
+def _edit_index(s3c, edit) -> None:
+    """Another tool (or a hand edit) rewrites the project's S3 index."""
+    key = PREFIX + ".vam/index.json"
+    index = json.loads(s3c.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    edit(index["files"])
+    s3c.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(index).encode())
+
+
+def test_an_index_entry_in_a_form_vam_never_writes_is_not_believed(david, s3c):
+    """vam stores a CRC32 in its index as an int. An entry whose CRC32 is a hex string (another
+    tool's idea of one) is not vam's record of that object: David's file, unchanged on both
+    sides, stays synced instead of looking changed in S3."""
+    david.up()
+
+    def hex_crc(files: dict) -> None:
+        files["brief.md"]["crc32"] = f"{files['brief.md']['crc32']:08x}"
+
+    _edit_index(s3c, hex_crc)
+    assert states(david.status().plan)["brief.md"] == "synced"
+
+
+def test_an_index_entry_vam_cannot_read_costs_only_that_files_head(david, jan, s3c):
+    """One entry of the index lost a field: Jan's status HEADs that one object, and the other
+    entries still spare theirs (the whole index was dropped: one HEAD per file)."""
+    david.up()
+    _edit_index(s3c, lambda files: files["brief.md"].pop("etag"))
+    found = jan.status()
+    assert found.heads == 1
+    assert set(states(found.plan).values()) == {"download"}
+    assert {r.remote.uploaded_by for r in found.plan.rows} == {"david"}
+
+
 def test_a_local_name_invalid_on_windows_is_not_uploaded(david, s3c):
     (david.staging() / "cut: final.md").write_text("colon in the name\n")
     report = david.up()
@@ -354,8 +392,12 @@ def test_jan_uploads_while_davids_upload_runs_and_nothing_is_overwritten(david, 
         # a real request by another client, just before David's PUT leaves his machine
         if params.get("Key", "").endswith("brief.md") and not fired:
             fired.append(True)
-            s3c.put_object(Bucket=BUCKET, Key=PREFIX + "brief.md", Body=b"Jan: 15 seconds.\n",
-                           Metadata={"uploaded-by": "jan"})  # fmt: skip
+            s3c.put_object(
+                Bucket=BUCKET,
+                Key=PREFIX + "brief.md",
+                Body=b"Jan: 15 seconds.\n",
+                Metadata={"uploaded-by": "jan"},
+            )
 
     s3.meta.events.register("provide-client-params.s3.PutObject", jan_uploads_first)
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vam.model import (
+from vam.s3sync.model import (
     Action,
     ActionKind,
     BaseEntry,
@@ -19,8 +19,9 @@ from vam.model import (
     Plan,
     RemoteEntry,
 )
-from vam.sync import Outcome, ProjectStatus, SyncReport, Target
-from vam.syncview import file_lines, report_dict, report_lines, status_dict, status_lines
+from vam.s3sync.report import Outcome, ProjectStatus, SyncReport
+from vam.s3sync.syncview import file_lines, report_dict, report_lines, status_dict, status_lines
+from vam.s3sync.target import Target
 
 T = Target("appydave", "b65-x", Path("/p/v-appydave/b65-x"), "video-projects", "staging/v-ad/")
 WHEN = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
@@ -35,8 +36,13 @@ def remote(rel: str, size: int, crc: int = 2, who: str = "jan") -> RemoteEntry:
 
 
 def base(rel: str, size: int, crc: int = 3) -> BaseEntry:
-    return BaseEntry(rel, size, crc, "b" * 32, synced_at="2026-11-20T10:00:00+00:00",
-                     uploaded_by="david")  # fmt: skip
+    synced_at = "2026-11-20T10:00:00+00:00"
+    return BaseEntry(rel, size, crc, "b" * 32, synced_at=synced_at, uploaded_by="david")
+
+
+def row(rel: str, state: FileState, why: str = "", *, here=None, there=None, synced=None):
+    """One file of a plan: its local entry (here), its S3 object (there), its sync base."""
+    return FileRow(rel, state, local=here, remote=there, base=synced, reason=why)
 
 
 def row_line(row: FileRow) -> str:
@@ -46,41 +52,92 @@ def row_line(row: FileRow) -> str:
 
 def test_a_download_row_shows_the_size_that_will_be_downloaded():
     """Before: `download 30 B` for a 16 B object (the local size)."""
-    row = FileRow("brief.md", FileState.DOWNLOAD, local("brief.md", 30, 3), remote("brief.md", 16),
-                  base("brief.md", 30), "changed in S3")  # fmt: skip
-    line = row_line(row)
+    brief = row(
+        "brief.md",
+        FileState.DOWNLOAD,
+        "changed in S3",
+        here=local("brief.md", 30, 3),
+        there=remote("brief.md", 16),
+        synced=base("brief.md", 30),
+    )
+    line = row_line(brief)
     assert "16 B" in line and "30 B" not in line
-    assert status_dict(_status(row))["files"][0]["size"] == 16
+    assert status_dict(_status(brief))["files"][0]["size"] == 16
+
+
+HERE_30, THERE_16, BASE_16 = local("a.md", 30), remote("a.md", 16), base("a.md", 16)
 
 
 @pytest.mark.parametrize(
-    "row, shown, hidden",
+    "file, shown, hidden",
     [
         # upload: what goes up is the local file
-        (FileRow("a.md", FileState.UPLOAD, local("a.md", 30), remote("a.md", 16, 3),
-                 base("a.md", 16), "changed here"), ["30 B"], ["16 B"]),
+        (
+            row(
+                "a.md",
+                FileState.UPLOAD,
+                "changed here",
+                here=HERE_30,
+                there=remote("a.md", 16, 3),
+                synced=BASE_16,
+            ),
+            ["30 B"],
+            ["16 B"],
+        ),
         # new here, nothing in S3
-        (FileRow("a.md", FileState.UPLOAD, local("a.md", 30), None, None, "new here"),
-         ["30 B", "not in S3"], []),
+        (row("a.md", FileState.UPLOAD, "new here", here=HERE_30), ["30 B", "not in S3"], []),
         # synced: the same bytes on both sides
-        (FileRow("a.md", FileState.SYNCED, local("a.md", 30, 2), remote("a.md", 30), None, ""),
-         ["30 B"], []),
+        (
+            row("a.md", FileState.SYNCED, here=local("a.md", 30, 2), there=remote("a.md", 30)),
+            ["30 B"],
+            [],
+        ),
         # conflict: nothing moves until the person chooses, so both sizes (here / in S3)
-        (FileRow("a.md", FileState.CONFLICT, local("a.md", 30), remote("a.md", 16),
-                 base("a.md", 20), "changed on both sides"), ["30 B / 16 B"], []),
+        (
+            row(
+                "a.md",
+                FileState.CONFLICT,
+                "changed on both sides",
+                here=HERE_30,
+                there=THERE_16,
+                synced=base("a.md", 20),
+            ),
+            ["30 B / 16 B"],
+            [],
+        ),
         # deleted here: the S3 object is what `up --delete` removes or `down --force` restores
-        (FileRow("a.md", FileState.DELETED_HERE, None, remote("a.md", 16), base("a.md", 16),
-                 "deleted here"), ["16 B"], []),
+        (
+            row("a.md", FileState.DELETED_HERE, "deleted here", there=THERE_16, synced=BASE_16),
+            ["16 B"],
+            [],
+        ),
         # deleted in S3: the local file is all there is
-        (FileRow("a.md", FileState.DELETED_THERE, local("a.md", 30), None, base("a.md", 30),
-                 "deleted in S3"), ["30 B"], []),
+        (
+            row(
+                "a.md",
+                FileState.DELETED_THERE,
+                "deleted in S3",
+                here=HERE_30,
+                synced=base("a.md", 30),
+            ),
+            ["30 B"],
+            [],
+        ),
         # refused: the S3 object that will never be written here
-        (FileRow("../a.md", FileState.REFUSED, None, remote("../a.md", 16), None,
-                 "unsafe S3 key: escapes the project"), ["16 B"], []),
+        (
+            row(
+                "../a.md",
+                FileState.REFUSED,
+                "unsafe S3 key: escapes the project",
+                there=remote("../a.md", 16),
+            ),
+            ["16 B"],
+            [],
+        ),
     ],
-)  # fmt: skip
-def test_every_state_shows_an_honest_size(row, shown, hidden):
-    line = row_line(row)
+)
+def test_every_state_shows_an_honest_size(file, shown, hidden):
+    line = row_line(file)
     for text in shown:
         assert text in line, line
     for text in hidden:
@@ -88,12 +145,21 @@ def test_every_state_shows_an_honest_size(row, shown, hidden):
 
 
 def test_the_columns_stay_aligned_when_a_conflict_shows_two_sizes():
-    rows = (
-        FileRow("raw.mp4", FileState.SYNCED, local("raw.mp4", 4_200_000, 2),
-                remote("raw.mp4", 4_200_000), None, ""),
-        FileRow("brief.md", FileState.CONFLICT, local("brief.md", 1_000_000),
-                remote("brief.md", 4_200_000), base("brief.md", 20), "changed on both sides"),
-    )  # fmt: skip
+    raw = row(
+        "raw.mp4",
+        FileState.SYNCED,
+        here=local("raw.mp4", 4_200_000, 2),
+        there=remote("raw.mp4", 4_200_000),
+    )
+    brief = row(
+        "brief.md",
+        FileState.CONFLICT,
+        "changed on both sides",
+        here=local("brief.md", 1_000_000),
+        there=remote("brief.md", 4_200_000),
+        synced=base("brief.md", 20),
+    )
+    rows = (raw, brief)
     header, *lines = file_lines(Plan(rows))
     column = header.index("uploaded by")
     assert all(line[column:].startswith("jan ") for line in lines), [header, *lines]
@@ -104,20 +170,38 @@ def _status(*rows: FileRow) -> ProjectStatus:
 
 
 def _report(direction: str, actions, outcomes, after_rows=(), dry_run=False) -> SyncReport:
-    return SyncReport(direction, T, Plan(()), tuple(actions), dry_run, tuple(outcomes),
-                      after=Plan(tuple(after_rows)))  # fmt: skip
+    return SyncReport(
+        direction=direction,
+        target=T,
+        plan=Plan(()),
+        actions=tuple(actions),
+        dry_run=dry_run,
+        outcomes=tuple(outcomes),
+        after=Plan(tuple(after_rows)),
+    )
+
+
+def done(kind: ActionKind, rel: str, state: FileState, nbytes: int = 0, message: str = ""):
+    """A transfer or deletion that was carried out."""
+    return Outcome.done(Action(kind, rel, state), nbytes, message)
 
 
 def test_result_lines_use_real_words_for_every_kind_of_outcome():
     """Before: `✓ delete-remoteed 0 B  edit-notes.md`."""
+    backup = "/p/v-appydave/b65-x/.vam/backups/20261124T010000Z/old.md"
     outcomes = [
-        Outcome("raw.mp4", ActionKind.UPLOAD, FileState.UPLOAD, True, 4_200_000),
-        Outcome("cut.mov", ActionKind.DOWNLOAD, FileState.DOWNLOAD, True, 1_000_000),
-        Outcome("notes.md", ActionKind.DELETE_REMOTE, FileState.DELETED_HERE, True, 0,
-                "deleted in S3; bucket versioning keeps the old version"),
-        Outcome("old.md", ActionKind.DELETE_LOCAL, FileState.DELETED_THERE, True, 0,
-                "moved to /p/v-appydave/b65-x/.vam/backups/20261124T010000Z/old.md"),
-    ]  # fmt: skip
+        done(ActionKind.UPLOAD, "raw.mp4", FileState.UPLOAD, 4_200_000),
+        done(ActionKind.DOWNLOAD, "cut.mov", FileState.DOWNLOAD, 1_000_000),
+        done(
+            ActionKind.DELETE_REMOTE,
+            "notes.md",
+            FileState.DELETED_HERE,
+            message="deleted in S3; bucket versioning keeps the old version",
+        ),
+        done(
+            ActionKind.DELETE_LOCAL, "old.md", FileState.DELETED_THERE, message=f"moved to {backup}"
+        ),
+    ]
     text = "\n".join(report_lines(_report("up", [], outcomes)))
     assert "✓ uploaded 4.2 MB  raw.mp4" in text
     assert "✓ downloaded 1.0 MB  cut.mov" in text

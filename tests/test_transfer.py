@@ -18,11 +18,10 @@ import moto.s3.models
 import pytest
 
 from tests.transferkit import FlakyProxy, Interrupted, Recorder, StopAfter, Wire, make_client
-from vam import transfer
-from vam.crc import crc32_combine, crc32_of_pieces
-from vam.progress import NO_PROGRESS, make_progress
-from vam.sample import write_media
-from vam.transfer import (
+from vam.core.checksum import file_md5, multipart_etag
+from vam.core.crc import crc32_combine, crc32_of_pieces
+from vam.demo.sample import write_media
+from vam.s3sync.transfer import (
     META_CRC32,
     META_MTIME,
     META_PART_SIZE,
@@ -31,11 +30,14 @@ from vam.transfer import (
     IntegrityError,
     RemoteChanged,
     download_file,
-    file_md5,
     head_checksum,
-    multipart_etag,
+    multipart,
+    signing,
+    tuning,
     upload_file,
+    verify,
 )
+from vam.s3sync.transfer.progress import NO_PROGRESS, make_progress
 
 KiB = 1024
 PART = 64 * KiB
@@ -47,20 +49,20 @@ def small_parts(monkeypatch):
     """64 KiB parts everywhere (the engine, and the minimum moto enforces), one worker at a time
     so 'interrupted after N parts' means exactly that."""
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", PART)
-    monkeypatch.setattr(transfer, "SINGLE_PUT_LIMIT", 2 * PART)
-    monkeypatch.setattr(transfer, "MIN_PART_SIZE", PART)
-    monkeypatch.setattr(transfer, "PART_MEMORY", 4 * PART)
-    monkeypatch.setattr(transfer, "MIN_DOWNLOAD_RANGE", PART)
-    monkeypatch.setattr(transfer, "DOWNLOAD_RANGE", 2 * PART)
-    monkeypatch.setattr(transfer, "CHECKPOINT_BYTES", 16 * KiB)
-    monkeypatch.setattr(transfer, "BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr(tuning, "SINGLE_PUT_LIMIT", 2 * PART)
+    monkeypatch.setattr(tuning, "MIN_PART_SIZE", PART)
+    monkeypatch.setattr(tuning, "PART_MEMORY", 4 * PART)
+    monkeypatch.setattr(tuning, "MIN_DOWNLOAD_RANGE", PART)
+    monkeypatch.setattr(tuning, "DOWNLOAD_RANGE", 2 * PART)
+    monkeypatch.setattr(tuning, "CHECKPOINT_BYTES", 16 * KiB)
+    monkeypatch.setattr(tuning, "BACKOFF_SECONDS", 0.01)
     return PART
 
 
 @pytest.fixture
 def one_worker(monkeypatch):
-    monkeypatch.setattr(transfer, "MAX_UPLOAD_WORKERS", 1)
-    monkeypatch.setattr(transfer, "DOWNLOAD_WORKERS", 1)
+    monkeypatch.setattr(tuning, "MAX_UPLOAD_WORKERS", 1)
+    monkeypatch.setattr(tuning, "DOWNLOAD_WORKERS", 1)
 
 
 @pytest.fixture
@@ -91,6 +93,44 @@ def meta_for(path: Path, user: str = "david") -> dict[str, str]:
 
 def upload(client, path: Path, key: str, **kw):
     return upload_file(client, BUCKET, key, path, crc32=crc_of(path), metadata=meta_for(path), **kw)
+
+
+def upload_unread(client, path: Path, key: str, **kw):
+    """A new file nobody has read yet: no CRC32 known, no metadata (as s3.up sends one)."""
+    return upload_file(client, BUCKET, key, path, crc32=None, metadata={}, **kw)
+
+
+def upload_like_another_tool(client, key: str, data: bytes, part_size: int) -> str:
+    """A multipart upload as plain boto3 makes one: its own part size, no vam metadata, no
+    checksums. Returns the object's ETag."""
+    upload_id = client.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    parts = []
+    for number, offset in enumerate(range(0, len(data), part_size), start=1):
+        body = data[offset : offset + part_size]
+        sent = client.upload_part(
+            Bucket=BUCKET, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+        )
+        parts.append({"PartNumber": number, "ETag": sent["ETag"]})
+    done = client.complete_multipart_upload(
+        Bucket=BUCKET, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+    )
+    return done["ETag"].strip('"')
+
+
+def download_interrupted(client, key: str, dest: Path, data: bytes, etag: str, *, after, state):
+    """A download of the object holding `data`, cut off after `after` bytes (Ctrl-C, a dropped
+    link): its partial file and record stay in `state` for the next run."""
+    with pytest.raises(Interrupted):
+        download_file(
+            client,
+            BUCKET,
+            key,
+            dest,
+            size=len(data),
+            etag=etag,
+            progress=StopAfter(after),
+            state_dir=state,
+        )
 
 
 def remote_bytes(client, key: str) -> bytes:
@@ -132,47 +172,31 @@ def test_crc32_combine_matches_zlib_for_pieces_of_any_length():
 
 
 def test_part_size_grows_to_stay_within_ten_thousand_parts(monkeypatch):
-    monkeypatch.setattr(transfer, "MIN_PART_SIZE", 16 * 2**20)
-    assert transfer.part_size_for(1 * 2**30) == 16 * 2**20
-    assert transfer.part_size_for(156 * 2**30) == 16 * 2**20
-    assert transfer.part_size_for(200 * 2**30) == 32 * 2**20
+    monkeypatch.setattr(tuning, "MIN_PART_SIZE", 16 * 2**20)
+    assert multipart.part_size_for(1 * 2**30) == 16 * 2**20
+    assert multipart.part_size_for(156 * 2**30) == 16 * 2**20
+    assert multipart.part_size_for(200 * 2**30) == 32 * 2**20
     big = 5 * 2**40  # S3's largest object
-    assert -(-big // transfer.part_size_for(big)) <= 10_000
+    assert -(-big // multipart.part_size_for(big)) <= 10_000
 
 
 def test_memory_bound_limits_parallel_parts(monkeypatch):
     # 32 MiB of part buffers at most: 2 parts of 16 MiB, 1 of 128 MiB, never more than 8 workers.
-    assert transfer._upload_workers(16 * 2**20, 1000) == 2
-    assert transfer._upload_workers(128 * 2**20, 1000) == 1
-    assert transfer._upload_workers(16 * 2**20, 1) == 1
-    monkeypatch.setattr(transfer, "PART_MEMORY", 64 * 2**20)
-    assert transfer._upload_workers(16 * 2**20, 1000) == 4
-    assert transfer._upload_workers(16 * 2**20, 2) == 2
+    assert multipart.upload_workers(16 * 2**20, 1000) == 2
+    assert multipart.upload_workers(128 * 2**20, 1000) == 1
+    assert multipart.upload_workers(16 * 2**20, 1) == 1
+    monkeypatch.setattr(tuning, "PART_MEMORY", 64 * 2**20)
+    assert multipart.upload_workers(16 * 2**20, 1000) == 4
+    assert multipart.upload_workers(16 * 2**20, 2) == 2
 
 
 def test_multipart_etag_and_md5_match_what_s3_computes(client, tmp_path, small_parts):
     path = media(tmp_path / "foreign.mov", 5 * PART + 123)
     data = path.read_bytes()
     # Another tool (plain boto3) uploads with its own part size and no vam metadata.
-    up = client.create_multipart_upload(Bucket=BUCKET, Key="k/foreign.mov")
-    parts = []
-    for n, offset in enumerate(range(0, len(data), 2 * PART), start=1):
-        r = client.upload_part(
-            Bucket=BUCKET,
-            Key="k/foreign.mov",
-            UploadId=up["UploadId"],
-            PartNumber=n,
-            Body=data[offset : offset + 2 * PART],
-        )
-        parts.append({"PartNumber": n, "ETag": r["ETag"]})
-    done = client.complete_multipart_upload(
-        Bucket=BUCKET,
-        Key="k/foreign.mov",
-        UploadId=up["UploadId"],
-        MultipartUpload={"Parts": parts},
-    )
-    assert multipart_etag(path, 2 * PART) == done["ETag"].strip('"')
-    assert multipart_etag(path, PART) != done["ETag"].strip('"')
+    etag = upload_like_another_tool(client, "k/foreign.mov", data, 2 * PART)
+    assert multipart_etag(path, 2 * PART) == etag
+    assert multipart_etag(path, PART) != etag
     assert file_md5(path) == hashlib.md5(data).hexdigest()
 
 
@@ -287,10 +311,7 @@ def test_a_resumed_upload_continues_when_the_crc_became_known_meanwhile(
     path = media(tmp_path / "raw.mp4", 8 * PART + 5)
     state = tmp_path / ".vam"
     with pytest.raises(Interrupted):
-        upload_file(
-            client, BUCKET, "p/raw.mp4", path, crc32=None, metadata={},
-            progress=StopAfter(3 * PART + 10), state_dir=state,
-        )  # fmt: skip
+        upload_unread(client, path, "p/raw.mp4", progress=StopAfter(3 * PART + 10), state_dir=state)
     wire.reset()
     result = upload(client, path, "p/raw.mp4", state_dir=state)
     assert wire.sent == path.stat().st_size - 3 * PART
@@ -483,17 +504,7 @@ def test_interrupted_download_resumes_from_bytes_on_disk(
     etag = put(client, "p/raw.mp4", data)
     dest = tmp_path / "s3-staging" / "raw.mp4"
     state = tmp_path / ".vam"
-    with pytest.raises(Interrupted):
-        download_file(
-            client,
-            BUCKET,
-            "p/raw.mp4",
-            dest,
-            size=len(data),
-            etag=etag,
-            progress=StopAfter(5 * PART),
-            state_dir=state,
-        )
+    download_interrupted(client, "p/raw.mp4", dest, data, etag, after=5 * PART, state=state)
     assert not dest.exists() and dest.with_name("raw.mp4.vam-part").exists()
     assert len(records(state, "downloads")) == 1
 
@@ -513,11 +524,7 @@ def test_corrupted_partial_download_is_detected_not_published(
     etag = put(client, "p/raw.mp4", data)
     dest = tmp_path / "s3-staging" / "raw.mp4"
     state = tmp_path / ".vam"
-    with pytest.raises(Interrupted):
-        download_file(
-            client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag,
-            progress=StopAfter(3 * PART), state_dir=state,
-        )  # fmt: skip
+    download_interrupted(client, "p/raw.mp4", dest, data, etag, after=3 * PART, state=state)
     temp = dest.with_name("raw.mp4.vam-part")
     with temp.open("r+b") as fh:  # a bad sector, or another program scribbled on it
         fh.seek(100)
@@ -537,11 +544,7 @@ def test_download_resume_restarts_when_the_remote_version_changed(
     etag = put(client, "p/raw.mp4", data)
     dest = tmp_path / "raw.mp4"
     state = tmp_path / ".vam"
-    with pytest.raises(Interrupted):
-        download_file(
-            client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag,
-            progress=StopAfter(2 * PART), state_dir=state,
-        )  # fmt: skip
+    download_interrupted(client, "p/raw.mp4", dest, data, etag, after=2 * PART, state=state)
     newer = os.urandom(4 * PART)
     new_etag = put(client, "p/raw.mp4", newer)
     with pytest.raises(RemoteChanged):  # the caller still asks for the old version
@@ -570,17 +573,7 @@ def test_download_verifies_foreign_multipart_object_by_recomputed_etag(
     client, tmp_path, small_parts
 ):
     data = os.urandom(5 * PART)
-    up = client.create_multipart_upload(Bucket=BUCKET, Key="p/other.mov")
-    parts = []
-    for n, offset in enumerate(range(0, len(data), 3 * PART), start=1):
-        r = client.upload_part(
-            Bucket=BUCKET, Key="p/other.mov", UploadId=up["UploadId"], PartNumber=n,
-            Body=data[offset : offset + 3 * PART],
-        )  # fmt: skip
-        parts.append({"PartNumber": n, "ETag": r["ETag"]})
-    etag = client.complete_multipart_upload(
-        Bucket=BUCKET, Key="p/other.mov", UploadId=up["UploadId"], MultipartUpload={"Parts": parts}
-    )["ETag"].strip('"')
+    etag = upload_like_another_tool(client, "p/other.mov", data, 3 * PART)
     details = head_checksum(client, BUCKET, "p/other.mov")
     assert (details.part_size, details.parts, details.crc32) == (3 * PART, 2, None)
     assert details.uploaded_by is None
@@ -595,8 +588,8 @@ def _no_second_read(monkeypatch):
     def refused(*args, **kwargs):
         raise AssertionError("the downloaded file was read again to compute its ETag")
 
-    monkeypatch.setattr(transfer, "file_md5", refused)
-    monkeypatch.setattr(transfer, "multipart_etag", refused)
+    monkeypatch.setattr(verify, "file_md5", refused)
+    monkeypatch.setattr(verify, "multipart_etag", refused)
 
 
 def test_an_object_without_crc32_is_verified_by_md5_while_it_downloads(
@@ -617,17 +610,7 @@ def test_a_foreign_multipart_object_is_verified_while_it_downloads(
 ):
     _no_second_read(monkeypatch)
     data = os.urandom(7 * PART + 5)
-    up = client.create_multipart_upload(Bucket=BUCKET, Key="p/other.mov")
-    parts = []
-    for n, offset in enumerate(range(0, len(data), 2 * PART), start=1):
-        r = client.upload_part(
-            Bucket=BUCKET, Key="p/other.mov", UploadId=up["UploadId"], PartNumber=n,
-            Body=data[offset : offset + 2 * PART],
-        )  # fmt: skip
-        parts.append({"PartNumber": n, "ETag": r["ETag"]})
-    etag = client.complete_multipart_upload(
-        Bucket=BUCKET, Key="p/other.mov", UploadId=up["UploadId"], MultipartUpload={"Parts": parts}
-    )["ETag"].strip('"')
+    etag = upload_like_another_tool(client, "p/other.mov", data, 2 * PART)
     dest = tmp_path / "other.mov"
     download_file(client, BUCKET, "p/other.mov", dest, size=len(data), etag=etag)
     assert dest.read_bytes() == data
@@ -642,12 +625,8 @@ def test_a_wrong_byte_under_an_md5_etag_is_caught_by_the_follower(
     etag = put(client, "p/raw.mp4", data)
     dest = tmp_path / "raw.mp4"
     state = tmp_path / ".vam"
-    monkeypatch.setattr(transfer, "DOWNLOAD_WORKERS", 1)
-    with pytest.raises(Interrupted):
-        download_file(
-            client, BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag,
-            progress=StopAfter(3 * PART), state_dir=state,
-        )  # fmt: skip
+    monkeypatch.setattr(tuning, "DOWNLOAD_WORKERS", 1)
+    download_interrupted(client, "p/raw.mp4", dest, data, etag, after=3 * PART, state=state)
     with dest.with_name("raw.mp4.vam-part").open("r+b") as fh:
         fh.seek(7)
         fh.write(b"\x00\xff")
@@ -665,7 +644,7 @@ def test_download_of_a_version_that_is_gone_raises_remote_changed(client, tmp_pa
 
 
 def test_head_checksum_of_missing_key_is_one_clear_line(client):
-    from vam.errors import NotFoundError
+    from vam.core.errors import NotFoundError
 
     with pytest.raises(NotFoundError, match="does not exist"):
         head_checksum(client, BUCKET, "p/nothing.mp4")
@@ -702,12 +681,12 @@ import sys, zlib
 from pathlib import Path
 import moto  # noqa: F401  (only so the import cost is paid before the clock starts)
 from tests.transferkit import make_client
-from vam import transfer
+from vam.s3sync.transfer import tuning, upload_file
 
-transfer.SINGLE_PUT_LIMIT = transfer.MIN_PART_SIZE = {part}
-transfer.MAX_UPLOAD_WORKERS = 1
+tuning.SINGLE_PUT_LIMIT = tuning.MIN_PART_SIZE = {part}
+tuning.MAX_UPLOAD_WORKERS = 1
 path = Path(sys.argv[1])
-transfer.upload_file(
+upload_file(
     make_client(), {bucket!r}, "p/raw.mp4", path, crc32=zlib.crc32(path.read_bytes()),
     metadata={{"uploaded-by": "david"}}, max_rate={rate}, state_dir=Path(sys.argv[2]),
 )
@@ -849,8 +828,8 @@ def test_uploads_to_loopback_skip_the_sha256_payload_signature_but_keep_the_crc3
 
 def test_remote_plain_http_endpoints_keep_the_signed_payload():
     remote = make_client("http://s3.example.internal:9000")
-    assert transfer._unsigned_payload_handler(remote) is None
-    assert transfer._unsigned_payload_handler(make_client("http://127.0.0.1:9000")) is not None
+    assert signing.unsigned_payload_handler(remote) is None
+    assert signing.unsigned_payload_handler(make_client("http://127.0.0.1:9000")) is not None
 
 
 def test_parallel_parts_start_staggered_so_an_interruption_loses_little(
@@ -881,7 +860,7 @@ def test_parallel_parts_start_staggered_so_an_interruption_loses_little(
     client.meta.events.register("before-send.s3.UploadPart", before_send)
     path = media(tmp_path / "big.mov", 8 * PART)
     upload(client, path, "p/big.mov", progress=Count())
-    assert transfer._upload_workers(PART, 8) == 4
+    assert multipart.upload_workers(PART, 8) == 4
     for k in (2, 3, 4):
         assert progress_at_start[k] >= (k - 1) * PART // 4
     assert remote_bytes(client, "p/big.mov") == path.read_bytes()

@@ -1,7 +1,7 @@
 import pytest
 
-from vam.errors import ConfigError
-from vam.units import format_size, parse_rate, parse_size
+from vam.core.errors import ConfigError
+from vam.core.units import format_size, parse_rate, parse_size
 
 
 def test_sizes():
@@ -47,7 +47,7 @@ def test_bits_per_second_written_as_bps_are_bits():
 
 
 def test_a_cap_under_64_kb_a_second_gets_a_warning_not_an_error():
-    from vam.units import slow_rate_warning
+    from vam.core.units import slow_rate_warning
 
     assert slow_rate_warning(64_000, where="--max-rate") is None
     assert slow_rate_warning(None, where="--max-rate") is None
@@ -65,7 +65,7 @@ def test_format_size():
 def test_timestamps_are_utc_whatever_the_zone_they_come_in():
     from datetime import datetime, timedelta, timezone
 
-    from vam.units import human_utc, iso_utc
+    from vam.core.units import human_utc, iso_utc
 
     jan_local = datetime(2026, 11, 23, 12, 0, tzinfo=timezone(timedelta(hours=2)))
     assert iso_utc(jan_local) == "2026-11-23T10:00:00Z"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.transferkit import make_client
-from vam.errors import UsageError
-from vam.uploads import IncompleteUpload, older_than, parse_age
+from vam.core.errors import UsageError
+from vam.s3sync.uploads import IncompleteUpload, older_than, parse_age
 
 BUCKET = "video-projects"  # the sample root's brands.toml
 KEY = "staging/v-appydave/b65-guy-monroe-marketing-plan/raw.mp4"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 
 from vam import __version__
-from vam.terminal import (
+from vam.core.terminal import (
     INTERRUPTED,
     INTERRUPTED_CODE,
     PIPE_CLOSED_CODE,

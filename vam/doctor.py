@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vam.awscheck import check_bucket, check_conditional_writes
-from vam.awsclient import connect_as, explain
-from vam.checks import Check
-from vam.config import Config, Settings, ssd_setting_hint
-from vam.errors import ConfigError, VamError
-from vam.people import nearest_user, require_user, unknown_user, user_source
-from vam.projects import (
+from vam.aws.check import check_bucket, check_conditional_writes
+from vam.aws.client import connect_as, explain
+from vam.core.checks import Check
+from vam.core.config import Config
+from vam.core.errors import ConfigError, VamError
+from vam.core.people import nearest_user, require_user, unknown_user, user_source
+from vam.core.projects import (
     Brand,
     brand_repo,
     projects_root,
@@ -18,7 +18,8 @@ from vam.projects import (
     ssd_mounted,
     ssd_path,
 )
-from vam.units import SLOW_RATE, format_duration, format_size
+from vam.core.settings import Settings, ssd_setting_hint
+from vam.core.units import SLOW_RATE, format_duration, format_size
 
 
 def settings_lines(config: Config, brand: Brand | None) -> list[str]:

@@ -7,10 +7,13 @@ from pathlib import Path
 
 from invoke import Exit
 
-from vam import awscheck, bucket, iamuser, keyfile, policy
-from vam.awsclient import connect_as
-from vam.config import Config, Storage, default_settings_path, load_config, load_settings
-from vam.errors import SafetyError, UsageError, VamError
+from vam.aws import bucket, iamuser, keyfile, policy
+from vam.aws import check as awscheck
+from vam.aws.client import connect_as
+from vam.core.config import Config, load_config
+from vam.core.errors import SafetyError, UsageError, VamError
+from vam.core.settings import default_settings_path, load_settings
+from vam.core.team import Storage
 from vam.tasks.base import JSON_HELP, confirmed, report_checks, result, say, vam_task
 
 AWS_PROFILE_HELP = (
@@ -51,10 +54,14 @@ def setup_bucket(c, dry_run=False, yes=False, aws_profile=None, json_=False):
     s3 = connect_as(config, profile=aws_profile).client("s3")
     plan = bucket.plan_bucket(s3, config.storage)
     result(
-        bucket=plan.bucket, region=plan.region, exists=plan.exists, dry_run=dry_run,
-        current={k: v for k, v in plan.current}, plan=[ch.line() for ch in plan.changes],
+        bucket=plan.bucket,
+        region=plan.region,
+        exists=plan.exists,
+        dry_run=dry_run,
+        current={k: v for k, v in plan.current},
+        plan=[ch.line() for ch in plan.changes],
         changed=0,
-    )  # fmt: skip
+    )
     if plan.exists:
         _plan_block(
             f"bucket {plan.bucket} exists in {plan.region}:", [f"{k}: {v}" for k, v in plan.current]
@@ -91,7 +98,7 @@ def _scopes(config: Config, name: str | None, brands: str | None) -> tuple[polic
     if name:
         return (policy.scope_for_user(team, iamuser.team_user(team, name)),)
     if brands:
-        from vam.projects import find_brand
+        from vam.core.projects import find_brand
 
         return (
             policy.scope_for(
@@ -123,12 +130,17 @@ def setup_policy(c, name=None, brands=None, dry_run=False, aws_profile=None, jso
     result(
         dry_run=dry_run,
         policies=[
-            {"name": p.scope.name, "arn": p.arn, "brands": list(p.scope.brands),
-             "action": p.action, "plan": p.lines()}
+            {
+                "name": p.scope.name,
+                "arn": p.arn,
+                "brands": list(p.scope.brands),
+                "action": p.action,
+                "plan": p.lines(),
+            }
             for p in plans
         ],
         changed=0,
-    )  # fmt: skip
+    )
     for plan in plans:
         for line in plan.lines():
             say(line)
@@ -226,9 +238,16 @@ def _handover(written: list, person: str, replaces: str | None = None) -> None:
     }
 )
 def setup_user(
-    c, name, out=None, profile=None, replace=False, new_key=False, dry_run=False,
-    aws_profile=None, json_=False,
-):  # fmt: skip
+    c,
+    name,
+    out=None,
+    profile=None,
+    replace=False,
+    new_key=False,
+    dry_run=False,
+    aws_profile=None,
+    json_=False,
+):
     """Create a person's IAM user, attach their scoped policy, hand over an access key (0600)."""
     config = load_config()
     aws = connect_as(config, profile=aws_profile)
@@ -240,8 +259,15 @@ def setup_user(
     if plan.create_key:
         target = keyfile.key_target(plan.iam_user, out, profile, replace=replace)
         lines.append(f"the secret goes only into the {target.describe(plan.iam_user)}")
-    result(person=name, iam_user=plan.iam_user, policy=plan.scope.name, plan=lines,
-           dry_run=dry_run, changed=False, access_key_id=None)  # fmt: skip
+    result(
+        person=name,
+        iam_user=plan.iam_user,
+        policy=plan.scope.name,
+        plan=lines,
+        dry_run=dry_run,
+        changed=False,
+        access_key_id=None,
+    )
     _plan_block(f"{name}:", lines)
     if plan.nothing_to_change:
         say("nothing to change")
@@ -284,8 +310,15 @@ def rotate_key(
     target = keyfile.key_target(plan.iam_user, out, profile, replace=True)
     where = target.describe(plan.iam_user)
     lines = [*plan.lines(), f"the secret goes only into the {where}"]
-    result(person=name, iam_user=plan.iam_user, replaces=plan.replace.id, plan=lines,
-           dry_run=dry_run, new_key_id=None, deleted=[])  # fmt: skip
+    result(
+        person=name,
+        iam_user=plan.iam_user,
+        replaces=plan.replace.id,
+        plan=lines,
+        dry_run=dry_run,
+        new_key_id=None,
+        deleted=[],
+    )
     _plan_block(f"{name}:", lines)
     if dry_run:
         say("dry run: nothing changed")
@@ -346,10 +379,18 @@ def import_key(c, file, profile=None, replace=False, verify=True, dry_run=False,
     elif settings.aws_profile == name:
         lines.append(f"your vam settings already use profile {name}")
     result(
-        person=kf.user, iam_user=kf.key.iam_user, access_key_id=kf.key.access_key_id,
-        profile=name, credentials=str(pw.credentials), settings_file=str(settings_path),
-        plan=lines, dry_run=dry_run, verified=None, stored=False, settings_updated=False,
-    )  # fmt: skip
+        person=kf.user,
+        iam_user=kf.key.iam_user,
+        access_key_id=kf.key.access_key_id,
+        profile=name,
+        credentials=str(pw.credentials),
+        settings_file=str(settings_path),
+        plan=lines,
+        dry_run=dry_run,
+        verified=None,
+        stored=False,
+        settings_updated=False,
+    )
     _plan_block(f"import key of {kf.user} ({kf.key.iam_user}):", lines)
     if same and not set_settings:
         say("nothing to change")
@@ -411,7 +452,7 @@ def check(c, brand=None, aws_profile=None, json_=False):
     s3 = aws.client("s3")
     me = config.team.user(config.settings.user or "")
     if brand:
-        from vam.projects import find_brand
+        from vam.core.projects import find_brand
 
         brands = [find_brand(config, brand).key]
     else:

@@ -21,10 +21,10 @@ from typing import Any
 
 from invoke import Exit, task
 
-from vam.awsclient import explain
-from vam.errors import VamError
+from vam.aws.client import explain
+from vam.core.errors import VamError
+from vam.core.terminal import INTERRUPTED, INTERRUPTED_CODE, PIPE_CLOSED_CODE, silence_stdout
 from vam.tasks import COLLECTIONS
-from vam.terminal import INTERRUPTED, INTERRUPTED_CODE, PIPE_CLOSED_CODE, silence_stdout
 
 # the help of every task's --json (README, "Scripting with --json")
 JSON_HELP = "print one JSON document on stdout instead of text (also on failure)"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from invoke import Exit
 
-from vam.config import CHECKOUT
+from vam.core.config import CHECKOUT
+from vam.core.units import parse_size
 from vam.tasks.base import say, vam_task
-from vam.units import parse_size
 
 
 @vam_task(

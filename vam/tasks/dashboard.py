@@ -5,10 +5,10 @@ from __future__ import annotations
 import webbrowser
 from pathlib import Path
 
-from vam.config import load_config
-from vam.dashboard import DASHBOARD_NAME, load_registry, write_dashboard
-from vam.manifest import generate as generate_manifests
-from vam.projects import projects_root
+from vam.catalog.dashboard import DASHBOARD_NAME, load_registry, write_dashboard
+from vam.catalog.registry import generate as generate_manifests
+from vam.core.config import load_config
+from vam.core.projects import projects_root
 from vam.tasks.base import say, vam_task
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from vam.demo import run_demo
-from vam.errors import UsageError
+from vam.core.errors import UsageError
+from vam.demo.story import run_demo
 from vam.tasks.base import say, vam_task
+from vam.tasks.inprocess import run_vam
 
 
 @vam_task(
@@ -24,7 +25,7 @@ def demo(c, root=None, media_mb=None):
         size = float(media_mb) if media_mb is not None else 2.0
     except ValueError:
         raise UsageError(f"--media-mb {media_mb!r}: give a number of MB, e.g. 2") from None
-    dashboard = run_demo(base, media_bytes=max(1, int(size * 1024 * 1024)))
+    dashboard = run_demo(base, run_vam=run_vam, media_bytes=max(1, int(size * 1024 * 1024)))
     say()
     say(f"demo finished; the sample projects roots are in {base}")
     say(f"dashboard: {dashboard}")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from vam.config import load_config
+from vam.core.config import load_config
+from vam.core.projects import select_brands
 from vam.doctor import run_checks, settings_lines
-from vam.projects import select_brands
 from vam.tasks.base import JSON_HELP, report_checks, result, say, vam_task
 
 

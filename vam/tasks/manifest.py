@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from vam.config import load_config
-from vam.manifest import generate as generate_manifests
-from vam.manifest import summary_line
-from vam.projects import projects_root, select_brands
+from vam.catalog.manifest import summary_line
+from vam.catalog.registry import generate as generate_manifests
+from vam.core.config import load_config
+from vam.core.projects import projects_root, select_brands
 from vam.tasks.base import JSON_HELP, result, say, vam_task
 
 

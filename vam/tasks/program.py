@@ -15,7 +15,7 @@ from invoke import Exit, Program
 from invoke.exceptions import ParseError
 from invoke.parser import Argument
 
-from vam.errors import UsageError
+from vam.core.errors import UsageError
 
 # invoke's core flags for run()/sudo() (echo, pty, hide, warn, dry, timeouts, sudo prompt) and
 # its runtime config file: vam runs no shell commands, so they would only be accepted and ignored

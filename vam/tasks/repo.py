@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from invoke import Exit
 
-from vam.config import load_config
-from vam.projects import brand_repo, projects_root, select_brands
-from vam.repo_check import check_repo, fix_gitignore
+from vam.core.config import load_config
+from vam.core.projects import brand_repo, projects_root, select_brands
+from vam.repo.check import check_repo, fix_gitignore
 from vam.tasks.base import JSON_HELP, result, say, vam_task
 
 
@@ -31,11 +31,15 @@ def check(c, brand=None, fix=False, dry_run=False, json_=False):
         repo = brand_repo(root, b)
         report = check_repo(repo, rules)
         entry: dict = {
-            "brand": b.key, "repo": str(repo), "git": report.is_git,
-            "missing": [r.pattern for r in report.missing], "appended": [],
-            "tracked_heavy": [{"path": t.path, "staged_only": t.staged_only}
-                              for t in report.tracked_heavy],
-        }  # fmt: skip
+            "brand": b.key,
+            "repo": str(repo),
+            "git": report.is_git,
+            "missing": [r.pattern for r in report.missing],
+            "appended": [],
+            "tracked_heavy": [
+                {"path": t.path, "staged_only": t.staged_only} for t in report.tracked_heavy
+            ],
+        }
         done.append(entry)
         if not report.is_git:
             say(f"{b.key}: {repo} is not a git repository (run `git init` there); not checked")
@@ -44,27 +48,36 @@ def check(c, brand=None, fix=False, dry_run=False, json_=False):
         missing = list(report.missing)
         if missing and fix:
             if dry_run:
-                say(f"{b.key}: would append {len(missing)} rule(s) to {repo / '.gitignore'}: "
-                    + " ".join(r.pattern for r in missing))  # fmt: skip
+                say(
+                    f"{b.key}: would append {len(missing)} rule(s) to {repo / '.gitignore'}: "
+                    + " ".join(r.pattern for r in missing)
+                )
             else:
                 fix_gitignore(repo, missing)
                 entry["appended"] = [r.pattern for r in missing]
                 after = check_repo(repo, rules)  # re-check: the rules must now take effect
                 still = {r.pattern for r in after.missing}
-                say(f"{b.key}: appended {len(missing)} rule(s) to {repo / '.gitignore'}: "
-                    + " ".join(r.pattern for r in missing))  # fmt: skip
+                say(
+                    f"{b.key}: appended {len(missing)} rule(s) to {repo / '.gitignore'}: "
+                    + " ".join(r.pattern for r in missing)
+                )
                 missing = list(after.missing)
                 entry["missing"] = [r.pattern for r in missing]
                 if still:
-                    say(f"{b.key}: still not ignored after the fix: {', '.join(sorted(still))} "
-                        "(a negation rule `!…` in .gitignore may override them)")  # fmt: skip
+                    say(
+                        f"{b.key}: still not ignored after the fix: {', '.join(sorted(still))} "
+                        "(a negation rule `!…` in .gitignore may override them)"
+                    )
         if not missing and not report.tracked_heavy:
             say(f"{b.key}: ok ({repo})")
             continue
         if missing and not (fix and dry_run):
             hint = "" if fix else f" (fix with `vam repo.check --brand {b.key} --fix`)"
-            say(f"{b.key}: .gitignore in {repo} does not cover: "
-                + ", ".join(r.pattern for r in missing) + hint)  # fmt: skip
+            say(
+                f"{b.key}: .gitignore in {repo} does not cover: "
+                + ", ".join(r.pattern for r in missing)
+                + hint
+            )
             problems += 1
         elif missing:
             problems += 1

@@ -3,32 +3,29 @@
 from __future__ import annotations
 
 import json as jsonlib
-from datetime import UTC, datetime
 from pathlib import Path
 
 import botocore.exceptions as bce
 from invoke import Exit
 
-from vam.awsclient import connect_as, explain
-from vam.config import load_config
-from vam.errors import AwsError, NotFoundError, UsageError
-from vam.projects import (
+from vam.aws.client import connect_as, explain
+from vam.core.config import load_config
+from vam.core.errors import UsageError
+from vam.core.projects import (
     find_brand,
     infer_location,
     select_brand,
     select_brands,
 )
-from vam.remote import list_project
-from vam.session import Session
-from vam.sync import (
-    brand_status,
-    download,
-    staged_projects,
-    status,
-    target_for,
-    upload,
-)
-from vam.syncview import (
+from vam.core.units import format_size, human_utc
+from vam.s3sync.cleanup import LOCAL, REMOTE, plan_cleanup
+from vam.s3sync.cleanup_apply import apply_cleanup
+from vam.s3sync.down import download
+from vam.s3sync.remote import list_project
+from vam.s3sync.session import Session
+from vam.s3sync.share import parse_expiry, project_links
+from vam.s3sync.status import brand_status, staged_projects, status
+from vam.s3sync.syncview import (
     failure_summary,
     header,
     report_dict,
@@ -36,9 +33,10 @@ from vam.syncview import (
     status_dict,
     status_lines,
 )
+from vam.s3sync.target import target_for
+from vam.s3sync.up import upload
+from vam.s3sync.uploads import abort_checked, brand_uploads, parse_age, team_names
 from vam.tasks.base import JSON_HELP, confirmed, result, say, vam_task, warn
-from vam.units import format_size, human_utc
-from vam.uploads import abort, describe, list_incomplete, older_than, parse_age
 
 COMMON_HELP = {
     "brand": "brand (key, shortcut or repo name); default: from the current folder",
@@ -78,8 +76,17 @@ def _finish(reports: list) -> None:
         "kept like --force keeps one)",
     },
 )
-def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, delete=False,
-       json_=False, max_rate=None):  # fmt: skip
+def up(
+    c,
+    brand=None,
+    project=None,
+    all_=False,
+    dry_run=False,
+    force=False,
+    delete=False,
+    json_=False,
+    max_rate=None,
+):
     """Upload new and changed files of a project's s3-staging/ (conflicts need --force)."""
     session = Session(brand)
     rate = session.rate(max_rate)
@@ -101,12 +108,17 @@ def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, dele
         report = _aws_errors(
             session,
             lambda t=target: upload(
-                session.s3, t, user=session.user,
-                rules=session.config.team.files, force=force, delete=delete, dry_run=dry_run,
+                session.s3,
+                t,
+                user=session.user,
+                rules=session.config.team.files,
+                force=force,
+                delete=delete,
+                dry_run=dry_run,
                 max_rate=rate,
                 show_progress=False if json_ else None,
             ),
-        )  # fmt: skip
+        )
         reports.append(report)
         for line in report_lines(report):
             say(line)
@@ -126,8 +138,16 @@ def up(c, brand=None, project=None, all_=False, dry_run=False, force=False, dele
         "delete": "remove here the files deleted in S3 (moved to the project's .vam/backups/)",
     },
 )
-def down(c, brand=None, project=None, dry_run=False, force=False, delete=False, json_=False,
-         max_rate=None):  # fmt: skip
+def down(
+    c,
+    brand=None,
+    project=None,
+    dry_run=False,
+    force=False,
+    delete=False,
+    json_=False,
+    max_rate=None,
+):
     """Download new and changed S3 files into the project's s3-staging/ (conflicts need --force)."""
     session = Session(brand)
     rate = session.rate(max_rate)
@@ -138,12 +158,17 @@ def down(c, brand=None, project=None, dry_run=False, force=False, delete=False, 
     report = _aws_errors(
         session,
         lambda: download(
-            session.s3, target, user=session.user,
-            rules=session.config.team.files, force=force, delete=delete, dry_run=dry_run,
-                max_rate=rate,
+            session.s3,
+            target,
+            user=session.user,
+            rules=session.config.team.files,
+            force=force,
+            delete=delete,
+            dry_run=dry_run,
+            max_rate=rate,
             show_progress=False if json_ else None,
         ),
-    )  # fmt: skip
+    )
     result(**report_dict(report))
     for line in report_lines(report):
         say(line)
@@ -174,11 +199,15 @@ def show_status(c, brand=None, project=None, all_=False, json_=False):
     found = _aws_errors(
         session,
         lambda: status(
-            session.s3, target, user=session.user, rules=session.config.team.files,
-            staging_days=session.config.storage.staging_days, objects=objects,
+            session.s3,
+            target,
+            user=session.user,
+            rules=session.config.team.files,
+            staging_days=session.config.storage.staging_days,
+            objects=objects,
         ),
-    )  # fmt: skip
-    from vam.handoff import latest_note, received
+    )
+    from vam.handoff.note import latest_note, received
 
     note = _aws_errors(
         session,
@@ -241,62 +270,21 @@ def uploads(c, brand=None, abort_older_than=None, dry_run=False, yes=False, json
     config = load_config()
     chosen = select_brand(config, brand)
     age = parse_age(abort_older_than) if abort_older_than else None
-    storage = config.storage
     s3 = connect_as(config).client("s3")
-    prefix = storage.prefix_for(chosen.key)
-    people = {u.iam_user: u.name for u in config.team.users if u.iam_user}
-    now = datetime.now(UTC)
-
-    found = list_incomplete(s3, storage.bucket, prefix, people)
-    result(brand=chosen.key, bucket=storage.bucket, prefix=prefix, dry_run=dry_run,
-           uploads=[_upload_dict(u) for u in found], to_abort=[], aborted=[])  # fmt: skip
-    if not found:
-        say(f"no unfinished uploads under s3://{storage.bucket}/{prefix}")
-        return
-    say(f"{len(found)} unfinished upload(s) under s3://{storage.bucket}/{prefix}:")
-    for pending in found:
-        say(f"  {describe(pending, prefix, now)}")
-    if age is None:
-        say("an interrupted `vam s3.up` resumes these by itself; to clean up old ones: "
-            f"vam s3.uploads --brand {chosen.key} --abort-older-than 7d")  # fmt: skip
-        return
-
-    doomed = older_than(found, age, now)
-    result(to_abort=[_upload_dict(u) for u in doomed])
-    if not doomed:
-        say(f"none is older than {abort_older_than}: nothing to abort")
-        return
-    verb = "would abort" if dry_run else "to abort"
-    say(f"{verb} ({len(doomed)}, older than {abort_older_than}):")
-    for pending in doomed:
-        say(f"  {describe(pending, prefix, now)}")
-    if dry_run:
-        say("dry run: nothing aborted")
+    found = brand_uploads(s3, config, chosen.key, age=age, age_text=abort_older_than or "")
+    result(**found.as_dict(dry_run=dry_run))
+    for line in found.lines(dry_run=dry_run):
+        say(line)
+    doomed = found.to_abort
+    if not doomed or dry_run:
         return
     unasked = UsageError("not a terminal, so vam cannot ask: add --yes to abort them")
     if not confirmed(f"abort these {len(doomed)} upload(s)?", yes, unasked):
         say("nothing aborted")
         return
-    aborted = abort(s3, storage.bucket, doomed)
-    result(aborted=[_upload_dict(u) for u in aborted])
-    left = {u.upload_id for u in list_incomplete(s3, storage.bucket, prefix, people)}
-    still = [u for u in aborted if u.upload_id in left]
-    if still:  # re-check: S3 must no longer list them
-        raise AwsError(
-            f"{len(still)} upload(s) are still listed after aborting; run the same command again"
-        )
-    say(f"aborted {len(aborted)} upload(s); {len(found) - len(aborted)} left")
-
-
-def _upload_dict(pending) -> dict:
-    return {
-        "key": pending.key,
-        "upload_id": pending.upload_id,
-        "initiated": pending.initiated.isoformat(),
-        "who": pending.who,
-        "parts": pending.parts,
-        "bytes_sent": pending.bytes_sent,
-    }
+    aborted = abort_checked(s3, config, found)
+    result(aborted=[u.as_dict() for u in aborted])
+    say(f"aborted {len(aborted)} upload(s); {len(found.found) - len(aborted)} left")
 
 
 @vam_task(
@@ -311,40 +299,16 @@ def _upload_dict(pending) -> dict:
 )
 def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
     """Presigned download links for a project's S3 files (1h … 7d), for a client or a browser."""
-    from vam.remoteindex import is_vam_key
-    from vam.share import parse_expiry, share_links
-
     seconds = parse_expiry(expires)
     session = Session(brand)
     proj = _aws_errors(session, lambda: session.project(project, remote=True))
     target = session.target(proj)
-    files = [
-        o for o in list_project(session.s3, target.bucket, target.prefix) if not is_vam_key(o.rel)
-    ]
-    objects = [o for o in files if not file or file.lower() in o.rel.lower()]
-    if not files:
-        raise NotFoundError(
-            f"no S3 files in {target.brand_key} {target.project_id}; "
-            f"upload them first: {target.command('up')}"
-        )
-    if not objects:
-        names = ", ".join(o.rel for o in files[:5]) + (", …" if len(files) > 5 else "")
-        raise NotFoundError(
-            f"no S3 file of {target.brand_key} {target.project_id} has {file!r} in its name; "
-            f"its files: {names}"
-        )
-    links = share_links(
-        session.s3, target.bucket, [(o.rel, o.key, o.size) for o in objects], seconds
-    )
+    links = project_links(session.s3, target, seconds, contains=file)
     result(
         brand=target.brand_key,
         project=target.project_id,
-        links=[
-            {"path": lk.rel, "bytes": lk.size, "url": lk.url,
-             "expires": lk.expires_at.isoformat().replace("+00:00", "Z")}
-            for lk in links
-        ],
-    )  # fmt: skip
+        links=[link.as_dict() for link in links],
+    )
     expires_at = human_utc(links[0].expires_at)
     where = f"{target.brand_key} {target.project_id}"
     say(f"{len(links)} link(s) for {where}, valid until {expires_at}:")
@@ -372,41 +336,46 @@ def share(c, brand=None, project=None, file=None, expires="7d", json_=False):
         "json": COMMON_HELP["json"],
     },
 )
-def cleanup(c, brand=None, project=None, side="remote", force=False, include_backups=False,
-            yes=False, dry_run=False, json_=False):  # fmt: skip
+def cleanup(
+    c,
+    brand=None,
+    project=None,
+    side="remote",
+    force=False,
+    include_backups=False,
+    yes=False,
+    dry_run=False,
+    json_=False,
+):
     """Delete a finished project's staging files (S3 and/or here); the only copy needs --force."""
-    from vam.cleanup import LOCAL, REMOTE, apply_cleanup, plan_cleanup
-
     sides = {"remote": (REMOTE,), "local": (LOCAL,), "both": (REMOTE, LOCAL)}.get(side)
     if sides is None:
         raise UsageError(f"--side {side!r}: use remote, local or both")
     session = Session(brand)
     proj = _aws_errors(session, lambda: session.project(project, remote=True))
     target = session.target(proj)
-    plan = _aws_errors(session, lambda: plan_cleanup(
-        session.s3, target, user=session.user, rules=session.rules, sides=sides, force=force,
-        noncurrent_days=session.config.storage.noncurrent_days, include_backups=include_backups,
-        people={u.iam_user: u.name for u in session.config.team.users if u.iam_user},
-        probe=not dry_run,
-    ))  # fmt: skip
-    result(
-        brand=target.brand_key, project=target.project_id, sides=list(sides), dry_run=dry_run,
-        to_delete=[_item_dict(i) for i in plan.to_delete],
-        kept=[_item_dict(i) for i in plan.refused],
-        unfinished_uploads=len(plan.uploads), vam_objects=len(plan.vam_keys_to_delete),
-        deleted=[], failed=[],
-    )  # fmt: skip
+    plan = _aws_errors(
+        session,
+        lambda: plan_cleanup(
+            session.s3,
+            target,
+            user=session.user,
+            rules=session.rules,
+            sides=sides,
+            force=force,
+            noncurrent_days=session.config.storage.noncurrent_days,
+            include_backups=include_backups,
+            people=team_names(session.config),
+            probe=not dry_run,
+        ),
+    )
+    result(**plan.as_dict(dry_run=dry_run))
     for line in plan.lines():
         say(line)
     # files kept make the run fail (exit 1), and a dry run exits as the real run would
     kept = f"{len(plan.refused)} file(s) {'would be ' if dry_run else ''}kept (see above)"
-    if plan.nothing:
-        say("nothing to delete")
-        if plan.refused:
-            raise Exit(f"vam: {kept}", code=1)
-        return
-    if dry_run:
-        say("dry run: nothing deleted")
+    if plan.nothing or dry_run:
+        say("nothing to delete" if plan.nothing else "dry run: nothing deleted")
         if plan.refused:
             raise Exit(f"vam: {kept}", code=1)
         return
@@ -418,48 +387,8 @@ def cleanup(c, brand=None, project=None, side="remote", force=False, include_bac
     done = _aws_errors(
         session, lambda: apply_cleanup(session.s3, plan, user=session.user, rules=session.rules)
     )
-    result(
-        deleted=[_item_dict(i) for i in done.deleted],
-        failed=[{**_item_dict(i), "error": why} for i, why in done.failed],
-        aborted_uploads=done.aborted, vam_objects_deleted=done.vam_deleted,
-        remaining_remote=done.remaining_remote if REMOTE in sides else None,
-        remaining_local=done.remaining_local if LOCAL in sides else None,
-    )  # fmt: skip
-    say(
-        f"deleted {len(done.deleted)} file(s)"
-        + (f", aborted {done.aborted} unfinished upload(s)" if done.aborted else "")
-        + (
-            f", removed {done.partials_removed} partial download(s)"
-            if done.partials_removed
-            else ""
-        )
-        + (
-            f", removed vam's {done.vam_deleted} index/handoff object(s)"
-            if done.vam_deleted
-            else ""
-        )
-    )
-    for item, kept_as in done.kept:
-        say(f"  kept the deleted S3 version of {item.rel} as {kept_as.url}")
-    if done.backups_deleted:
-        say(f"  deleted {done.backups_deleted} backup(s) from .vam/backups/ in S3")
-    if REMOTE in sides:
-        say(f"re-checked S3: {done.remaining_remote} project file(s) left")
-        if done.backups_left:
-            say(
-                f"kept {done.backups_left} backup(s) ({format_size(done.backups_bytes)}) under "
-                f"s3://{target.bucket}/{target.prefix}.vam/backups/: the versions vam kept before "
-                "replacing or deleting them; to delete them too: "
-                f"{target.command('cleanup', '--include-backups')}"
-            )
-    if LOCAL in sides:
-        say(f"re-checked here: {done.remaining_local} file(s) left in {target.staging}")
-    for item, why in done.failed:
-        say(f"  ! {item.rel}: {why}")
+    result(**done.as_dict(plan))
+    for line in done.lines(plan):
+        say(line)
     if done.failed or plan.refused:
         raise Exit(f"vam: {len(done.failed) + len(plan.refused)} file(s) kept (see above)", code=1)
-
-
-def _item_dict(item) -> dict:
-    """One file of a cleanup plan: which side, its size, and why it goes or stays."""
-    return {"side": item.side, "file": item.rel, "size": item.size, "reason": item.reason}

@@ -5,29 +5,27 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 
-from vam.archive import (
-    DEFAULT_RESERVE,
-    Hooks,
-    execute_archive,
-    execute_cleanup,
-    kept_backups,
-    pick_oldest,
-    plan_archive,
-    plan_cleanup,
-    plan_lines,
-    staging_state,
-)
-from vam.config import STATE_DIR, load_config
-from vam.errors import NotFoundError, SafetyError, UsageError
-from vam.projects import (
+from vam.core.config import load_config
+from vam.core.errors import NotFoundError, SafetyError, UsageError
+from vam.core.layout import STATE_DIR
+from vam.core.projects import (
     projects_root,
     select_brand,
     select_brands,
     select_project,
 )
-from vam.ssd import apply_light, backup_dir, brand_status, plan_sync, require_ssd
+from vam.core.units import format_size, parse_size
+from vam.ssd.archive import execute_archive
+from vam.ssd.archive_plan import DEFAULT_RESERVE, Hooks, pick_oldest, plan_archive, plan_lines
+from vam.ssd.lightsync import (
+    apply_light,
+    backup_dir,
+    brand_status,
+    plan_sync,
+    require_ssd,
+)
+from vam.ssd.staging_cleanup import execute_cleanup, kept_backups, plan_cleanup, staging_state
 from vam.tasks.base import JSON_HELP, result, say, vam_task
-from vam.units import format_size, parse_size
 
 
 class _Progress(Hooks):
@@ -63,9 +61,16 @@ class _Progress(Hooks):
     }
 )
 def archive(
-    c, project=None, brand=None, next=0, dry_run=False, keep_local=False, cleanup_s3=False,
-    reserve=None, json_=False,
-):  # fmt: skip
+    c,
+    project=None,
+    brand=None,
+    next=0,
+    dry_run=False,
+    keep_local=False,
+    cleanup_s3=False,
+    reserve=None,
+    json_=False,
+):
     """Copy a finished project to the SSD, verify every file, then keep only its light files."""
     config = load_config()
     root = projects_root(config)
@@ -95,12 +100,19 @@ def archive(
     for proj in projects:
         plan = plan_archive(config, root, proj, reserve=spare)
         entry: dict = {
-            "brand": proj.brand.key, "project": proj.id, "ssd_dir": str(plan.ssd_dir),
-            "archived_dir": str(plan.archived_dir), "plan": plan_lines(plan),
-            "to_copy": len(plan.to_copy), "copy_bytes": plan.copy_bytes,
+            "brand": proj.brand.key,
+            "project": proj.id,
+            "ssd_dir": str(plan.ssd_dir),
+            "archived_dir": str(plan.archived_dir),
+            "plan": plan_lines(plan),
+            "to_copy": len(plan.to_copy),
+            "copy_bytes": plan.copy_bytes,
             "differs": [{"file": st.rel, "detail": st.detail} for st in plan.differs],
-            "copied": [], "verified": 0, "removed_local": False, "s3_staging": None,
-        }  # fmt: skip
+            "copied": [],
+            "verified": 0,
+            "removed_local": False,
+            "s3_staging": None,
+        }
         done.append(entry)
         for line in plan_lines(plan):
             say(line)
@@ -125,8 +137,10 @@ def archive(
                 say(f"    {step.rel}: {step.detail}")
         if dry_run:
             if cleanup_s3 and objects:
-                say("  --cleanup-s3 would delete only files whose content the SSD copy has "
-                    "(checked after the copy verifies)")  # fmt: skip
+                say(
+                    "  --cleanup-s3 would delete only files whose content the SSD copy has "
+                    "(checked after the copy verifies)"
+                )
             say("  dry run: nothing copied, verified or deleted")
             continue
         progress = _Progress(plan.copy_bytes, enabled=not json_)
@@ -141,13 +155,17 @@ def archive(
             light_restored=len(archived.light_restored),
             notes=list(archived.notes),
         )
-        say(f"  copied {len(archived.copied)} file(s), verified {archived.verified} on the SSD "
-            f"({plan.ssd_dir})")  # fmt: skip
+        say(
+            f"  copied {len(archived.copied)} file(s), verified {archived.verified} on the SSD "
+            f"({plan.ssd_dir})"
+        )
         if plan.backups:
             say(f"  {len(plan.backups)} backup(s) on the SSD in {plan.ssd_dir / STATE_DIR}/backups")
         if archived.removed_local:
-            say(f"  removed {proj.path}; {len(archived.light_restored)} light file(s) now in "
-                f"{plan.archived_dir}")  # fmt: skip
+            say(
+                f"  removed {proj.path}; {len(archived.light_restored)} light file(s) now in "
+                f"{plan.archived_dir}"
+            )
         elif keep_local:
             say(f"  kept the local project {proj.path} (--keep-local)")
         for kept in archived.kept:
@@ -173,10 +191,12 @@ def archive(
             say(f"  S3 staging: deleted {len(deleted) - len(state)} file(s){extra}")
             backups = kept_backups(staging, proj.id)
             if backups:
-                say(f"  S3 staging: kept {len(backups)} backup(s) under {staging.prefix}{proj.id}/"
+                say(
+                    f"  S3 staging: kept {len(backups)} backup(s) under {staging.prefix}{proj.id}/"
                     ".vam/backups/ (versions replaced by --force; on no SSD); to delete them: "
                     f"vam s3.cleanup --brand {proj.brand.key} --project {proj.id} "
-                    "--include-backups")  # fmt: skip
+                    "--include-backups"
+                )
             kept = [d for d in decisions if not d.delete]
             if kept:
                 raise SafetyError(
@@ -184,8 +204,10 @@ def archive(
                     "on the SSD); check them with `vam s3.status`, remove with `vam s3.cleanup`"
                 )
         elif objects:
-            say(f"  S3 staging still holds {len(objects)} file(s); to remove them: "
-                f"vam s3.cleanup --brand {proj.brand.key} --project {proj.id}")  # fmt: skip
+            say(
+                f"  S3 staging still holds {len(objects)} file(s); to remove them: "
+                f"vam s3.cleanup --brand {proj.brand.key} --project {proj.id}"
+            )
 
 
 @vam_task(
@@ -217,14 +239,22 @@ def sync(c, brand=None, dry_run=False, overwrite=False, json_=False):
             say(f"{b.key}: skipped, {exc}")
             continue
         entry: dict = {
-            "brand": b.key, "ssd": str(report.ssd), "skipped_active": list(report.skipped_active),
+            "brand": b.key,
+            "ssd": str(report.ssd),
+            "skipped_active": list(report.skipped_active),
             "projects": [
-                {"project": p.id, "folder": str(p.target),
-                 "files": [{"file": a.rel, "action": a.action, "to": str(a.dst), "size": a.size}
-                           for a in p.actions if a.action != "same"]}
+                {
+                    "project": p.id,
+                    "folder": str(p.target),
+                    "files": [
+                        {"file": a.rel, "action": a.action, "to": str(a.dst), "size": a.size}
+                        for a in p.actions
+                        if a.action != "same"
+                    ],
+                }
                 for p in report.projects
             ],
-        }  # fmt: skip
+        }
         done.append(entry)
         copies = sum(1 for p in report.projects for a in p.actions if a.action == "copy")
         say(f"{b.key}: {len(report.projects)} archived project(s) on the SSD ({report.ssd})")
@@ -262,21 +292,32 @@ def status(c, brand=None, json_=False):
     result(brands=done)
     for b in brands:
         st = brand_status(config, root, b)
-        done.append({
-            "brand": b.key, "ssd": str(st.ssd) if st.ssd else None, "mounted": st.mounted,
-            "free_bytes": st.free_bytes, "total_bytes": st.total_bytes,
-            "ssd_only": list(st.ssd_only), "both": list(st.both), "local_only": list(st.local_only),
-            "not_archived": list(st.heavy_local_only),
-        })  # fmt: skip
+        done.append(
+            {
+                "brand": b.key,
+                "ssd": str(st.ssd) if st.ssd else None,
+                "mounted": st.mounted,
+                "free_bytes": st.free_bytes,
+                "total_bytes": st.total_bytes,
+                "ssd_only": list(st.ssd_only),
+                "both": list(st.both),
+                "local_only": list(st.local_only),
+                "not_archived": list(st.heavy_local_only),
+            }
+        )
         if not st.mounted:
             where = st.ssd.parent if st.ssd else "no ssd_root in settings"
             say(f"{b.key}: SSD not mounted ({where}); local: {len(st.local_only)} project(s)")
             continue
-        say(f"{b.key}: SSD {st.ssd} — {format_size(st.free_bytes)} free of "
-            f"{format_size(st.total_bytes)}")  # fmt: skip
+        say(
+            f"{b.key}: SSD {st.ssd} — {format_size(st.free_bytes)} free of "
+            f"{format_size(st.total_bytes)}"
+        )
         say(f"  on SSD only ({len(st.ssd_only)}): {', '.join(st.ssd_only) or '-'}")
         say(f"  on both     ({len(st.both)}): {', '.join(st.both) or '-'}")
         say(f"  local only  ({len(st.local_only)}): {', '.join(st.local_only) or '-'}")
         if st.heavy_local_only:
-            say(f"  not archived yet: {', '.join(st.heavy_local_only)} "
-                f"(`vam ssd.archive --brand {b.key} --next 1`)")  # fmt: skip
+            say(
+                f"  not archived yet: {', '.join(st.heavy_local_only)} "
+                f"(`vam ssd.archive --brand {b.key} --next 1`)"
+            )

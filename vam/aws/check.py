@@ -1,0 +1,187 @@
+"""`aws.check`: with the current credentials, use the staging area for real (list, put, get,
+delete a probe object) and compare the bucket's settings with the intended ones. One Check
+(✓/✗ line with its fix) per item; settings these credentials may not read are reported, not failed
+(an editor's least-privilege policy grants no bucket-configuration reads).
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from collections.abc import Iterable
+
+import botocore.exceptions as bce
+
+from vam.aws.bucket import compare
+from vam.aws.bucketcaps import refresh
+from vam.aws.bucketread import read_settings
+from vam.aws.bucketsettings import desired_settings
+from vam.aws.client import explain
+from vam.core.checks import Check
+from vam.core.team import Storage
+
+SETUP = "`vam aws.setup-bucket` with the owner's profile"
+
+
+def _denied(exc: BaseException) -> bool:
+    if not isinstance(exc, bce.ClientError):
+        return False
+    code = exc.response.get("Error", {}).get("Code")
+    return code in ("AccessDenied", "AccessDeniedException") or (
+        exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 403
+    )
+
+
+def probe_staging(s3, storage: Storage, brand: str, profile: str | None = None) -> Check:
+    """List, put, get and delete a small object directly under the brand's staging prefix (where
+    no project folder is, so sync never sees it). One line: all four worked, or the first that
+    failed and why."""
+    prefix = storage.prefix_for(brand)
+    key = f"{prefix}.vam-check-{socket.gethostname()[:20]}-{secrets.token_hex(4)}"
+    body = f"vam aws.check probe {secrets.token_hex(8)}\n".encode()
+    label = f"{brand} staging"
+    steps = (
+        (
+            "list",
+            "s3:ListBucket",
+            prefix,
+            lambda: s3.list_objects_v2(Bucket=storage.bucket, Prefix=prefix, MaxKeys=1),
+        ),
+        (
+            "put",
+            "s3:PutObject",
+            key,
+            lambda: s3.put_object(Bucket=storage.bucket, Key=key, Body=body),
+        ),
+        (
+            "get",
+            "s3:GetObject",
+            key,
+            lambda: s3.get_object(Bucket=storage.bucket, Key=key)["Body"].read(),
+        ),
+        (
+            "delete",
+            "s3:DeleteObject",
+            key,
+            lambda: s3.delete_object(Bucket=storage.bucket, Key=key),
+        ),
+    )
+    done = []
+    for step, action, target, call in steps:
+        try:
+            result = call()
+        except Exception as exc:  # noqa: BLE001 - every failure is one line
+            err = explain(exc, action=action, key=target, profile=profile)
+            fix = (
+                "ask the bucket owner to run `vam aws.setup-user --name YOU` for you"
+                if _denied(exc)
+                else "run `vam doctor` for the setup"
+            )
+            if "put" in done:  # do not leave the probe behind
+                try:
+                    s3.delete_object(Bucket=storage.bucket, Key=key)
+                except Exception:  # noqa: BLE001,S110 - best effort; the lifecycle expires it too
+                    pass
+            ok_part = f" ({', '.join(done)} worked)" if done else ""
+            return Check(False, label, f"{step} failed{ok_part}: {err or exc}", fix)
+        if step == "get" and result != body:
+            return Check(
+                False, label, f"{key} came back different", "check endpoint_url in brands.toml"
+            )
+        done.append(step)
+    return Check(True, label, f"list, put, get, delete under {prefix}")
+
+
+def check_conditional_writes(s3, storage: Storage, brand: str) -> Check:
+    """Does this bucket honour If-Match / If-None-Match? Probed for real under the brand's
+    staging prefix (vam.bucketcaps), and remembered for the sync runs of the next days."""
+    found = refresh(s3, storage.bucket, storage.prefix_for(brand))
+    label = "conditional writes"
+    if not found.checked_at:
+        return Check(
+            False,
+            label,
+            f"could not be probed ({found.why}); until they are, vam HEADs right before each "
+            "overwrite and delete, a weaker protection",
+            "run `vam aws.check` with credentials that may put and delete under staging",
+        )
+    if found.writes and found.deletes:
+        detail = "If-Match / If-None-Match honoured on PUT and DELETE by this bucket"
+        if not found.copies:
+            detail += (
+                "; copy-source If-Match ignored, so vam HEADs before and after each backup copy"
+            )
+        return Check(True, label, detail)
+    return Check(
+        False,
+        label,
+        f"this bucket ignores {', '.join(found.ignored())} (a stale condition was accepted): "
+        "vam HEADs right before each overwrite and delete instead, a weaker protection (a change "
+        "in that moment is not seen)",
+        "use an S3 service that honours conditional writes (this check says when it does), or "
+        "let one person at a time upload to a project",
+    )
+
+
+def check_bucket(s3, storage: Storage, profile: str | None = None) -> Check:
+    """The bucket exists, in the configured region (GetBucketLocation: every vam policy has it)."""
+    try:
+        location = s3.get_bucket_location(Bucket=storage.bucket).get("LocationConstraint")
+    except Exception as exc:  # noqa: BLE001
+        err = explain(exc, action="s3:GetBucketLocation", key=storage.bucket, profile=profile)
+        # an explained failure already says what to do (credentials, network, setup-bucket)
+        return Check(False, "bucket", str(err or exc), "" if err else SETUP)
+    region = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}.get(location, location)
+    if region != storage.region:
+        return Check(
+            False,
+            "bucket",
+            f"{storage.bucket} is in {region}, brands.toml says {storage.region}",
+            f'set region = "{region}" under [storage] in brands.toml',
+        )
+    return Check(True, "bucket", f"{storage.bucket} in {region}")
+
+
+def check_bucket_settings(s3, storage: Storage, profile: str | None = None) -> list[Check]:
+    """One line per intended setting: as intended (✓), different (✗ + fix), or not readable with
+    these credentials (reported as ✓ with a note: it is not this person's job)."""
+    want = desired_settings(storage)
+    try:
+        have = read_settings(s3, storage.bucket, storage.region)
+    except Exception as exc:  # noqa: BLE001
+        if _denied(exc):
+            return [
+                Check(
+                    True,
+                    "bucket settings",
+                    "not readable with these credentials (editors may not read bucket "
+                    "configuration; the owner runs `vam aws.check`)",
+                )
+            ]
+        err = explain(exc, action="GetBucketConfiguration", key=storage.bucket, profile=profile)
+        return [Check(False, "bucket settings", str(err or exc), "" if err else SETUP)]
+    differences = {c.setting: c for c in compare(have, want)}
+    names: Iterable[str] = [
+        "public access",
+        "encryption",
+        "versioning",
+        *(f"lifecycle {r.id}" for r in want.rules),
+        "tags",
+    ]
+    checks = []
+    for name in names:
+        change = differences.pop(name, None)
+        if change is None:
+            checks.append(Check(True, f"bucket {name}", "as intended"))
+        else:
+            checks.append(
+                Check(
+                    False,
+                    f"bucket {name}",
+                    f"is {change.current}, should be {change.wanted}",
+                    SETUP,
+                )
+            )
+    for change in differences.values():  # e.g. a stray vam rule
+        checks.append(Check(False, f"bucket {change.setting}", change.current, SETUP))
+    return checks

@@ -1,1 +1,0 @@
-"""The dashboard page's HTML, CSS and script, inlined into one file by vam.dashboard."""

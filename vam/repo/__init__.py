@@ -1,0 +1,1 @@
+"""The brand repo's git hygiene (`vam repo.check`)."""

@@ -1,0 +1,353 @@
+"""The multipart upload of a file from SINGLE_PUT_LIMIT up: recorded before the first part so a
+later run resumes it (the parts already on S3 are re-read locally and kept only if equal), parts
+sent in parallel within PART_MEMORY, and a conditional complete with the FULL_OBJECT CRC32
+rebuilt from the parts' CRC32s."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions as bce
+
+from vam.core.crc import crc32_b64, crc32_from_b64, crc32_of_pieces
+from vam.core.files import Stamp
+from vam.core.posio import read_at
+from vam.s3sync.transfer import tuning
+from vam.s3sync.transfer.conditions import (
+    changed,
+    check_precondition,
+    conditional_args,
+    is_our_object,
+    remote_changed,
+)
+from vam.s3sync.transfer.etags import MD5_ETAG, etag_of_parts, quoted
+from vam.s3sync.transfer.metering import Meter, Stopped, metered
+from vam.s3sync.transfer.records import drop_record, read_record, record_path, write_record
+from vam.s3sync.transfer.retries import error_code, precondition_failed, with_retries
+from vam.s3sync.transfer.values import (
+    META_PART_SIZE,
+    ChangedDuringUpload,
+    RemoteChanged,
+    Uploaded,
+)
+
+
+def part_size_for(size: int) -> int:
+    """Smallest power-of-two multiple of MIN_PART_SIZE that keeps the upload within MAX_PARTS."""
+    part = tuning.MIN_PART_SIZE
+    while -(-size // part) > tuning.MAX_PARTS:
+        part *= 2
+    return part
+
+
+def upload_workers(part_size: int, parts: int) -> int:
+    return max(1, min(tuning.MAX_UPLOAD_WORKERS, tuning.PART_MEMORY // part_size, parts))
+
+
+@dataclass(frozen=True)
+class _Part:
+    number: int
+    etag: str
+    crc32: int
+    size: int
+
+
+def _part_bounds(number: int, part_size: int, size: int) -> tuple[int, int]:
+    offset = (number - 1) * part_size
+    return offset, min(part_size, size - offset)
+
+
+def put_multipart(
+    s3: Any,
+    bucket: str,
+    key: str,
+    path: Path,
+    stat: os.stat_result,
+    crc32: int | None,
+    meta: dict[str, str],
+    if_match: str | None,
+    if_none_match: bool,
+    meter: Meter,
+    state_dir: Path | None,
+) -> Uploaded:
+    size = stat.st_size
+    record = record_path(state_dir, "uploads", bucket, key)
+    identity = {
+        "bucket": bucket,
+        "key": key,
+        "size": size,
+        "mtime_ns": stat.st_mtime_ns,
+        "crc32": crc32,
+    }
+    # Don't send gigabytes that the complete step would refuse anyway.
+    check_precondition(s3, bucket, key, if_match, if_none_match)
+
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        upload_id, part_size, done = _resume_or_start(
+            s3, bucket, key, fd, size, identity, meta, record, meter
+        )
+        resumed = sum(p.size for p in done.values())
+        if resumed:
+            meter.progress.resumed(key, resumed)
+        try:
+            count = -(-size // part_size)
+            todo = [n for n in range(1, count + 1) if n not in done]
+            done.update(_send_parts(s3, bucket, key, upload_id, fd, size, part_size, todo, meter))
+            parts = [done[n] for n in range(1, count + 1)]
+            sent_crc = crc32_of_pieces([(p.crc32, p.size) for p in parts])
+            now = os.stat(path)
+            if Stamp.of(now) != Stamp.of(stat):
+                raise changed(path, "it was modified during the upload")
+            if crc32 is None:
+                crc32 = sent_crc  # what the parts carried; S3 checks them against it on completion
+            elif sent_crc != crc32:
+                raise changed(path, "the bytes sent do not match the checksum taken before")
+            check_precondition(s3, bucket, key, if_match, if_none_match)
+            response = _complete(
+                s3, bucket, key, upload_id, parts, crc32, if_match, if_none_match, meter
+            )
+        except (ChangedDuringUpload, RemoteChanged):
+            # The parts are worthless (file changed) or unwanted (remote moved on): clean up.
+            _abort_quietly(s3, bucket, key, upload_id)
+            drop_record(record)
+            raise
+        except BaseException:
+            if record is None:  # nowhere to resume from: don't leave parts behind
+                _abort_quietly(s3, bucket, key, upload_id)
+            raise
+    finally:
+        os.close(fd)
+    drop_record(record)
+    return Uploaded(
+        key=key,
+        size=size,
+        etag=str(response["ETag"]).strip('"'),
+        crc32=crc32,
+        version_id=response.get("VersionId"),
+        part_size=part_size,
+        resumed_bytes=resumed,
+    )
+
+
+# --------------------------------------------------------------------------- resume
+
+
+def _resume_or_start(
+    s3: Any,
+    bucket: str,
+    key: str,
+    fd: int,
+    size: int,
+    identity: dict,
+    meta: dict[str, str],
+    path: Path | None,
+    meter: Meter,
+) -> tuple[str, int, dict[int, _Part]]:
+    """(upload id, part size, parts already on S3 and verified): a recorded upload of the same
+    file version continues; a recorded upload of another version is aborted."""
+    record = read_record(path)
+    if record is not None:
+        # the CRC32 may be unknown on one side (a new file is checksummed while it is sent):
+        # then size and mtime decide, and every listed part is checked against the file anyway
+        same = all(
+            record.get(k) == v
+            for k, v in identity.items()
+            if k != "crc32" or (v is not None and record.get(k) is not None)
+        )
+        upload_id = str(record.get("upload_id", ""))
+        part_size = int(record.get("part_size") or 0)
+        if same and upload_id and part_size > 0:
+            try:
+                listed = _list_parts(s3, bucket, key, upload_id)
+            except bce.ClientError as exc:
+                if error_code(exc) != "NoSuchUpload":
+                    raise
+                listed = None  # aborted meanwhile (lifecycle, s3.uploads): start over
+            if listed is not None:
+                return upload_id, part_size, _verify_listed(fd, listed, part_size, size, meter)
+        elif upload_id:
+            _abort_quietly(s3, bucket, key, upload_id)
+        drop_record(path)
+
+    part_size = part_size_for(size)
+    created = s3.create_multipart_upload(
+        Bucket=bucket,
+        Key=key,
+        Metadata={**meta, META_PART_SIZE: str(part_size)},
+        ChecksumAlgorithm="CRC32",
+        ChecksumType="FULL_OBJECT",
+    )
+    upload_id = created["UploadId"]
+    write_record(
+        path,
+        {**identity, "upload_id": upload_id, "part_size": part_size, "started": time.time()},
+    )
+    return upload_id, part_size, {}
+
+
+def _abort_quietly(s3: Any, bucket: str, key: str, upload_id: str) -> None:
+    try:
+        s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except (bce.ClientError, bce.BotoCoreError):
+        pass  # already gone, or unreachable: the bucket's lifecycle rule aborts it after 7 days
+
+
+def _list_parts(s3: Any, bucket: str, key: str, upload_id: str) -> list[dict]:
+    parts: list[dict] = []
+    paginator = s3.get_paginator("list_parts")
+    for page in paginator.paginate(Bucket=bucket, Key=key, UploadId=upload_id):
+        parts.extend(page.get("Parts", []))
+    return parts
+
+
+def _verify_listed(
+    fd: int, listed: list[dict], part_size: int, size: int, meter: Meter
+) -> dict[int, _Part]:
+    """Parts already on S3 whose bytes equal the local file's (MD5 ETag or CRC32)."""
+    count = -(-size // part_size)
+    good: dict[int, _Part] = {}
+    for item in listed:
+        number = int(item["PartNumber"])
+        if not 1 <= number <= count:
+            continue
+        offset, length = _part_bounds(number, part_size, size)
+        if int(item.get("Size", -1)) != length:
+            continue
+        data = read_at(fd, length, offset)
+        crc = zlib.crc32(data)
+        etag = str(item.get("ETag", "")).strip('"')
+        if item.get("ChecksumCRC32"):
+            same = crc32_from_b64(item["ChecksumCRC32"]) == crc
+        elif MD5_ETAG.match(etag):
+            same = hashlib.md5(data).hexdigest() == etag
+        else:
+            same = False  # cannot tell (e.g. SSE-KMS ETag without checksum): send it again
+        if same:
+            good[number] = _Part(number, etag, crc, length)
+            meter.progress.advance(meter.name, length)
+    return good
+
+
+# --------------------------------------------------------------------------- parts and complete
+
+
+def _send_parts(
+    s3: Any,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    fd: int,
+    size: int,
+    part_size: int,
+    todo: list[int],
+    meter: Meter,
+) -> dict[int, _Part]:
+    if not todo:
+        return {}
+    sent: dict[int, _Part] = {}
+    workers = upload_workers(part_size, len(todo))
+    # At most `workers` part buffers exist at once: a part is read inside its worker.
+    slots = threading.BoundedSemaphore(workers)
+    # Staggered start: worker k begins once k/workers of a part went out, so the parts in flight
+    # are at different stages and an interruption loses about (workers-1)/2 parts, not up to
+    # `workers` whole parts sent in lockstep. Costs less than one part's time, once.
+    base = meter.sent
+    first_done = threading.Event()
+    stagger = {n: base + i * part_size // workers for i, n in enumerate(todo[:workers]) if i}
+
+    def send(number: int) -> _Part:
+        with slots:
+            if number in stagger:
+                meter.wait_sent(stagger[number], first_done)
+            if meter.stop.is_set():
+                raise Stopped()
+            offset, length = _part_bounds(number, part_size, size)
+            data = read_at(fd, length, offset)
+            if len(data) != length:
+                raise ChangedDuringUpload(
+                    f"{key}: the local file shrank while it was being uploaded; nothing was "
+                    "recorded as uploaded: let the program writing it finish, then run again"
+                )
+            crc = zlib.crc32(data)
+            response = with_retries(
+                lambda: metered(
+                    meter,
+                    s3.upload_part,
+                    Bucket=bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    Body=data,
+                    ChecksumAlgorithm="CRC32",
+                    ChecksumCRC32=crc32_b64(crc),
+                ),
+                meter.stop,
+            )
+            first_done.set()  # a part finished: no reason left to hold anyone back
+            return _Part(number, str(response["ETag"]).strip('"'), crc, length)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vam-up") as pool:
+        futures = {pool.submit(send, n): n for n in todo}
+        try:
+            for future in as_completed(futures):
+                part = future.result()
+                sent[part.number] = part
+        except BaseException:
+            meter.stop.set()
+            for future in futures:
+                future.cancel()
+            raise
+    return sent
+
+
+def _complete(
+    s3: Any,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    parts: list[_Part],
+    crc32: int,
+    if_match: str | None,
+    if_none_match: bool,
+    meter: Meter,
+) -> dict:
+    kwargs: dict[str, Any] = dict(
+        Bucket=bucket,
+        Key=key,
+        UploadId=upload_id,
+        MultipartUpload={
+            "Parts": [
+                {
+                    "PartNumber": p.number,
+                    "ETag": quoted(p.etag),
+                    "ChecksumCRC32": crc32_b64(p.crc32),
+                }
+                for p in parts
+            ]
+        },
+        ChecksumCRC32=crc32_b64(crc32),
+        ChecksumType="FULL_OBJECT",
+        **conditional_args(if_match, if_none_match),
+    )
+    expected = etag_of_parts([p.etag for p in parts])
+    try:
+        return with_retries(lambda: s3.complete_multipart_upload(**kwargs), meter.stop)
+    except bce.ClientError as exc:
+        if not (error_code(exc) == "NoSuchUpload" or precondition_failed(exc)):
+            raise
+        # A retry (ours or botocore's) after a lost response may find the upload already
+        # completed: if the object holds exactly our parts and checksum, it is ours.
+        if expected and is_our_object(s3, bucket, key, expected, crc32):
+            return s3.head_object(Bucket=bucket, Key=key)
+        if precondition_failed(exc):
+            raise remote_changed(bucket, key) from None
+        raise
