@@ -17,7 +17,7 @@ import botocore.exceptions
 import moto.s3.models
 import pytest
 
-from tests.transferkit import FlakyProxy, Interrupted, Recorder, StopAfter, Wire, make_client
+from tests.transferkit import Interrupted, Recorder, StopAfter, Wire, flaky_proxy, make_client
 from vam.core.checksum import file_md5, multipart_etag
 from vam.core.crc import crc32_combine, crc32_of_pieces
 from vam.demo.sample import write_media
@@ -752,7 +752,7 @@ def flaky(s3, client):
     proxies = []
 
     def make(direction: str, after: int, cuts: int = 1):
-        proxy = FlakyProxy(s3.endpoint_url, direction=direction, after=after, cuts=cuts)
+        proxy = flaky_proxy(s3.endpoint_url, direction=direction, after=after, cuts=cuts)
         proxies.append(proxy)
         return make_client(proxy.endpoint_url)
 
