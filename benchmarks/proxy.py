@@ -282,8 +282,9 @@ class Proxy:
                 if n == 0:
                     break
                 data = bytes(buf[:n])
-                if self._account(conn, direction, n):
-                    conn.abort()
+                cut = self._account(conn, direction, n)
+                if cut is not None:
+                    self._cut_after(conn, out, data[:cut])
                     return
                 out.send(data)
         except OSError:
@@ -292,39 +293,50 @@ class Proxy:
             return
         out.finish()
 
-    def _account(self, conn: Connection, direction: str, n: int) -> bool:
-        """Count n bytes read one way, take the rate tokens; True when the connection must be
-        reset now (a link reset or a cut)."""
-        reset = False
+    def _account(self, conn: Connection, direction: str, n: int) -> int | None:
+        """Count n bytes read one way and take their rate tokens. When the connection must be
+        reset (a link reset, a cut), how many of the n bytes get through before it is."""
+        cut: int | None = None
         with self._lock:
             if direction == "up":
                 self._sent += n
             else:
                 self._received += n
+            before = conn.moved[direction]
             conn.moved[direction] += n
             self._traffic += n
             if self.link.reset_every and self._traffic >= self._next_reset:
+                cut = max(0, n - (self._traffic - self._next_reset))
                 self._next_reset += self.link.reset_every
-                reset = True
             cuts = self.cuts
             if (
-                cuts is not None
+                cut is None
+                and cuts is not None
                 and direction == cuts.direction
                 and conn.moved[direction] > cuts.after
                 and self._cut < cuts.count
             ):
                 self._cut += 1
-                reset = True
-            if reset:
+                cut = max(0, cuts.after - before)
+            if cut is not None:
                 self._resets += 1
-        if reset:
-            return True
         if self.link.per_connection:
-            conn.bucket(direction, self.link.per_connection).take(n)
+            conn.bucket(direction, self.link.per_connection).take(n if cut is None else cut)
         shared = self._shared[direction]
         if shared is not None:
-            shared.take(n)
-        return False
+            shared.take(n if cut is None else cut)
+        return cut
+
+    def _cut_after(self, conn: Connection, out: _Outlet, data: bytes) -> None:
+        """Deliver `data` (the bytes before the cut), then reset the connection, as a link that
+        drops mid-stream does: the other side has part of a request or response."""
+        try:
+            if data:
+                out.send(data)
+                out.drain()
+        except OSError:
+            pass
+        conn.abort()
 
 
 class _Outlet:
@@ -388,6 +400,15 @@ class _Outlet:
                 self.conn.abort()
                 return
 
+    def drain(self, timeout: float = 5.0) -> None:
+        """Wait until what is queued has been written (before a cut)."""
+        if self._writer is None:
+            return
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._queue and not self.conn.dead and time.monotonic() < deadline:
+                self._changed.wait(0.05)
+
     def wake(self) -> None:
         with self._changed:
             self._changed.notify_all()
@@ -424,8 +445,9 @@ class Connection:
 
     def sendall_up(self, data: bytes) -> None:
         """For subclasses that parse requests: forward bytes to the server, shaped and counted."""
-        if self.proxy._account(self, "up", len(data)):
-            self.abort()
+        cut = self.proxy._account(self, "up", len(data))
+        if cut is not None:
+            self.proxy._cut_after(self, self._outlets["up"], data[:cut])
             raise OSError("connection reset by the link")
         self._outlets["up"].send(data)
 

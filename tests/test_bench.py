@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import data
-from benchmarks.cases import CASES, CaseRecord, metric
+from benchmarks.cases import CASES, CaseRecord, all_cases, metric
 from benchmarks.harness import QUICK, options_for, run_bench, table
 from benchmarks.install import vam_status
 from benchmarks.measure import Invocation, run_measured
@@ -337,7 +337,7 @@ def test_last_json_object_skips_log_lines_and_nested_objects():
 def test_options_quick_preset_and_bad_names():
     quick = options_for(quick=True)
     assert (quick.size, quick.repeat, quick.small_count) == (64 * MiB, 1, 20)
-    assert quick.cases == tuple(CASES)
+    assert quick.cases == tuple(all_cases())
     full = options_for(cases=["upload", "resume"], tools=["rclone", "vam"], repeat=5)
     assert full.size == GiB and full.repeat == 5 and full.cases == ("upload", "resume")
     assert full.tools == ("vam", "rclone")  # always in table order
@@ -353,7 +353,7 @@ def test_bench_task_rejects_an_unknown_case_in_one_line(vam_cli):
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == (
         "vam: unknown case 'nope'; cases: upload, download, download-foreign, project, resync, "
-        "resume, rss, manifest"
+        "resume, rss, manifest, wan-up, wan-down, wan-project"
     )
 
 
@@ -370,7 +370,7 @@ def test_quick_benchmark_runs_with_whatever_tools_are_present(tmp_path):
     result, path = run_bench(options, log=lambda line: None)
     assert path == out
     saved = json.loads(out.read_text())
-    assert saved["cases"].keys() == set(CASES)
+    assert saved["cases"].keys() == set(all_cases())
     assert saved["tool_order"] == [t for t in ("vam", "aws", "s5cmd", "rclone")]
     for name, tool in saved["tools"].items():
         assert tool["available"] or tool["note"], name
@@ -597,5 +597,5 @@ def test_vam_bench_through_the_console_script_finds_the_benchmarks(tmp_path, whe
         timeout=120,
     )
     assert done.returncode == 2, done.stderr
-    assert done.stderr == f"vam: unknown case 'nosuch'; cases: {', '.join(CASES)}\n"
+    assert done.stderr == f"vam: unknown case 'nosuch'; cases: {', '.join(all_cases())}\n"
     assert not (tmp_path / "bench-results").exists()

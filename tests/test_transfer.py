@@ -181,13 +181,22 @@ def test_part_size_grows_to_stay_within_ten_thousand_parts(monkeypatch):
 
 
 def test_memory_bound_limits_parallel_parts(monkeypatch):
-    # 32 MiB of part buffers at most: 2 parts of 16 MiB, 1 of 128 MiB, never more than 8 workers.
-    assert multipart.upload_workers(16 * 2**20, 1000) == 2
-    assert multipart.upload_workers(128 * 2**20, 1000) == 1
+    # Parts are streamed from the file: each in flight holds a 1 MiB read buffer, not the part,
+    # so 32 MiB of buffers allow the ceiling of 32 parts at once, whatever the part size.
+    assert multipart.upload_workers(16 * 2**20, 1000) == 32
+    assert multipart.upload_workers(128 * 2**20, 1000) == 32
     assert multipart.upload_workers(16 * 2**20, 1) == 1
-    monkeypatch.setattr(tuning, "PART_MEMORY", 64 * 2**20)
+    monkeypatch.setattr(tuning, "PART_MEMORY", 4 * 2**20)
     assert multipart.upload_workers(16 * 2**20, 1000) == 4
     assert multipart.upload_workers(16 * 2**20, 2) == 2
+    assert multipart.start_workers(32) == tuning.START_UPLOAD_WORKERS
+
+
+def test_parts_are_smaller_on_a_long_link():
+    assert multipart.part_size_for(256 * 2**20) == 16 * 2**20
+    assert multipart.part_size_for(256 * 2**20, long_link=True) == 8 * 2**20
+    # still within S3's 10,000 parts
+    assert multipart.part_size_for(200 * 2**30, long_link=True) == 32 * 2**20
 
 
 def test_multipart_etag_and_md5_match_what_s3_computes(client, tmp_path, small_parts):

@@ -44,7 +44,10 @@ class Aws:
             return self.storage.endpoint_url
         return None  # botocore applies AWS_ENDPOINT_URL[_SERVICE] itself
 
-    def client(self, service: str = "s3", *, max_pool: int = 16, **kwargs: Any):
+    def client(self, service: str = "s3", *, max_pool: int = 80, **kwargs: Any):
+        # max_pool: connections kept per host; vam's transfers open up to 64 at once on a long
+        # link (vam/s3sync/transfer/concurrency.py), and a connection the pool cannot keep is
+        # closed after its request, so the next one pays the handshake again
         config = BotoConfig(
             region_name=self.storage.region,
             retries={"max_attempts": 8, "mode": "adaptive"},

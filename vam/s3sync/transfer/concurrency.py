@@ -1,0 +1,139 @@
+"""How many parts, ranges or files go at once: start with a few, add while the total throughput
+grows, never above a ceiling.
+
+On a long lossy link (150 ms round trip, some loss) one TCP connection carries about 1 MB/s
+whatever the line's capacity (Mathis et al.: rate ≈ MSS/RTT × 1.22/√loss), so a 100 Mb/s line
+is filled only by a dozen connections or more; on loopback or a LAN the server is the limit and
+more connections only cost memory and, after a kill, the bytes of more parts in flight. So the
+level is found by measuring: every WINDOW seconds (after SETTLE seconds for the connections just
+added to start sending, and their socket buffers to fill) the bytes moved are compared with the
+best rate seen so far; while a doubling of the level gave GROWTH more, it doubles again; once it
+does not, the level stays (or goes back to the last one that did better), for good.
+
+The level a transfer ends at is remembered for the process (per endpoint and direction), so the
+next large file of the same run starts where the last one ended.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from vam.s3sync.transfer import tuning
+
+_remembered: dict[tuple[str, str], int] = {}
+_remembered_lock = threading.Lock()
+
+
+class Parallelism:
+    """The level of one transfer (or of one batch of files), fed with the bytes it moves."""
+
+    def __init__(
+        self,
+        start: int,
+        ceiling: int,
+        *,
+        key: tuple[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ceiling = max(1, ceiling)
+        self.key = key
+        with _remembered_lock:
+            known = _remembered.get(key) if key else None
+        self._level = max(1, min(self.ceiling, max(start, known or 0)))
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._active = 0
+        self._settled = self._level >= self.ceiling
+        self._window_start: float | None = None  # set once bytes flow at the current level
+        self._window_bytes = 0
+        self._best_rate = 0.0
+        self._best_level = self._level
+        self.history: list[tuple[int, float]] = []  # (level, measured rate), for tests and docs
+
+    @property
+    def level(self) -> int:
+        with self._lock:
+            return self._level
+
+    def note(self, nbytes: int) -> None:
+        """Bytes moved by any worker; decides, when a window is over, whether to add more."""
+        if nbytes <= 0:
+            return
+        with self._lock:
+            if self._settled:
+                return
+            now = self._clock()
+            if self._window_start is None:
+                self._window_start = now + tuning.SETTLE_SECONDS
+                return
+            if now < self._window_start:
+                return
+            self._window_bytes += nbytes
+            elapsed = now - self._window_start
+            if elapsed < tuning.WINDOW_SECONDS:
+                return
+            rate = self._window_bytes / elapsed
+            self.history.append((self._level, rate))
+            if rate >= self._best_rate * tuning.GROWTH and self._level < self.ceiling:
+                self._best_rate, self._best_level = rate, self._level
+                self._level = min(self.ceiling, self._level * 2)
+            else:
+                # no real gain: keep this level if it did no worse, else go back, and stay
+                if rate < self._best_rate:
+                    self._level = self._best_level
+                self._settled = True
+            self._window_start = None
+            self._window_bytes = 0
+            self._changed.notify_all()
+
+    def slot(self, stop: Callable[[], bool] | None = None) -> _Slot:
+        """`with control.slot():` waits until fewer than `level` workers are inside (or `stop()`
+        turns true: the worker then goes in and finds the transfer stopping)."""
+        return _Slot(self, stop)
+
+    def finish(self) -> None:
+        """Remember the level reached, for the next transfer on the same endpoint."""
+        if self.key is None:
+            return
+        with self._lock:
+            level = self._level
+        with _remembered_lock:
+            _remembered[self.key] = level
+
+    def _enter(self, stop: Callable[[], bool] | None) -> None:
+        with self._changed:
+            while self._active >= self._level and not (stop and stop()):
+                self._changed.wait(0.1)
+            self._active += 1
+
+    def _leave(self) -> None:
+        with self._changed:
+            self._active -= 1
+            self._changed.notify_all()
+
+
+class _Slot:
+    def __init__(self, control: Parallelism, stop: Callable[[], bool] | None = None) -> None:
+        self.control = control
+        self.stop = stop
+
+    def __enter__(self) -> None:
+        self.control._enter(self.stop)
+
+    def __exit__(self, *exc: object) -> None:
+        self.control._leave()
+
+
+def endpoint_key(s3: object, direction: str) -> tuple[str, str]:
+    """(endpoint URL, "up" / "down" / "files"): what a remembered level belongs to."""
+    meta = getattr(s3, "meta", None)
+    return (str(getattr(meta, "endpoint_url", "")), direction)
+
+
+def forget() -> None:
+    """Drop every remembered level (tests that compare two transfers start from scratch)."""
+    with _remembered_lock:
+        _remembered.clear()
