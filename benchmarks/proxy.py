@@ -35,6 +35,7 @@ from dataclasses import dataclass
 BUFFER = 256 * 1024
 CHUNK_SHAPED = 64 * 1024  # read size on a shaped link: fine-grained pacing and resets
 MAX_QUEUED = 32 * 1024 * 1024  # bytes waiting out their latency on one direction of a connection
+SHAPED_RCVBUF = 128 * 1024  # receive buffer of the proxy's sockets on a shaped link
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,15 @@ class Proxy:
             "up": _Bucket(self.link.up_rate) if self.link.up_rate else None,
             "down": _Bucket(self.link.down_rate) if self.link.down_rate else None,
         }
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if self.link.shaped:
+            # A real path holds about a bandwidth-delay product in flight, not the megabytes a
+            # loopback connection's buffers grow to: a small receive window (set before
+            # listening, so the window scale follows) keeps each tool's bytes at the link's pace.
+            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SHAPED_RCVBUF)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(128)
         self.port = self._listener.getsockname()[1]
         self._open: set[socket.socket] = set()
         self._active = 0  # connections with a direction still flowing
@@ -241,13 +250,13 @@ class Proxy:
             except OSError:
                 return
             try:
-                server = socket.create_connection(self.upstream, timeout=30)
-                server.settimeout(None)
+                server = self._connect_upstream()
             except OSError:
                 _close(client)
                 continue
             for s in (client, server):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             with self._lock:
                 self._connections += 1
                 self._active += 1
@@ -256,6 +265,19 @@ class Proxy:
             conn = Connection(self, client, server)
             threading.Thread(target=self._run, args=(conn, "up"), daemon=True).start()
             threading.Thread(target=self._run, args=(conn, "down"), daemon=True).start()
+
+    def _connect_upstream(self) -> socket.socket:
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if self.link.shaped:
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SHAPED_RCVBUF)
+        server.settimeout(30)
+        try:
+            server.connect(self.upstream)
+        except OSError:
+            server.close()
+            raise
+        server.settimeout(None)
+        return server
 
     def _run(self, conn: Connection, direction: str) -> None:
         try:

@@ -20,6 +20,7 @@ from vam.s3sync.transfer.concurrency import Parallelism
 # files in flight (a single PUT holds its file in memory).
 SMALL_FILE = 16 * 1024 * 1024
 SMALL_START = 8
+SMALL_LONG_LINK_START = 32  # on a long link (the engine's roundtrip.py): many from the start
 SMALL_WORKERS = 64
 SMALL_BUDGET = 64 * 1024 * 1024
 REQUEST_COST = 64 * 1024  # what one request is worth, in bytes, when the rate of files is measured
@@ -54,13 +55,17 @@ class _ByteBudget:
 
 
 def each_transfer(
-    actions: list[Action], move: Callable[[Action], T], cancel: threading.Event | None = None
+    actions: list[Action],
+    move: Callable[[Action], T],
+    cancel: threading.Event | None = None,
+    *,
+    long_link: bool = False,
 ) -> Iterator[tuple[Action, T]]:
     """(action, move(action)) for every action: files below SMALL_FILE up to SMALL_WORKERS at a
     time, then the large ones LARGE_WORKERS at a time. Results come back on the caller's thread,
     so its bookkeeping needs no lock. The first exception (or Ctrl-C) stops what has not
     started, sets `cancel` so the transfers `move` started with it stop within a chunk, and is
-    raised."""
+    raised. `long_link`: the round trip is long, start with many small files at once."""
     small = [a for a in actions if a.size < SMALL_FILE]
     large = [a for a in actions if a.size >= SMALL_FILE]
     budget = _ByteBudget(SMALL_BUDGET)
@@ -69,7 +74,8 @@ def each_transfer(
         with budget.hold(action.size):
             return move(action)
 
-    yield from _pooled(small, held, SMALL_WORKERS, cancel, start=SMALL_START)
+    start = SMALL_LONG_LINK_START if long_link else SMALL_START
+    yield from _pooled(small, held, SMALL_WORKERS, cancel, start=start)
     yield from _pooled(large, move, LARGE_WORKERS, cancel)
 
 

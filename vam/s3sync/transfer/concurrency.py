@@ -8,7 +8,9 @@ more connections only cost memory and, after a kill, the bytes of more parts in 
 level is found by measuring: every WINDOW seconds (after SETTLE seconds for the connections just
 added to start sending, and their socket buffers to fill) the bytes moved are compared with the
 best rate seen so far; while a doubling of the level gave GROWTH more, it doubles again; once it
-does not, the level stays (or goes back to the last one that did better), for good.
+does not, the level stays (or goes back to the last one, if that did clearly better), for good.
+On a long link (roundtrip.py) the start is higher: one connection there brings ~1 MB/s, so a few
+are never enough, and the first seconds are the ones a ramp from 4 would lose.
 
 The level a transfer ends at is remembered for the process (per endpoint and direction), so the
 next large file of the same run starts where the last one ended.
@@ -81,8 +83,10 @@ class Parallelism:
                 self._best_rate, self._best_level = rate, self._level
                 self._level = min(self.ceiling, self._level * 2)
             else:
-                # no real gain: keep this level if it did no worse, else go back, and stay
-                if rate < self._best_rate:
+                # no real gain: keep this level unless it did clearly worse, and stay (a new
+                # connection's first bytes fill its socket buffers, so an early window can read
+                # high: going back takes a clear loss)
+                if rate * tuning.GROWTH < self._best_rate:
                     self._level = self._best_level
                 self._settled = True
             self._window_start = None

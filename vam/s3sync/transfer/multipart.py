@@ -65,8 +65,9 @@ def upload_workers(part_size: int, parts: int) -> int:
     return max(1, min(tuning.MAX_UPLOAD_WORKERS, tuning.PART_MEMORY // buffer, parts))
 
 
-def start_workers(ceiling: int) -> int:
-    return max(1, min(ceiling, tuning.START_UPLOAD_WORKERS))
+def start_workers(ceiling: int, long: bool = False) -> int:
+    start = tuning.LONG_LINK_START if long else tuning.START_UPLOAD_WORKERS
+    return max(1, min(ceiling, start))
 
 
 @dataclass(frozen=True)
@@ -275,7 +276,9 @@ def _send_parts(
     sent: dict[int, _Part] = {}
     ceiling = upload_workers(part_size, len(todo))
     control = Parallelism(
-        start_workers(ceiling), ceiling, key=endpoint_key(s3, "up") if len(todo) > 4 else None
+        start_workers(ceiling, long_link(s3)),
+        ceiling,
+        key=endpoint_key(s3, "up") if len(todo) > 4 else None,
     )
     meter.control = control
     # Staggered start of the first wave: part k of it begins once k/level of a part went out

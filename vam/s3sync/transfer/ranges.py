@@ -29,6 +29,7 @@ from vam.s3sync.transfer.download_state import DownloadState, checkpointer
 from vam.s3sync.transfer.etags import quoted
 from vam.s3sync.transfer.metering import Meter, Stopped
 from vam.s3sync.transfer.retries import backoff, keep_trying, precondition_failed
+from vam.s3sync.transfer.roundtrip import long_link
 from vam.s3sync.transfer.values import RemoteChanged
 
 MAX_SEGMENTS = 2048  # the grid's segments double in size above this (the record stays small)
@@ -139,12 +140,16 @@ def fetch_ranges(
     versions: list[str | None] = []
     crcs: dict[int, int] = {}  # segment start -> CRC32 of its bytes
     ceiling = max(1, min(tuning.DOWNLOAD_WORKERS, len(ranges)))
-    start_level = min(ceiling, tuning.START_DOWNLOAD_WORKERS)
+    long = long_link(s3)
+    start_level = min(ceiling, tuning.LONG_LINK_START if long else tuning.START_DOWNLOAD_WORKERS)
     control = Parallelism(
         start_level, ceiling, key=endpoint_key(s3, "down") if len(ranges) > 4 else None
     )
     meter.control = control
     plan = _Plan(ranges, state, ceiling)
+    # on a long link a connection brings ~1 MB/s: read less at a time, so the level measures
+    # a steady rate (and Ctrl-C is seen within a fraction of a second)
+    read_size = tuning.LONG_LINK_CHUNK if long else tuning.DOWNLOAD_CHUNK
 
     def on_disk(index: int) -> tuple[int, int]:
         """(bytes of segment `index` already on disk, their CRC32), read back on a resume."""
@@ -177,7 +182,7 @@ def fetch_ranges(
                     )
                     versions.append(response.get("VersionId"))
                     body = response["Body"]
-                    step = meter.limiter.chunk_size() if meter.limiter else tuning.DOWNLOAD_CHUNK
+                    step = meter.limiter.chunk_size() if meter.limiter else read_size
                     try:
                         while True:
                             seg_start, seg_end = ranges[index]

@@ -19,6 +19,7 @@ PART_READ = 1 * MiB  # the buffer a part's CRC32 is taken with
 # Parallel parts and ranges: start with a few, double while the total rate grows
 # (concurrency.py), never above the ceiling.
 START_UPLOAD_WORKERS = 4
+LONG_LINK_START = 16  # parts, ranges at once to start with on a long link
 MAX_UPLOAD_WORKERS = 32
 DOWNLOAD_RANGE = 64 * MiB  # largest ranged GET (few large ranges: cheap on S3 and on moto)
 MIN_DOWNLOAD_RANGE = 8 * MiB  # smallest ranged GET a worker claims (the last ones split further)
@@ -26,6 +27,7 @@ DOWNLOAD_GRID = 1 * MiB  # segments a download's progress is recorded in, and sp
 START_DOWNLOAD_WORKERS = 4
 DOWNLOAD_WORKERS = 32  # the ceiling for ranged GETs at once
 DOWNLOAD_CHUNK = 1 * MiB
+LONG_LINK_CHUNK = 128 * 1024  # the read size on a long link (a connection brings ~1 MB/s)
 WINDOW_SECONDS = 0.5  # how long the rate is measured at one level
 SETTLE_SECONDS = 0.3  # after a level change, before measuring (new connections start)
 GROWTH = 1.25  # a doubling of the level must give this much more to double again
