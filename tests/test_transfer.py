@@ -194,9 +194,9 @@ def test_memory_bound_limits_parallel_parts(monkeypatch):
 
 def test_parts_are_smaller_on_a_long_link():
     assert multipart.part_size_for(256 * 2**20) == 16 * 2**20
-    assert multipart.part_size_for(256 * 2**20, long_link=True) == 8 * 2**20
+    assert multipart.part_size_for(256 * 2**20, long_link=True) == 5 * 2**20
     # still within S3's 10,000 parts
-    assert multipart.part_size_for(200 * 2**30, long_link=True) == 32 * 2**20
+    assert multipart.part_size_for(200 * 2**30, long_link=True) == 40 * 2**20
 
 
 def test_multipart_etag_and_md5_match_what_s3_computes(client, tmp_path, small_parts):

@@ -14,8 +14,8 @@ import botocore.exceptions as bce
 
 from vam.aws.bucket import compare
 from vam.aws.bucketcaps import refresh
-from vam.aws.bucketread import read_settings
-from vam.aws.bucketsettings import desired_settings
+from vam.aws.bucketread import read_accelerate, read_settings
+from vam.aws.bucketsettings import describe_accelerate, desired_settings
 from vam.aws.client import explain
 from vam.core.checks import Check
 from vam.core.team import Storage
@@ -167,6 +167,7 @@ def check_bucket_settings(s3, storage: Storage, profile: str | None = None) -> l
         "versioning",
         *(f"lifecycle {r.id}" for r in want.rules),
         "tags",
+        *(["transfer acceleration"] if want.accelerate else []),
     ]
     checks = []
     for name in names:
@@ -185,3 +186,32 @@ def check_bucket_settings(s3, storage: Storage, profile: str | None = None) -> l
     for change in differences.values():  # e.g. a stray vam rule
         checks.append(Check(False, f"bucket {change.setting}", change.current, SETUP))
     return checks
+
+
+def check_accelerate(s3, storage: Storage) -> Check:
+    """brands.toml asks for S3 Transfer Acceleration: is it on for the bucket?"""
+    try:
+        status = read_accelerate(s3, storage.bucket)
+    except Exception as exc:  # noqa: BLE001
+        if _denied(exc):
+            return Check(
+                True,
+                "transfer acceleration",
+                "asked for; the bucket's setting is not readable with these credentials",
+            )
+        raise
+    if status == "Enabled":
+        return Check(True, "transfer acceleration", f"on for {storage.bucket}")
+    if status is None:
+        return Check(
+            False,
+            "transfer acceleration",
+            "this server has no S3 Transfer Acceleration (an AWS feature)",
+            "remove accelerate = true from [storage] in brands.toml",
+        )
+    return Check(
+        False,
+        "transfer acceleration",
+        f"asked for in brands.toml but {describe_accelerate(status)} for {storage.bucket}",
+        SETUP,
+    )

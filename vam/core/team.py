@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from vam.core.errors import ConfigError
 from vam.core.files import FileRules
@@ -32,6 +33,7 @@ class Storage:
     staging_days: int = 90
     noncurrent_days: int = 14
     abort_multipart_days: int = 7
+    accelerate: bool = False  # S3 Transfer Acceleration (AWS only): bucket setting + endpoint
 
     def prefix_for(self, brand_key: str) -> str:
         """S3 key prefix of a brand's staging area, always ending in '/'."""
@@ -93,6 +95,7 @@ STORAGE_KEYS = {
     "staging_days",
     "noncurrent_days",
     "abort_multipart_days",
+    "accelerate",
 }
 FILES_KEYS = {"heavy_extensions", "light_extensions", "heavy_min_mb", "exclude"}
 BRAND_KEYS = {
@@ -129,7 +132,10 @@ def parse_team(path: Path) -> Team:
         staging_days=st.get("staging_days", int, 90),
         noncurrent_days=st.get("noncurrent_days", int, 14),
         abort_multipart_days=st.get("abort_multipart_days", int, 7),
+        accelerate=st.get("accelerate", bool, False),
     )
+    if storage.accelerate:
+        _check_accelerate(path, storage)
     if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", storage.bucket):
         raise ConfigError(
             f"{located(path, 'storage.bucket')}: {storage.bucket!r} is not a valid S3 bucket name "
@@ -186,6 +192,28 @@ def parse_team(path: Path) -> Team:
             )
         )
     return Team(path=path, storage=storage, brands=tuple(brands), users=tuple(users), files=files)
+
+
+def is_aws_endpoint(url: str) -> bool:
+    """An endpoint of AWS's own S3 (s3.amazonaws.com, s3.<region>.amazonaws.com, …)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn")) or host == "amazonaws.com"
+
+
+def _check_accelerate(path: Path, storage: Storage) -> None:
+    """S3 Transfer Acceleration exists only on AWS, for bucket names without dots."""
+    if storage.endpoint_url and not is_aws_endpoint(storage.endpoint_url):
+        raise ConfigError(
+            f"{located(path, 'storage.accelerate')}: accelerate = true needs AWS's S3, but "
+            f"endpoint_url is {storage.endpoint_url} (S3 Transfer Acceleration is an AWS "
+            "feature); remove accelerate, or endpoint_url to use AWS"
+        )
+    if "." in storage.bucket:
+        raise ConfigError(
+            f"{located(path, 'storage.accelerate')}: S3 Transfer Acceleration does not work "
+            f"with a bucket name containing dots ({storage.bucket}); remove accelerate or use a "
+            "bucket name without dots"
+        )
 
 
 def _parse_brand(path: Path, key: str, raw: Any) -> Brand:

@@ -32,7 +32,7 @@ class Session:
         self.settings = settings_for_brand(self.config, self.root, self.brand)
         self.user = require_user(self.settings, self.config.team)
         self.aws = connect_as(self.config, self.settings)
-        self.s3 = self.aws.client("s3")
+        self.s3 = self.aws.client("s3", transfers=True)
         # the listing and the index GET tell the engine the link's round trip (part sizes)
         roundtrip.observe(self.s3)
         # what the person should hear that is not an error (a very low bandwidth cap); the task

@@ -9,7 +9,7 @@ MiB = 1024 * 1024
 
 SINGLE_PUT_LIMIT = 16 * MiB  # below this: one PUT
 MIN_PART_SIZE = 16 * MiB  # S3's own minimum is 5 MiB; larger parts mean fewer requests
-LONG_LINK_PART_SIZE = 8 * MiB  # on a long link (roundtrip.py): a reset or the tail costs less
+LONG_LINK_PART_SIZE = 5 * MiB  # S3's minimum, on a long link (roundtrip.py): a reset costs less
 LONG_RTT = 0.030  # seconds: a round trip this long means a long (loss-limited) link
 MAX_PARTS = 10_000  # S3's limit
 # Parts are streamed from the file (read once for their CRC32, once as they are sent), so what
