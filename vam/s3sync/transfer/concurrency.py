@@ -5,10 +5,10 @@ On a long lossy link (150 ms round trip, some loss) one TCP connection carries a
 whatever the line's capacity (Mathis et al.: rate ≈ MSS/RTT × 1.22/√loss), so a 100 Mb/s line
 is filled only by a dozen connections or more; on loopback or a LAN the server is the limit and
 more connections only cost memory and, after a kill, the bytes of more parts in flight. So the
-level is found by measuring: every WINDOW seconds (after SETTLE seconds for the connections just
-added to start sending, and their socket buffers to fill) the bytes moved are compared with the
-best rate seen so far; while a doubling of the level gave GROWTH more, it doubles again; once it
-does not, the level stays (or goes back to the last one, if that did clearly better), for good.
+level is found by measuring: at each level, after SETTLE seconds for the connections just added
+to start sending and one WINDOW for their socket buffers to fill, the bytes moved in the next
+WINDOW are compared with the best rate seen so far; while a doubling of the level gave GROWTH
+more, it doubles again; once it does not, the level goes back to the one before, for good.
 On a long link (roundtrip.py) the start is higher: one connection there brings ~1 MB/s, so a few
 are never enough, and the first seconds are the ones a ramp from 4 would lose.
 
@@ -53,6 +53,7 @@ class Parallelism:
         self._window_bytes = 0
         self._best_rate = 0.0
         self._best_level = self._level
+        self._warm = False  # the current level's first window is over
         self.history: list[tuple[int, float]] = []  # (level, measured rate), for tests and docs
 
     @property
@@ -78,15 +79,22 @@ class Parallelism:
             if elapsed < tuning.WINDOW_SECONDS:
                 return
             rate = self._window_bytes / elapsed
+            if not self._warm:
+                # the first window at a level: the connections just added pour their first
+                # bytes into socket buffers faster than the link takes them; measure the next
+                self._warm = True
+                self._window_start = now
+                self._window_bytes = 0
+                return
+            self._warm = False
             self.history.append((self._level, rate))
             if rate >= self._best_rate * tuning.GROWTH and self._level < self.ceiling:
                 self._best_rate, self._best_level = rate, self._level
                 self._level = min(self.ceiling, self._level * 2)
             else:
-                # no real gain: keep this level unless it did clearly worse, and stay (a new
-                # connection's first bytes fill its socket buffers, so an early window can read
-                # high: going back takes a clear loss)
-                if rate * tuning.GROWTH < self._best_rate:
+                # no real gain: the connections added bring nothing; back to the level before
+                # (at the ceiling and still growing: stay), for good
+                if rate < self._best_rate * tuning.GROWTH:
                     self._level = self._best_level
                 self._settled = True
             self._window_start = None

@@ -67,7 +67,9 @@ class Meter:
         self.stop = StopFlag(cancel)
         self.sent = 0  # request body bytes handed to the HTTP layer (retries taken back)
         self._sent_changed = threading.Condition()
-        self.live = Liveness()  # when a byte last moved: retries go on while it is recent
+        # when the transfer last made progress that a retry cannot take back (a part S3
+        # confirmed, bytes written to the partial file): retries go on while it is recent
+        self.live = Liveness()
         self.control: Any = None  # the transfer's Parallelism, fed with every byte moved
 
     def note_sent(self, nbytes: int) -> None:
@@ -78,8 +80,7 @@ class Meter:
             self.moved(nbytes)
 
     def moved(self, nbytes: int) -> None:
-        """Bytes that went out or came in: the transfer is alive; the level learns the rate."""
-        self.live.touch()
+        """Bytes that went out or came in: the level learns the rate."""
         control = self.control
         if control is not None:
             control.note(nbytes)

@@ -54,7 +54,23 @@ def part_size_for(size: int, long_link: bool = False) -> int:
         part = min(part, max(tuning.LONG_LINK_PART_SIZE, 5 * tuning.MiB))
     while -(-size // part) > tuning.MAX_PARTS:
         part *= 2
+    if long_link:
+        part = _whole_waves(size, part)
     return part
+
+
+def _whole_waves(size: int, part: int) -> int:
+    """A part size near `part` that makes the part count a multiple of LONG_LINK_START: the
+    parts in flight share the link and finish together, so the last wave is a full one rather
+    than a few parts each held to one connection's rate while the rest of the line idles."""
+    wave = tuning.LONG_LINK_START
+    count = -(-size // part)
+    if count <= wave:
+        return part
+    waves = count // wave  # round down: parts grow a little, never below the base size
+    step = 64 * 1024
+    bigger = -(-size // (waves * wave))
+    return max(part, -(-bigger // step) * step)
 
 
 def upload_workers(part_size: int, parts: int) -> int:
@@ -328,6 +344,7 @@ def _send_parts(
             return response
 
         response = with_retries(attempt, meter.stop, meter.live, key)
+        meter.live.touch()  # S3 has the part: progress no retry can take back
         first_done.set()  # a part finished: no reason left to hold anyone back
         return _Part(number, str(response["ETag"]).strip('"'), crc, length)
 

@@ -209,6 +209,7 @@ def fetch_ranges(
                             position += len(chunk)
                             meter.progress.advance(meter.name, len(chunk))
                             meter.moved(len(chunk))
+                            meter.live.touch()  # on disk: a retry continues from here
                             state.advance(seg_start, position - seg_start)
                             attempt = 0  # the connection carried bytes: back off from scratch
                             if position - saved >= tuning.CHECKPOINT_BYTES:

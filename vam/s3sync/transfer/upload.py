@@ -126,7 +126,9 @@ def _put_single(
         **conditional_args(if_match, if_none_match),
     )
     try:
-        response = with_retries(lambda: metered(meter, s3.put_object, **kwargs), meter.stop)
+        response = with_retries(
+            lambda: metered(meter, s3.put_object, **kwargs), meter.stop, meter.live, key
+        )
     except bce.ClientError as exc:
         if not precondition_failed(exc):
             raise
