@@ -298,8 +298,8 @@ def _send_parts(
     )
     meter.control = control
     # Staggered start of the first wave: part k of it begins once k/level of a part went out
-    # (or k × STAGGER seconds passed), so the parts in flight are at different stages and an
-    # interruption loses about half of them, not all of them sent in lockstep.
+    # (or k × 4 × STAGGER / level seconds passed), so the parts in flight are at different
+    # stages and an interruption loses about half of them, not all of them sent in lockstep.
     base = meter.sent
     first = control.level
     first_done = threading.Event()
@@ -314,7 +314,7 @@ def _send_parts(
     def send(number: int) -> _Part:
         if number in stagger:
             threshold, k = stagger[number]
-            meter.wait_sent(threshold, first_done, timeout=k * STAGGER)
+            meter.wait_sent(threshold, first_done, timeout=k * STAGGER * 4 / first)
         if meter.stop.is_set():
             raise Stopped()
         offset, length = _part_bounds(number, part_size, size)
@@ -375,7 +375,9 @@ def _send_parts(
     return sent
 
 
-STAGGER = 0.1  # seconds per worker, at most, of the first wave's staggered start
+# The first wave's staggered start takes at most 4 × STAGGER seconds in all (4 parts: 0.1 s
+# apart; 16 on a long link: 0.025 s apart, where the line waits for every one of them)
+STAGGER = 0.1
 
 
 def changed_while_sent(key: str) -> ChangedDuringUpload:
