@@ -66,6 +66,7 @@ class Bench:
     # the link cases (benchmarks/wan.py): their file size and the link profiles they run on
     wan_size: int = 256 * 1024 * 1024
     links: tuple[str, ...] = ("baseline", "long-haul", "jan-home")
+    wan_repeat: int = 1  # runs per tool and link (each takes up to minutes)
 
     def timeout(self, nbytes: int) -> float:
         return 120 + nbytes / MIN_RATE

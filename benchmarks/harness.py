@@ -43,6 +43,7 @@ class Options:
     cache: Path = REPO / ".bench"
     wan_size: int = 256 * MiB
     links: tuple[str, ...] = WAN_LINKS
+    wan_repeat: int = 1
 
 
 FULL = Options()
@@ -62,6 +63,7 @@ def options_for(
     cache: Path | None = None,
     wan_size: int | None = None,
     links: Sequence[str] | None = None,
+    wan_repeat: int | None = None,
 ) -> Options:
     """The preset (full or quick) with overrides; an unknown case or tool name is a ValueError."""
     base = QUICK if quick else FULL
@@ -77,6 +79,8 @@ def options_for(
         raise ValueError("--repeat must be at least 1")
     if size is not None and size < 1 * MiB:
         raise ValueError("--size must be at least 1 MiB")
+    if wan_repeat is not None and wan_repeat < 1:
+        raise ValueError("--wan-repeat must be at least 1")
     if wan_size is not None and wan_size < 1 * MiB:
         raise ValueError("--wan-size must be at least 1 MiB")
     chosen_links = tuple(links) if links else base.links
@@ -95,6 +99,7 @@ def options_for(
         cache=cache or base.cache,
         wan_size=wan_size or base.wan_size,
         links=tuple(n for n in PROFILES if n in chosen_links),
+        wan_repeat=wan_repeat or base.wan_repeat,
     )
 
 
@@ -190,6 +195,7 @@ def run_bench(options: Options, log: Callable[[str], None] = print) -> tuple[dic
         log=log,
         wan_size=options.wan_size,
         links=options.links,
+        wan_repeat=options.wan_repeat,
     )
     tools = list(statuses)
     cases: dict[str, Any] = {}

@@ -128,7 +128,7 @@ def case_wan_up(bench: Bench, record: CaseRecord, server: RunningServer) -> None
                     shutil.rmtree(site.project_dir(project), ignore_errors=True)
 
             bench.log(f"  link {link.describe()}")
-            _interleave(bench, record, step, tag=name)
+            _interleave(bench, record, step, repeat=bench.wan_repeat, tag=name)
     _link_notes(bench, record)
 
 
@@ -179,7 +179,7 @@ def case_wan_down(bench: Bench, record: CaseRecord, server: RunningServer) -> No
                     shutil.rmtree(site.root, ignore_errors=True)
 
             bench.log(f"  link {link.describe()}")
-            _interleave(bench, record, step, tag=name)
+            _interleave(bench, record, step, repeat=bench.wan_repeat, tag=name)
     _link_notes(bench, record)
 
 
@@ -237,7 +237,8 @@ def case_wan_project(bench: Bench, record: CaseRecord, server: RunningServer) ->
                 shutil.rmtree(down_site.root, ignore_errors=True)
 
         bench.log(f"  link {link.describe()}")
-        _interleave(bench, record, step)
+        _interleave(bench, record, step, repeat=bench.wan_repeat)
+    _repeat_note(bench, record)
     record.notes.append(f"link {link.describe()}")
 
 
@@ -276,7 +277,16 @@ def _identical(folder, dataset) -> tuple[bool, str | None]:
     return True, None
 
 
+def _repeat_note(bench: Bench, record: CaseRecord) -> None:
+    if bench.wan_repeat == 1:
+        record.notes.append(
+            "one run per tool and link (--wan-repeat): the link's caps make the times steady, "
+            "and a run takes up to minutes"
+        )
+
+
 def _link_notes(bench: Bench, record: CaseRecord) -> None:
+    _repeat_note(bench, record)
     for name in bench.links:
         record.notes.append(f"link {PROFILES[name].describe()}")
     record.notes.append(

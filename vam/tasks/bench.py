@@ -26,6 +26,7 @@ from vam.tasks.base import say, vam_task
         "links": "comma list of link profiles for wan-up/wan-down: baseline,long-haul,jan-home "
         "(default: all)",
         "wan_size": "size of the file of the link cases (default 256MiB; 32MiB with --quick)",
+        "wan_repeat": "runs per tool and link in the link cases (default 1: each takes minutes)",
     }
 )
 def bench(
@@ -40,6 +41,7 @@ def bench(
     no_install=False,
     links=None,
     wan_size=None,
+    wan_repeat=None,
 ):
     """Benchmark vam against aws cli, s5cmd and rclone on a local S3 server."""
     harness = _harness()
@@ -55,6 +57,7 @@ def bench(
             install=not no_install,
             links=_split(links),
             wan_size=parse_size(wan_size, where="--wan-size") if wan_size is not None else None,
+            wan_repeat=_count(wan_repeat, "--wan-repeat"),
         )
     except ValueError as exc:
         raise Exit(f"vam: {exc}", code=2) from None

@@ -18,7 +18,6 @@ from typing import Any
 
 import botocore.exceptions as bce
 
-from vam.core.checksum import crc32_of_range
 from vam.core.crc import crc32_b64, crc32_from_b64, crc32_of_pieces
 from vam.core.files import Stamp
 from vam.core.posio import read_at
@@ -33,7 +32,7 @@ from vam.s3sync.transfer.conditions import (
 )
 from vam.s3sync.transfer.etags import MD5_ETAG, etag_of_parts, quoted
 from vam.s3sync.transfer.metering import Meter, Stopped, metered
-from vam.s3sync.transfer.partbody import PartBody
+from vam.s3sync.transfer.partbody import PartBody, part_crc32
 from vam.s3sync.transfer.records import drop_record, read_record, record_path, write_record
 from vam.s3sync.transfer.retries import error_code, precondition_failed, with_retries
 from vam.s3sync.transfer.roundtrip import long_link
@@ -318,12 +317,7 @@ def _send_parts(
         if meter.stop.is_set():
             raise Stopped()
         offset, length = _part_bounds(number, part_size, size)
-        try:
-            crc = crc32_of_range(fd, offset, length)
-        except OSError:
-            if os.fstat(fd).st_size < offset + length:
-                raise changed_while_sent(key) from None
-            raise
+        crc = part_crc32(fd, offset, length)
 
         def attempt() -> dict:
             body = PartBody(fd, offset, length)

@@ -6,9 +6,11 @@ link), its CRC32 taken over the bytes actually sent, so a file changed between t
 from __future__ import annotations
 
 import io
+import threading
 import zlib
 
-from vam.core.posio import read_at
+from vam.core.posio import read_at, read_into
+from vam.s3sync.transfer import tuning
 from vam.s3sync.transfer.values import ChangedDuringUpload
 
 
@@ -71,3 +73,25 @@ class PartBody(io.RawIOBase):
     def sent_crc(self) -> int | None:
         """The CRC32 of the whole part as it was read for sending (None if not read whole)."""
         return self._crc if self._crc_upto == self._length else None
+
+
+_buffers = threading.local()
+
+
+def part_crc32(fd: int, offset: int, length: int) -> int:
+    """The CRC32 of a part before it is sent (it goes in the request's header), read through
+    one PART_READ buffer per thread: memory stays a buffer per part in flight, not a part."""
+    buffer = getattr(_buffers, "buffer", None)
+    if buffer is None or len(buffer) != tuning.PART_READ:
+        buffer = _buffers.buffer = memoryview(bytearray(tuning.PART_READ))
+    crc, position, end = 0, offset, offset + length
+    while position < end:
+        got = read_into(fd, buffer[: min(len(buffer), end - position)], position)
+        if not got:
+            raise ChangedDuringUpload(
+                "the local file shrank while it was being uploaded; nothing was recorded as "
+                "uploaded: let the program writing it finish, then run again"
+            )
+        crc = zlib.crc32(buffer[:got], crc)
+        position += got
+    return crc
