@@ -142,6 +142,34 @@ def test_a_link_that_lets_nothing_through_stops_with_one_line_and_keeps_the_uplo
     assert not list((state / "uploads").glob("*.json"))
 
 
+def test_a_part_cut_again_and_again_gets_through_while_the_link_comes_back(
+    upstream, small_parts, tmp_path, monkeypatch
+):
+    """Ten cuts in a row of the same part (one part at a time): more than botocore's and the
+    old four tries together; the upload goes on because nothing says the link is gone for good."""
+    monkeypatch.setattr(tuning, "MAX_UPLOAD_WORKERS", 1)
+    path = tmp_path / "raw.mp4"
+    path.write_bytes(os.urandom(4 * PART))
+    with Proxy(upstream, cuts=Cuts("up", after=PART // 2, count=10)) as proxy:
+        upload(through(proxy), path)
+        assert proxy.count().resets == 10
+    got = make_client().get_object(Bucket=BUCKET, Key="p/raw.mp4")["Body"].read()
+    assert got == path.read_bytes()
+
+
+def test_backoff_doubles_with_jitter_up_to_a_ceiling(monkeypatch):
+    from vam.s3sync.transfer import retries
+
+    slept: list[float] = []
+    monkeypatch.setattr(retries.time, "sleep", slept.append)
+    for attempt in range(12):
+        retries.backoff(attempt)
+    for attempt, delay in enumerate(slept):
+        base = min(tuning.MAX_BACKOFF_SECONDS, tuning.BACKOFF_SECONDS * 2**attempt)
+        assert 0.5 * base <= delay <= 1.5 * base
+    assert max(slept) <= 1.5 * tuning.MAX_BACKOFF_SECONDS
+
+
 # --------------------------------------------------------------------------- the level
 
 
