@@ -1,0 +1,129 @@
+"""A brand's off-site archive at a glance, from one listing of its archive prefix: per project the
+files, bytes, storage class, when it was archived, its restore state and what it costs a month.
+`archive.status` prints it; the manifest (vam.catalog) puts it in projects.json.
+
+Besides the listing, only the small restore records of projects that have one are read (one GET
+each): S3's own listing says "restoring" or "restored" where it supports that attribute, and the
+record says who asked, which tier and when it is expected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from vam.archive.classes import storage_class
+from vam.archive.listing import READABLE, RESTORED, RESTORING, ArchivedObject, list_archive
+from vam.archive.record import RestoreRecord, read_record
+from vam.archive.target import INDEX_REL, RESTORE_REL, ArchiveTarget
+from vam.core.units import human_utc
+
+# a project's restore state
+NONE = "none"  # archived, no restore asked for (as far as vam and S3 say)
+REQUESTED = "requested"  # vam recorded a request; S3's listing did not say more
+PARTLY = "partly restored"
+
+
+@dataclass(frozen=True)
+class RestoreSummary:
+    state: str  # none | requested | restoring | restored | partly restored | readable
+    record: RestoreRecord | None = None
+    until: datetime | None = None  # the first restored copy to go again
+
+    def describe(self) -> str:
+        if self.state == READABLE:
+            return "readable (no restore needed)"
+        if self.state == RESTORED and self.until:
+            return f"restored until {self.until:%Y-%m-%d %H:%M} UTC"
+        r = self.record
+        if r is None or self.state in (RESTORED, PARTLY):
+            return self.state
+        expected = human_utc(r.expected) if r.expected else r.expected_by
+        return f"{self.state} by {r.requested_by} ({r.tier}), expected by {expected}"
+
+
+@dataclass(frozen=True)
+class ProjectArchive:
+    project: str
+    objects: tuple[ArchivedObject, ...]  # the project's files (vam's own objects aside)
+    archived_at: datetime | None  # the index's last write, else the newest object
+    restore: RestoreSummary
+    has_index: bool
+
+    @property
+    def files(self) -> int:
+        return len(self.objects)
+
+    @property
+    def bytes(self) -> int:
+        return sum(o.size for o in self.objects)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(sorted({o.storage_class for o in self.objects}))
+
+    @property
+    def storage_class(self) -> str:
+        return "/".join(self.classes) or "-"
+
+    @property
+    def monthly_cost(self) -> float:
+        return sum(storage_class(o.storage_class).monthly_cost([o.size]) for o in self.objects)
+
+
+def _restore(objects: tuple[ArchivedObject, ...], record: RestoreRecord | None) -> RestoreSummary:
+    archival = [o for o in objects if storage_class(o.storage_class).needs_restore]
+    if not archival:
+        return RestoreSummary(READABLE)
+    said = [o.restore for o in archival if o.restore is not None]
+    if any(r.state == RESTORING for r in said):
+        return RestoreSummary(RESTORING, record)
+    restored = [r for r in said if r.state == RESTORED]
+    if restored:
+        dates = [r.until for r in restored if r.until]
+        state = RESTORED if len(restored) == len(archival) else PARTLY
+        return RestoreSummary(state, record, min(dates) if dates else None)
+    if record is not None and not _lapsed(record):
+        return RestoreSummary(REQUESTED, record)
+    return RestoreSummary(NONE)
+
+
+def _lapsed(record: RestoreRecord, now: datetime | None = None) -> bool:
+    """The recorded restore is over: done, and its copies gone again (expected + days)."""
+    expected = record.expected
+    if expected is None:
+        return False
+    return (now or datetime.now(UTC)) > expected + timedelta(days=record.days)
+
+
+def summarize(
+    listed: dict[str, list[ArchivedObject]], records: dict[str, RestoreRecord]
+) -> dict[str, ProjectArchive]:
+    out = {}
+    for project, objects in sorted(listed.items()):
+        files = tuple(o for o in objects if not o.is_state)
+        if not files:
+            continue
+        index = next((o for o in objects if o.rel == INDEX_REL), None)
+        when = index.last_modified if index else max(o.last_modified for o in files)
+        out[project] = ProjectArchive(
+            project,
+            files,
+            when.astimezone(UTC),
+            _restore(files, records.get(project)),
+            index is not None,
+        )
+    return out
+
+
+def read_brand(s3, bucket: str, brand_key: str, prefix: str) -> dict[str, ProjectArchive]:
+    """One listing of the brand's archive prefix, plus the restore records it shows."""
+    listed = list_archive(s3, bucket, prefix)
+    records = {}
+    for project, objects in listed.items():
+        if any(o.rel == RESTORE_REL for o in objects):
+            target = ArchiveTarget(brand_key, project, bucket, prefix, "")
+            record = read_record(s3, target)
+            if record is not None:
+                records[project] = record
+    return summarize(listed, records)
