@@ -296,3 +296,45 @@ def test_archive_status_shows_files_bytes_class_date_restore_and_cost(world, cap
     (project,) = doc["brands"][0]["projects"]
     assert project["restore"] == "requested" and project["files"] == 9
     assert project["restore_detail"].startswith("requested by david (bulk), expected by 20")
+
+
+# --------------------------------------------------------------------------- ssd.archive --cloud
+
+
+def test_ssd_archive_cloud_makes_two_verified_copies_before_the_local_files_go(
+    world, client, capsys
+):
+    before = contents(b65(world))
+    out = vam(world.david, capsys, "ssd.archive", *AD, "--cloud")
+    assert "SSD copy verified: 9 file(s) in" in out
+    assert "9 sent (329.9 KB), 0 already archived; verified 9 file(s)" in out
+    assert f"removed {b65(world)}" in out
+    assert not b65(world).exists()  # the heavy files went only now
+    ssd = world.david.root / "ssd" / "youtube-PUBLISHED" / "appydave" / "b50-b99" / B65
+    assert contents(ssd) == before  # copy one
+    index = json.loads(client.get_object(Bucket=BUCKET, Key=INDEX)["Body"].read())
+    assert {rel: e["crc32"] for rel, e in index["files"].items()} == {
+        rel: f"{zlib.crc32(data):08x}" for rel, data in before.items()
+    }  # copy two, the same bytes
+    archived = world.david.root / "v-appydave" / "archived" / "b50-b99" / B65
+    assert (archived / "notes.md").is_file() and not (archived / "s3-staging" / "raw.mp4").exists()
+    # and the project, archived here, goes to the cloud from the SSD: nothing to send
+    out = vam(world.david, capsys, "archive.cloud", *AD)
+    assert "0 sent (0 B), 9 already archived" in out and f"from {ssd}" in out
+
+
+def test_ssd_archive_cloud_deletes_nothing_when_the_cloud_refuses(world, s3, capsys, monkeypatch):
+    before = contents(b65(world))
+
+    def refuse(method, target):
+        return (
+            (403, "AccessDenied") if method in ("PUT", "POST") and "/archive/" in target else None
+        )
+
+    with HeaderProxy(s3.endpoint_url, strip=(), refuse=refuse) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        out = vam(world.david, capsys, "ssd.archive", *AD, "--cloud", expect=1)
+    assert "SSD copy verified: 9 file(s)" in out
+    last = out.strip().splitlines()[-1]
+    assert last.startswith(f"vam: access denied: s3:PutObject on {ARCHIVE}"), last
+    assert contents(b65(world)) == before  # every local file still here

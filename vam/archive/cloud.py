@@ -17,9 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import botocore.exceptions as bce
+
 from vam.archive.index import ArchivedFile, ArchiveIndex, write_index
 from vam.archive.listing import list_project
 from vam.archive.plan import ARCHIVED, CHANGED, CloudPlan, FileStep
+from vam.aws.client import explain
 from vam.core.units import format_size, iso_utc
 from vam.s3sync.fingerprint import ChecksumCache
 from vam.s3sync.parallel import each_transfer
@@ -79,10 +82,12 @@ def archive_project(
     show_progress: bool | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    profile: str | None = None,
 ) -> CloudResult:
     """Send what the plan sends, write the index (also when stopped part-way: what was sent is
     recorded), then re-check the archive. `progress`: where the bytes are reported (default:
-    tqdm bars on a terminal)."""
+    tqdm bars on a terminal); `profile`: the AWS profile in use, for the one line an access
+    denied becomes."""
     target = plan.target
     cancel = cancel or threading.Event()
     cache = ChecksumCache(state_dir)
@@ -119,6 +124,9 @@ def archive_project(
             )
         except (ChangedDuringUpload, RemoteChanged) as exc:
             return exc
+        except bce.ClientError as exc:  # one line naming the action and the key
+            key = target.key(step.rel)
+            raise (explain(exc, action="s3:PutObject", key=key, profile=profile) or exc) from None
 
     index = None
     shown: Progress | None = progress

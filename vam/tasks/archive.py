@@ -125,6 +125,7 @@ def cloud(
             state_dir=source.state_dir,
             max_rate=rate,
             show_progress=False if json_ else None,
+            profile=session.aws.profile,
         )
         entry.update(
             sent=[
