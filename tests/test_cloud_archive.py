@@ -338,3 +338,68 @@ def test_ssd_archive_cloud_deletes_nothing_when_the_cloud_refuses(world, s3, cap
     last = out.strip().splitlines()[-1]
     assert last.startswith(f"vam: access denied: s3:PutObject on {ARCHIVE}"), last
     assert contents(b65(world)) == before  # every local file still here
+
+
+# --------------------------------------------------------------------------- manifest
+
+
+def manifest(world, capsys) -> dict[str, dict]:
+    vam(world.david, capsys, "manifest.generate", "--brand", "ad")
+    data = json.loads((world.david.root / "v-appydave" / "projects.json").read_text())
+    return data, {p["id"]: p for p in data["projects"]}
+
+
+def test_the_manifest_counts_copies_and_the_cloud_is_one_of_them(world, capsys):
+    data, p = manifest(world, capsys)
+    assert p[B65]["copies"]["count"] == 1  # staged in S3, but staging expires: no copy
+    warned = [m for m in p[B65]["warnings"] if m.startswith("fewer than two copies")]
+    assert warned == [
+        "fewer than two copies of its heavy files: only on this computer; `vam ssd.archive "
+        f"--brand appydave --project {B65} --cloud` makes two, on the SSD and in the cloud"
+    ]
+    vam(world.david, capsys, "archive.cloud", *AD)
+    data, p = manifest(world, capsys)
+    cloud = p[B65]["storage"]["cloud"]
+    assert (cloud["files"], cloud["bytes"], cloud["heavy_files"]) == (9, 329_886, 4)
+    assert cloud["class"] == "DEEP_ARCHIVE" and cloud["archived_at"].startswith("20")
+    assert cloud["restore"] is None and 0 < cloud["monthly_cost"] < 0.01
+    assert p[B65]["copies"] == {
+        "local": True,
+        "ssd": False,
+        "cloud": True,
+        "count": 2,
+        "unknown": [],
+        "cloud_missing": [],
+    }
+    assert not any(m.startswith("fewer than two") for m in p[B65]["warnings"])
+    assert data["totals"]["in_cloud"] == 1 and data["totals"]["cloud_bytes"] == 329_886
+    assert data["cloud"] == {
+        "available": True,
+        "bucket": BUCKET,
+        "prefix": "archive/v-appydave/",
+        "class": "DEEP_ARCHIVE",
+        "error": None,
+    }
+    # a render changed since: the cloud no longer holds this version, and the warning says so
+    (b65(world) / "final" / f"{B65}-v1.mp4").write_bytes(b"re-rendered" * 1000)
+    _data, p = manifest(world, capsys)
+    assert p[B65]["copies"]["cloud"] is False
+    assert p[B65]["copies"]["cloud_missing"] == [f"final/{B65}-v1.mp4"]
+    (warned,) = [m for m in p[B65]["warnings"] if m.startswith("fewer than two copies")]
+    assert "(the cloud archive lacks 1 of them: added or changed since it was made)" in warned
+    assert warned.endswith(
+        f"`vam ssd.archive --brand appydave --project {B65} --cloud` makes two, on the SSD and "
+        "in the cloud"
+    )
+
+
+def test_after_ssd_archive_cloud_the_manifest_shows_two_copies_and_the_restore(world, capsys):
+    vam(world.david, capsys, "ssd.archive", *AD, "--cloud")
+    _data, p = manifest(world, capsys)
+    assert p[B65]["copies"]["count"] == 2
+    assert (p[B65]["copies"]["ssd"], p[B65]["copies"]["cloud"]) == (True, True)
+    vam(world.david, capsys, "archive.restore", *AD, "--to", str(world.base / "r"), "--yes")
+    _data, p = manifest(world, capsys)
+    restore = p[B65]["storage"]["cloud"]["restore"]
+    assert restore["state"] == "requested" and restore["requested_by"] == "david"
+    assert restore["tier"] == "bulk" and restore["expected_by"].startswith("20")

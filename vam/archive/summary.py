@@ -1,6 +1,7 @@
 """A brand's off-site archive at a glance, from one listing of its archive prefix: per project the
 files, bytes, storage class, when it was archived, its restore state and what it costs a month.
-`archive.status` prints it; the manifest (vam.catalog) puts it in projects.json.
+`archive.status` prints it; the manifest (vam.catalog) puts it in projects.json, through
+`read_for_report`, which never fails (S3 out of reach is a reason, not an exception).
 
 Besides the listing, only the small restore records of projects that have one are read (one GET
 each): S3's own listing says "restoring" or "restored" where it supports that attribute, and the
@@ -9,14 +10,21 @@ record says who asked, which tier and when it is expected.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+import botocore.exceptions as bce
 
 from vam.archive.classes import storage_class
 from vam.archive.listing import READABLE, RESTORED, RESTORING, ArchivedObject, list_archive
 from vam.archive.record import RestoreRecord, read_record
 from vam.archive.target import INDEX_REL, RESTORE_REL, ArchiveTarget
+from vam.aws.client import explain
+from vam.core.config import Config
+from vam.core.errors import VamError
+from vam.core.settings import Settings
 from vam.core.units import human_utc
+from vam.s3sync.staging_read import quick_s3_client
 
 # a project's restore state
 NONE = "none"  # archived, no restore asked for (as far as vam and S3 say)
@@ -127,3 +135,33 @@ def read_brand(s3, bucket: str, brand_key: str, prefix: str) -> dict[str, Projec
             if record is not None:
                 records[project] = record
     return summarize(listed, records)
+
+
+@dataclass(frozen=True)
+class ArchiveRead:
+    """One brand's archive for a report, or why it could not be read (never an exception)."""
+
+    prefix: str
+    projects: dict[str, ProjectArchive] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.error is None
+
+
+def read_for_report(config: Config, settings: Settings, brand_key: str, s3=None) -> ArchiveRead:
+    """The brand's archive as the manifest reads it: a quick client (short timeouts), one
+    listing, and a failure as a one-line reason."""
+    prefix = config.storage.archive_prefix_for(brand_key)
+    try:
+        client = s3 if s3 is not None else quick_s3_client(config, settings)
+        projects = read_brand(client, config.storage.bucket, brand_key, prefix)
+    except VamError as exc:
+        return ArchiveRead(prefix, error=str(exc))
+    except Exception as exc:  # botocore errors of every kind: report, never a traceback
+        explained = explain(exc)
+        if explained is None and not isinstance(exc, bce.BotoCoreError | bce.ClientError):
+            raise
+        return ArchiveRead(prefix, error=str(explained or exc))
+    return ArchiveRead(prefix, projects)
