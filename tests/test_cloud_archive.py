@@ -370,6 +370,7 @@ def test_the_manifest_counts_copies_and_the_cloud_is_one_of_them(world, capsys):
         "count": 2,
         "unknown": [],
         "cloud_missing": [],
+        "heavy": True,
     }
     assert not any(m.startswith("fewer than two") for m in p[B65]["warnings"])
     assert data["totals"]["in_cloud"] == 1 and data["totals"]["cloud_bytes"] == 329_886

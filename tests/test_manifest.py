@@ -93,6 +93,7 @@ def test_every_kind_of_project_offline(config, sample):
         "count": 1,
         "unknown": ["cloud"],
         "cloud_missing": [],
+        "heavy": True,
     }
 
     t = on_disk["totals"]

@@ -350,7 +350,8 @@ def brand_manifest(
             cloud_read=cloud is not None and cloud.available,
             rules=rules,
         )
-        if has_heavy(copy, ssd_heavy, storage.get("cloud")):
+        copy["heavy"] = has_heavy(copy, ssd_heavy, storage.get("cloud"))
+        if copy["heavy"]:
             few = copies_warning(brand, pid, copy)
             if few:
                 warn("not_backed_up", few)
