@@ -11,6 +11,10 @@ from vam.archive.restore import Requested, RestoreFile, RestorePlan, restored_un
 from vam.core.units import format_size, human_utc
 
 
+def _files(n: int) -> str:
+    return f"{n} file" + ("" if n == 1 else "s")
+
+
 def _sizes(files: tuple[RestoreFile, ...]) -> list[int]:
     return [f.entry.size for f in files]
 
@@ -43,29 +47,29 @@ def plan_lines(plan: RestorePlan, *, folder_exists: bool) -> list[str]:
     total = sum(f.entry.size for f in files)
     classes = "/".join(sorted({f.entry.storage_class for f in files})) or "-"
     lines = [
-        f"archive.restore {t.brand_key}/{t.project_id}: {len(files)} files, "
+        f"archive.restore {t.brand_key}/{t.project_id}: {_files(len(files))}, "
         f"{format_size(total)} in {t.where} ({classes})",
         f"  into:        {plan.dest}" + ("" if folder_exists else " (not here: it is made again)"),
     ]
     if plan.same:
-        lines.append(f"  already here, same content: {len(plan.same)} files")
+        lines.append(f"  already here, same content: {_files(len(plan.same))}")
     for f in plan.differs:
         lines.append(f"  ! kept {f.rel}: another version is here ({f.detail}); not replaced")
     for rel, why in plan.refused:
         lines.append(f"  ✗ refused {rel}: {why}")
     if plan.ready:
         lines.append(
-            f"  readable now: {len(plan.ready)} files, {format_size(sum(_sizes(plan.ready)))}"
+            f"  readable now: {_files(len(plan.ready))}, {format_size(sum(_sizes(plan.ready)))}"
             " (restored, or in a class that needs no restore): downloaded"
         )
     if plan.restoring:
         lines.append(
-            f"  being restored already: {len(plan.restoring)} files, "
+            f"  being restored already: {_files(len(plan.restoring))}, "
             f"{format_size(sum(_sizes(plan.restoring)))}" + _expected(plan)
         )
     if plan.to_request:
         lines.append(
-            f"  to restore:  {len(plan.to_request)} files, "
+            f"  to restore:  {_files(len(plan.to_request))}, "
             f"{format_size(sum(_sizes(plan.to_request)))}, tier {plan.tier}, "
             f"readable for {plan.days} days once restored"
         )

@@ -114,7 +114,7 @@ def cloud(
         for line in plan_lines(plan):
             say(line)
         if source.where != "this computer":
-            say(f"  (from {source.where}: {source.folder})")
+            say(f"  (the project is archived here: its full copy is {source.where})")
         if dry_run:
             say("  dry run: nothing sent")
             continue
