@@ -404,3 +404,59 @@ def test_after_ssd_archive_cloud_the_manifest_shows_two_copies_and_the_restore(w
     restore = p[B65]["storage"]["cloud"]["restore"]
     assert restore["state"] == "requested" and restore["requested_by"] == "david"
     assert restore["tier"] == "bulk" and restore["expected_by"].startswith("20")
+
+
+# --------------------------------------------------------------------------- plans, --next, --json
+
+
+def test_dry_runs_print_the_plan_and_change_nothing(world, client, capsys):
+    out = vam(world.david, capsys, "archive.cloud", *AD, "--dry-run")
+    assert "to send:  9 files, 329.9 KB" in out and "upload   s3-staging/raw.mp4 (131.1 KB)" in out
+    assert "dry run: nothing sent" in out and listed(client) == {}
+    vam(world.david, capsys, "archive.cloud", *AD)
+    shutil.rmtree(b65(world))
+    out = vam(world.david, capsys, "archive.restore", *AD, "--dry-run")
+    assert "to restore:  9 files, 329.9 KB, tier bulk, readable for 7 days once restored" in out
+    assert "S3 Glacier Deep Archive, standard  within 12 hours" in out
+    assert "dry run: nothing requested or downloaded" in out
+    assert not b65(world).exists()
+    head = client.head_object(Bucket=BUCKET, Key=ARCHIVE + "notes.md")
+    assert "Restore" not in head  # no restore was asked for
+
+
+def test_next_archives_the_oldest_projects_not_in_the_cloud_yet(world, capsys):
+    out = vam(world.david, capsys, "archive.cloud", "--brand", "ad", "--next", "2")
+    # 006 (legacy, oldest) and b63 (archived here, its full copy on the SSD)
+    assert (
+        "oldest 2 project(s) not in the cloud archive yet: 006-ac-carnivore-90, b63-flivideo" in out
+    )
+    out = vam(world.david, capsys, "archive.cloud", "--brand", "ad", "--next", "1")
+    assert "not in the cloud archive yet: b64-bmad-claude-sdk" in out
+    # a project on the SSD alone (no trace of it here) goes from its SSD copy
+    out = vam(world.david, capsys, "archive.cloud", "--brand", "ad", "--project", "b12")
+    assert "(from the SSD copy: this computer holds no full copy of it)" in out
+    assert "2 sent (" in out
+    out = vam(world.david, capsys, "archive.status", "--brand", "ad")
+    assert "appydave: 4 archived project(s)" in out
+
+
+def test_archive_tasks_answer_in_one_json_document(world, vam_cli):
+    env = {"VAM_SETTINGS": str(world.david.settings)}
+    result = vam_cli("archive.cloud", *AD, "--json", env=env)
+    doc = json.loads(result.stdout)
+    assert doc["command"] == "archive.cloud" and doc["ok"] and result.returncode == 0
+    (project,) = doc["projects"]
+    assert project["complete"] and project["verified"] == 9 and len(project["sent"]) == 9
+    assert project["storage_class"] == "DEEP_ARCHIVE"
+    doc = json.loads(vam_cli("archive.status", "--brand", "ad", "--json", env=env).stdout)
+    assert doc["command"] == "archive.status" and doc["as_of"] == "2026-06"
+    assert doc["brands"][0]["totals"]["files"] == 9
+    into = str(world.base / "json-restore")
+    result = vam_cli("archive.restore", *AD, "--to", into, "--yes", "--json", env=env)
+    doc = json.loads(result.stdout)
+    assert doc["command"] == "archive.restore" and doc["ok"], doc
+    assert len(doc["requested"]) == 9 and len(doc["restored"]) == 9 and doc["pending"] == []
+    # a refusal is one JSON document too
+    result = vam_cli("archive.restore", *AD, "--tier", "fast", "--json", env=env)
+    doc = json.loads(result.stdout)
+    assert result.returncode == 2 and doc["error"] == "--tier fast: use bulk, standard or expedited"

@@ -17,7 +17,14 @@ from vam.core.config import Config
 from vam.core.errors import NotFoundError, SafetyError
 from vam.core.files import tree_stats
 from vam.core.layout import STATE_DIR
-from vam.core.projects import Project, list_active, list_archived, settings_for_brand, ssd_path
+from vam.core.projects import (
+    Project,
+    list_active,
+    list_archived,
+    projects_dir,
+    settings_for_brand,
+    ssd_path,
+)
 from vam.core.projects import ssd_mounted as is_mounted
 from vam.core.team import Brand
 from vam.ssd.archive_plan import ArchivePlan
@@ -62,18 +69,27 @@ def pick_for_cloud(
     config: Config, root: Path, brand: Brand, n: int, in_cloud: set[str]
 ) -> list[Project]:
     """The n projects not in the cloud archive yet whose newest file is oldest: active ones, and
-    archived ones whose full copy is on the plugged-in SSD. Invalid ids are skipped."""
+    those whose full copy is on the plugged-in SSD (archived here, or on the SSD alone). Invalid
+    ids are skipped."""
     if n < 1:
         return []
     rules = config.team.files
     settings = settings_for_brand(config, root, brand)
     folder = ssd_path(settings, brand)
     on_ssd = ssd_projects(folder) if folder and is_mounted(settings, brand) else {}
+    here = list_active(root, brand) + list_archived(root, brand)
+    known = {p.id for p in here}
+    # projects on the SSD alone: no trace of them here, and the most at risk
+    only_ssd = [
+        Project(brand, pid, projects_dir(root, brand) / pid, "remote")
+        for pid in on_ssd
+        if pid not in known
+    ]
     scored = []
-    for p in list_active(root, brand) + list_archived(root, brand):
+    for p in here + only_ssd:
         if p.id in in_cloud or not brand.is_valid_id(p.id):
             continue
-        if p.structure == "archived" and p.id not in on_ssd:
+        if p.structure != "flat" and p.id not in on_ssd:
             continue
         full = p.path if p.structure == "flat" else on_ssd[p.id][1]
         scored.append((tree_stats(full, rules).newest_mtime or 0.0, p.id, p))
@@ -99,3 +115,10 @@ def check_same(plan: ArchivePlan, index: ArchiveIndex) -> None:
             f"{plan.project.id}: the SSD copy and the cloud archive differ ({shown}); both are "
             "kept and nothing was deleted locally — run the same command again"
         )
+
+
+def ssd_ids(config: Config, root: Path, brand: Brand) -> list[str]:
+    """The projects on the brand's SSD, when it is plugged in (none otherwise)."""
+    settings = settings_for_brand(config, root, brand)
+    folder = ssd_path(settings, brand)
+    return sorted(ssd_projects(folder)) if folder and is_mounted(settings, brand) else []

@@ -25,7 +25,7 @@ from vam.core.team import ARCHIVE_CLASSES
 from vam.core.units import format_size, human_utc
 from vam.s3sync.remote import remote_project_ids
 from vam.s3sync.session import Session
-from vam.ssd.cloud import pick_for_cloud, source_for
+from vam.ssd.cloud import pick_for_cloud, source_for, ssd_ids
 from vam.tasks.base import JSON_HELP, confirmed, result, say, vam_task, warn
 
 COMMON_HELP = {
@@ -79,7 +79,12 @@ def cloud(
             + ", ".join(p.id for p in projects)
         )
     else:
-        projects = [select_project(config, root, session.brand.key, project, include_archived=True)]
+        on_ssd = ssd_ids(config, root, session.brand)  # a project may be on the SSD alone
+        projects = [
+            select_project(
+                config, root, session.brand.key, project, include_archived=True, remote_ids=on_ssd
+            )
+        ]
     entries: list[dict] = []
     result(dry_run=dry_run, projects=entries)
     incomplete = []
@@ -114,7 +119,7 @@ def cloud(
         for line in plan_lines(plan):
             say(line)
         if source.where != "this computer":
-            say(f"  (the project is archived here: its full copy is {source.where})")
+            say(f"  (from {source.where}: this computer holds no full copy of it)")
         if dry_run:
             say("  dry run: nothing sent")
             continue
