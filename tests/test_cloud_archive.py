@@ -460,3 +460,45 @@ def test_archive_tasks_answer_in_one_json_document(world, vam_cli):
     result = vam_cli("archive.restore", *AD, "--tier", "fast", "--json", env=env)
     doc = json.loads(result.stdout)
     assert result.returncode == 2 and doc["error"] == "--tier fast: use bulk, standard or expedited"
+
+
+# --------------------------------------------------------------------------- other classes
+
+
+def use_class(world, klass: str) -> None:
+    brands = world.david.root / "vam" / "brands.toml"
+    text = brands.read_text(encoding="utf-8")
+    brands.write_text(
+        text.replace('archive_class = "DEEP_ARCHIVE"', f'archive_class = "{klass}"'),
+        encoding="utf-8",
+    )
+
+
+def test_glacier_instant_retrieval_needs_no_restore(world, s3, client, capsys, monkeypatch):
+    use_class(world, "GLACIER_IR")
+    before = contents(b65(world))
+    out = vam(world.david, capsys, "archive.cloud", *AD)
+    assert "(GLACIER_IR)" in out
+    classes = {o["StorageClass"] for rel, o in listed(client).items() if rel != ".vam/archive.json"}
+    assert classes == {"GLACIER_IR"}
+    into = world.base / "ir"
+    with GlacierProxy(s3.endpoint_url) as glacier:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", glacier.url)
+        out = vam(world.david, capsys, "archive.restore", *AD, "--to", str(into))  # no --yes
+        assert glacier.restoring() == []  # nothing asked of S3: the class is readable at once
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.endpoint_url)
+    assert "readable now: 9 files, 329.9 KB" in out and "restore requested" not in out
+    assert contents(into) == before
+    out = vam(world.david, capsys, "archive.status", "--brand", "ad")
+    assert "GLACIER_IR" in out and "readable (no restore needed)" in out
+    assert "S3 Glacier Instant Retrieval $0.004/GB-month" in out
+
+
+def test_glacier_flexible_retrieval_offers_expedited(world, capsys):
+    use_class(world, "GLACIER")
+    vam(world.david, capsys, "archive.cloud", *AD)
+    shutil.rmtree(b65(world))
+    out = vam(world.david, capsys, "archive.restore", *AD, "--tier", "expedited", "--dry-run")
+    assert "to restore:  9 files, 329.9 KB, tier expedited" in out
+    assert "S3 Glacier Flexible Retrieval, expedited 1-5 minutes" in out and "← chosen" in out
+    assert "S3 Glacier Flexible Retrieval, bulk      5-12 hours" in out

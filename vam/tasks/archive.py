@@ -176,11 +176,15 @@ def _status_brand(s3, config, brand) -> dict:
         "bytes": sum(r["bytes"] for r in rows),
         "monthly_cost": round(sum(pa.monthly_cost for pa in projects.values()), 6),
     }
-    say(
-        f"{brand.key}: {total['projects']} archived project(s), {total['files']} files, "
-        f"{format_size(total['bytes'])}, ≈ {format_dollars(total['monthly_cost'])}/month "
-        f"(s3://{storage.bucket}/{prefix})"
-    )
+    where = f"s3://{storage.bucket}/{prefix}"
+    if not rows:
+        say(f"{brand.key}: nothing archived ({where})")
+    else:
+        say(
+            f"{brand.key}: {total['projects']} archived project(s), {total['files']} files, "
+            f"{format_size(total['bytes'])}, ≈ {format_dollars(total['monthly_cost'])}/month "
+            f"({where})"
+        )
     if rows:
         say(
             f"  {'project':<32} {'files':>5} {'size':>9}  {'class':<13} {'archived':<21} "
