@@ -51,14 +51,15 @@ def statements(doc):
 
 
 def test_allow_list_matches_the_spec():
-    assert policy.ALLOWED_ACTIONS == SPEC_ACTIONS | ARCHIVE_ACTIONS
+    assert policy.ALLOWED_ACTIONS == SPEC_ACTIONS | ARCHIVE_ACTIONS | {"s3:GetBucketVersioning"}
 
 
 @pytest.mark.parametrize("owner", [False, True])
 @pytest.mark.parametrize("brands", [["appydave"], ["voz", "kiros"], ["appydave", "voz", "kiros"]])
 def test_every_generated_action_is_a_real_spec_action(brands, owner):
     doc = policy.policy_document(STORAGE, brands, owner=owner)
-    allowed = SPEC_ACTIONS | ARCHIVE_ACTIONS
+    # the owner may also ask whether versioning keeps what an archive --update replaces
+    allowed = SPEC_ACTIONS | ARCHIVE_ACTIONS | ({"s3:GetBucketVersioning"} if owner else set())
     assert policy.actions_in(doc) <= allowed
     assert policy.actions_in(doc) == allowed  # and nothing the tool needs is missing
     assert all(s["Effect"] == "Allow" for s in doc["Statement"])
@@ -123,6 +124,8 @@ def test_an_editor_reads_and_restores_the_archive_and_only_the_owner_writes_or_d
         "s3:ListMultipartUploadParts",
     }
     assert owner["ArchiveWrite"]["Resource"] == archive
+    assert owner["OwnerSeesVersioning"]["Resource"] == "arn:aws:s3:::video-projects"
+    assert "OwnerSeesVersioning" not in editor
     deleting = [
         sid
         for sid, st in editor.items()

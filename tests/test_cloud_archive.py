@@ -502,3 +502,25 @@ def test_glacier_flexible_retrieval_offers_expedited(world, capsys):
     assert "to restore:  9 files, 329.9 KB, tier expedited" in out
     assert "S3 Glacier Flexible Retrieval, expedited 1-5 minutes" in out and "← chosen" in out
     assert "S3 Glacier Flexible Retrieval, bulk      5-12 hours" in out
+
+
+def test_update_refuses_to_replace_an_archived_version_nothing_would_keep(
+    tmp_path, s3, client, capsys
+):
+    """A bucket without versioning (R2, B2, MinIO's default): --update would destroy the
+    archived version, so it sends nothing and says why."""
+    from vam.demo.story import build_world as build
+
+    client.create_bucket(Bucket=BUCKET)  # made by hand: no versioning
+    world = build(tmp_path / "plain", s3.endpoint_url, media_bytes=16 * KiB, webhook_url=None)
+    vam(world.david, capsys, "archive.cloud", *AD)
+    (b65(world) / "notes.md").write_text("changed\n", encoding="utf-8")
+    out = vam(world.david, capsys, "archive.cloud", *AD, "--update", expect=1)
+    assert out.strip().splitlines()[-1] == (
+        "vam: archiving 1 changed file(s) again (notes.md) would replace their archived "
+        "versions, and versioning is off on this bucket: nothing would keep them; nothing was "
+        "sent — turn versioning on (`vam aws.setup-bucket`) and run the same command again"
+    )
+    index = json.loads(client.get_object(Bucket=BUCKET, Key=INDEX)["Body"].read())
+    head = client.head_object(Bucket=BUCKET, Key=ARCHIVE + "notes.md")
+    assert head["ETag"].strip('"') == index["files"]["notes.md"]["etag"]  # untouched

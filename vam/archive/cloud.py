@@ -12,6 +12,7 @@ bucket versioning, for the class's minimum storage duration.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +23,9 @@ import botocore.exceptions as bce
 from vam.archive.index import ArchivedFile, ArchiveIndex, write_index
 from vam.archive.listing import list_project
 from vam.archive.plan import ARCHIVED, CHANGED, CloudPlan, FileStep
+from vam.aws.bucketcaps import read_versioning
 from vam.aws.client import explain
+from vam.core.errors import SafetyError
 from vam.core.units import format_size, iso_utc
 from vam.s3sync.fingerprint import ChecksumCache
 from vam.s3sync.parallel import each_transfer
@@ -128,7 +131,7 @@ def archive_project(
             key = target.key(step.rel)
             raise (explain(exc, action="s3:PutObject", key=key, profile=profile) or exc) from None
 
-    index = None
+    _keeps_what_it_replaces(s3, plan)
     shown: Progress | None = progress
     try:
         enabled = False if progress is not None else show_progress
@@ -142,13 +145,34 @@ def archive_project(
                 changes[step.rel] = _entry(step, outcome, target.storage_class, user, when)
                 assert step.source is not None
                 cache.remember(step.rel, step.source.stamp, outcome.crc32)
-    finally:
+    except BaseException:
+        # stopped part-way (Ctrl-C, the network, a refusal): what went up is recorded, and the
+        # person hears why the run stopped, not a failure of this bookkeeping
         cache.save()
         if changes:
-            index = write_index(s3, target, changes, user=user)
-    index = index or plan.index
+            with contextlib.suppress(Exception):
+                write_index(s3, target, changes, user=user)
+        raise
+    cache.save()
+    index = write_index(s3, target, changes, user=user) if changes else plan.index
     verified, unverified = verify(s3, plan, index, [s for s, _ in sent], {rel for rel, _ in failed})
     return CloudResult(plan, tuple(sent), tuple(failed), verified, tuple(unverified), index)
+
+
+def _keeps_what_it_replaces(s3, plan: CloudPlan) -> None:
+    """Archiving a changed file again replaces the archived version: only on a bucket that keeps
+    old versions (vam's does, for the class's minimum storage duration)."""
+    replacing = [s for s in plan.to_send if s.action == CHANGED and s.obj is not None]
+    if not replacing:
+        return
+    versioning = read_versioning(s3, plan.target.bucket)
+    if not versioning.keeps_old_versions:
+        names = ", ".join(s.rel for s in replacing[:3]) + (" …" if len(replacing) > 3 else "")
+        raise SafetyError(
+            f"archiving {len(replacing)} changed file(s) again ({names}) would replace their "
+            f"archived versions, and {versioning.describe()}: nothing would keep them; nothing "
+            "was sent — turn versioning on (`vam aws.setup-bucket`) and run the same command again"
+        )
 
 
 def verify(

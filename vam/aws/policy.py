@@ -37,11 +37,21 @@ ARCHIVE_WRITE_ACTIONS = (
     "s3:AbortMultipartUpload",
     "s3:ListMultipartUploadParts",
 )
+# the owner replaces an archived file only where versioning keeps the old one: it must be able to
+# ask (vam/archive/cloud.py)
+OWNER_BUCKET_ACTIONS = ("s3:GetBucketVersioning",)
 RESTORE_RECORD = ".vam/restore.json"  # vam/archive/keys.py: who asked for a restore, and when
 # Every action a vam policy may grant (SPEC §6, plus RestoreObject for the archive, §10). Tests
 # assert generated documents stay inside it.
 ALLOWED_ACTIONS = frozenset(
-    (*BUCKET_ACTIONS, LIST_ACTION, *OBJECT_ACTIONS, *ARCHIVE_READ_ACTIONS, *ARCHIVE_WRITE_ACTIONS)
+    (
+        *BUCKET_ACTIONS,
+        LIST_ACTION,
+        *OBJECT_ACTIONS,
+        *ARCHIVE_READ_ACTIONS,
+        *ARCHIVE_WRITE_ACTIONS,
+        *OWNER_BUCKET_ACTIONS,
+    )
 )
 MAX_VERSIONS = 5  # IAM keeps at most five versions of a managed policy
 DESCRIPTION = (
@@ -131,6 +141,14 @@ def policy_document(
                 "Effect": "Allow",
                 "Action": list(ARCHIVE_WRITE_ACTIONS),
                 "Resource": [f"{bucket_arn}/{p}*" for p in archives],
+            }
+        )
+        archive.append(
+            {
+                "Sid": "OwnerSeesVersioning",
+                "Effect": "Allow",
+                "Action": list(OWNER_BUCKET_ACTIONS),
+                "Resource": bucket_arn,
             }
         )
     else:  # an editor may say that a restore was asked for, and nothing else
