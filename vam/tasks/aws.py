@@ -118,7 +118,7 @@ def _scopes(config: Config, name: str | None, brands: str | None) -> tuple[polic
     }
 )
 def setup_policy(c, name=None, brands=None, dry_run=False, aws_profile=None, json_=False):
-    """Create or update the least-privilege staging policies (team-wide and per-brand scopes)."""
+    """Create or update the least-privilege policies: staging, the archive (team, brands, owner)."""
     config = load_config()
     aws = connect_as(config, profile=aws_profile)
     iam = aws.client("iam")
