@@ -406,6 +406,8 @@ def summary_line(data: dict[str, Any]) -> str:
     s3 = "S3 unknown"
     if data["s3"]["available"]:
         s3 = f"{t['in_s3']} in S3 ({t['s3_files']} files, {format_size(t['s3_bytes'])})"
+    if data.get("cloud", {}).get("available"):
+        s3 += f", {t['in_cloud']} in the cloud archive ({format_size(t['cloud_bytes'])})"
     ssd = (
         f"{t['on_ssd']} on SSD"
         if data["ssd"]["mounted"]
