@@ -22,7 +22,7 @@ from vam.core.config import load_config
 from vam.core.errors import NotFoundError, SafetyError, UsageError
 from vam.core.projects import projects_dir, select_brands, select_project
 from vam.core.team import ARCHIVE_CLASSES
-from vam.core.units import format_size, human_utc
+from vam.core.units import format_size, human_utc, iso_utc
 from vam.s3sync.remote import remote_project_ids
 from vam.s3sync.session import Session
 from vam.ssd.cloud import pick_for_cloud, source_for, ssd_ids
@@ -163,7 +163,7 @@ def _status_brand(s3, config, brand) -> dict:
             "files": pa.files,
             "bytes": pa.bytes,
             "storage_class": pa.storage_class,
-            "archived_at": pa.archived_at.isoformat() if pa.archived_at else None,
+            "archived_at": iso_utc(pa.archived_at) if pa.archived_at else None,
             "restore": pa.restore.state,
             "restore_detail": pa.restore.describe(),
             "monthly_cost": round(pa.monthly_cost, 6),
