@@ -22,6 +22,8 @@ DEFAULT_ID_PATTERNS = {
     # any kebab name: boy-baker
     "storyline": r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
 }
+# the S3 storage classes the off-site archive may use (vam/archive/classes.py has their costs)
+ARCHIVE_CLASSES = ("DEEP_ARCHIVE", "GLACIER", "GLACIER_IR", "STANDARD_IA")
 
 
 @dataclass(frozen=True)
@@ -34,11 +36,25 @@ class Storage:
     noncurrent_days: int = 14
     abort_multipart_days: int = 7
     accelerate: bool = False  # S3 Transfer Acceleration (AWS only): bucket setting + endpoint
+    archive_prefix: str = "archive/v-{brand}/"
+    archive_class: str = "DEEP_ARCHIVE"
 
     def prefix_for(self, brand_key: str) -> str:
         """S3 key prefix of a brand's staging area, always ending in '/'."""
         prefix = self.staging_prefix.format(brand=brand_key)
         return prefix if prefix.endswith("/") else prefix + "/"
+
+    def archive_prefix_for(self, brand_key: str) -> str:
+        """S3 key prefix of a brand's off-site archive, always ending in '/'."""
+        prefix = self.archive_prefix.format(brand=brand_key)
+        return prefix if prefix.endswith("/") else prefix + "/"
+
+
+def fixed_root(template: str) -> str:
+    """The fixed folder before `{brand}` in a prefix template: `staging/v-{brand}/` -> `staging/`
+    ('' when the template starts with the brand)."""
+    head = template.split("{brand}", 1)[0]
+    return head[: head.rfind("/") + 1]
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,8 @@ STORAGE_KEYS = {
     "noncurrent_days",
     "abort_multipart_days",
     "accelerate",
+    "archive_prefix",
+    "archive_class",
 }
 FILES_KEYS = {"heavy_extensions", "light_extensions", "heavy_min_mb", "exclude"}
 BRAND_KEYS = {
@@ -133,6 +151,7 @@ def parse_team(path: Path) -> Team:
         noncurrent_days=st.get("noncurrent_days", int, 14),
         abort_multipart_days=st.get("abort_multipart_days", int, 7),
         accelerate=st.get("accelerate", bool, False),
+        **_archive_keys(path, st, prefix),
     )
     if storage.accelerate:
         _check_accelerate(path, storage)
@@ -214,6 +233,35 @@ def _check_accelerate(path: Path, storage: Storage) -> None:
             f"with a bucket name containing dots ({storage.bucket}); remove accelerate or use a "
             "bucket name without dots"
         )
+
+
+def _archive_keys(path: Path, st: Table, staging_prefix: str) -> dict[str, str]:
+    """archive_prefix and archive_class, checked: the archive must lie outside the staging area
+    (whose lifecycle rule expires everything under it) and use a class vam knows."""
+    prefix = st.get("archive_prefix", str, "archive/v-{brand}/")
+    where = located(path, "storage.archive_prefix")
+    if "{brand}" not in prefix:
+        raise ConfigError(
+            f"{where}: archive_prefix must contain {{brand}}, e.g. 'archive/v-{{brand}}/'"
+        )
+    root, staging_root = fixed_root(prefix), fixed_root(staging_prefix)
+    if not root:
+        raise ConfigError(
+            f"{where}: archive_prefix {prefix!r} needs a fixed folder before {{brand}} (the "
+            "lifecycle keeps that folder's old versions longer), e.g. 'archive/v-{brand}/'"
+        )
+    if staging_root and (root.startswith(staging_root) or staging_root.startswith(root)):
+        raise ConfigError(
+            f"{where}: archive_prefix {prefix!r} overlaps the staging area ({staging_root}), "
+            f"whose lifecycle rule deletes everything under it; use e.g. 'archive/v-{{brand}}/'"
+        )
+    klass = st.get("archive_class", str, "DEEP_ARCHIVE")
+    if klass.upper() not in ARCHIVE_CLASSES:
+        raise ConfigError(
+            f"{located(path, 'storage.archive_class')}: archive_class is {klass!r}; use one of "
+            f"{', '.join(ARCHIVE_CLASSES)}"
+        )
+    return {"archive_prefix": prefix, "archive_class": klass.upper()}
 
 
 def _parse_brand(path: Path, key: str, raw: Any) -> Brand:

@@ -30,7 +30,7 @@ ROOT_TASKS = {
     "receive": ("handoff", "receive"),
 }
 # collection name == its module in vam.tasks
-COLLECTIONS = ("s3", "aws", "manifest", "ssd", "repo")
+COLLECTIONS = ("s3", "aws", "manifest", "ssd", "repo", "archive")
 
 # core flags that need every task (listing, help without a task, shell completion)
 _WHOLE_FLAGS = {"-l", "--list", "-h", "--help", "--complete", "--print-completion-script"}
