@@ -214,3 +214,34 @@ def test_the_level_goes_back_after_a_clear_loss_and_is_remembered():
     control.finish()
     assert Parallelism(2, 32, key=key).level == 4  # the next file starts where this one ended
     concurrency.forget()
+
+
+def test_a_level_already_slower_in_its_first_window_is_given_up_at_once():
+    """Filling new connections' buffers only ever flatters a level: one that is slower than the
+    level before even then is a loss, and the transfer does not spend a second window on it."""
+    clock = Clock()
+    control = Parallelism(4, 32, clock=clock)
+    feed(control, clock, lambda level: 300e6 if level <= 4 else 200e6, 10)
+    assert control.level == 4
+    levels = [level for level, _ in control.history]
+    assert levels == [4, 8]
+    # level 4: settle, a warm-up window, a measured one; level 8: settle and one window only
+    clock = Clock()
+    control = Parallelism(4, 32, clock=clock)
+    while len(control.history) < 2:
+        clock.now += 0.01
+        control.note(int((300e6 if control.level <= 4 else 200e6) * 0.01))
+    expected = 2 * tuning.SETTLE_SECONDS + 3 * tuning.WINDOW_SECONDS
+    assert abs(clock.now - expected) < 0.05, (clock.now, expected)
+
+
+def test_on_a_short_link_the_level_is_measured_in_shorter_steps():
+    for short in (False, True):
+        clock = Clock()
+        control = Parallelism(4, 32, clock=clock, short=short)
+        while not control.history:
+            clock.now += 0.01
+            control.note(int(150e6 * 0.01))
+        scale = tuning.SHORT_LINK_SCALE if short else 1.0
+        expected = (tuning.SETTLE_SECONDS + 2 * tuning.WINDOW_SECONDS) * scale
+        assert abs(clock.now - expected) < 0.05, (short, clock.now, expected)

@@ -38,8 +38,15 @@ class Parallelism:
         *,
         key: tuple[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        short: bool = False,
     ) -> None:
         self.ceiling = max(1, ceiling)
+        # on loopback or a LAN (short=True) a connection is up in a millisecond and a window
+        # of a few hundred MB says enough: shorter steps, so a level that helps nobody costs
+        # a fraction of a second of a transfer that may last only a few
+        scale = tuning.SHORT_LINK_SCALE if short else 1.0
+        self._settle = tuning.SETTLE_SECONDS * scale
+        self._window = tuning.WINDOW_SECONDS * scale
         self.key = key
         with _remembered_lock:
             known = _remembered.get(key) if key else None
@@ -70,18 +77,20 @@ class Parallelism:
                 return
             now = self._clock()
             if self._window_start is None:
-                self._window_start = now + tuning.SETTLE_SECONDS
+                self._window_start = now + self._settle
                 return
             if now < self._window_start:
                 return
             self._window_bytes += nbytes
             elapsed = now - self._window_start
-            if elapsed < tuning.WINDOW_SECONDS:
+            if elapsed < self._window:
                 return
             rate = self._window_bytes / elapsed
-            if not self._warm:
+            if not self._warm and not (self._best_rate and rate < self._best_rate):
                 # the first window at a level: the connections just added pour their first
                 # bytes into socket buffers faster than the link takes them; measure the next
+                # (unless it is already slower than the level before: filling buffers only
+                # ever flatters a level, so that one is a loss; give it up at once)
                 self._warm = True
                 self._window_start = now
                 self._window_bytes = 0

@@ -297,10 +297,12 @@ def _send_parts(
         return {}
     sent: dict[int, _Part] = {}
     ceiling = upload_workers(part_size, len(todo))
+    long = long_link(s3)
     control = Parallelism(
-        start_workers(ceiling, long_link(s3)),
+        start_workers(ceiling, long),
         ceiling,
         key=endpoint_key(s3, "up") if len(todo) > 4 else None,
+        short=not long,
     )
     meter.control = control
     # Staggered start of the first wave: part k of it begins once k/level of a part went out

@@ -143,7 +143,10 @@ def fetch_ranges(
     long = long_link(s3)
     start_level = min(ceiling, tuning.LONG_LINK_START if long else tuning.START_DOWNLOAD_WORKERS)
     control = Parallelism(
-        start_level, ceiling, key=endpoint_key(s3, "down") if len(ranges) > 4 else None
+        start_level,
+        ceiling,
+        key=endpoint_key(s3, "down") if len(ranges) > 4 else None,
+        short=not long,
     )
     meter.control = control
     plan = _Plan(ranges, state, ceiling)
