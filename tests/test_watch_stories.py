@@ -6,10 +6,12 @@ change, also on the team's webhook) and never resolved, a file still being writt
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 from header_proxy import HeaderProxy
 from storykit import BUCKET, PREFIX
-from watchkit import Link, Running, Webhook, write_slowly
+from watchkit import Link, Running, Watching, Webhook, write_slowly
 
 from vam.watch import events as ev
 from vam.watch.busy import HELD_REASON
@@ -232,3 +234,52 @@ def test_s3_busy_backs_off_and_the_watch_carries_on_when_it_answers_again(proxie
         watch.wait_for(ev.UPLOADED, "notes.md")
     assert "busy" in offline.text or "SlowDown" in offline.text, offline.text
     assert _body(s3c, "notes.md") == b"Saved while S3 was busy.\n"
+
+
+def test_after_the_computer_slept_the_watch_looks_at_s3_again_at_once(david, jan, s3c):
+    """The lid closes for two hours (the wall clock jumps, the steady one does not): on waking
+    the watch does not wait for its next poll (an hour away here), makes a new S3 client (the
+    old connections died with the sleep), and Jan's change made meanwhile comes down."""
+    from vam.watch.timing import SleepDetector
+
+    david.up()
+    jan.down()
+    wall = {"jump": 0.0}
+    made = []
+
+    def client():
+        made.append(1)
+        return david.s3
+
+    detector = SleepDetector(wall=lambda: __import__("time").time() + wall["jump"])
+    with Running(david, interval=3600, make_client=client, sleep_detector=detector) as watch:
+        watch.wait_until(lambda: watch.project.index_etag is not None, "the first look at S3")
+        (jan.staging() / "brief.md").write_text("Jan's brief, written while David's Mac slept.\n")
+        assert jan.up().ok
+        watch.cycles_later(3)
+        assert not watch.of(ev.DOWNLOADED)  # the next poll is an hour away
+        wall["jump"] = 2 * 3600.0
+        woke = watch.wait_for(ev.WOKE)
+        watch.wait_for(ev.DOWNLOADED, "brief.md")
+    assert "about 120 min" in woke.text and len(made) == 2
+    assert (david.staging() / "brief.md").read_text().startswith("Jan's brief, written while")
+
+
+def test_watch_all_picks_up_a_project_that_gets_an_s3_staging_folder(david, s3c, tmp_path):
+    watch = Watching(david, "--brand", "ad", "--all", "--rescan", "0.5s", "--settle", "0.5s")
+    try:
+        watch.wait_for("watching appydave b65-guy-monroe-marketing-plan")
+        watch.wait_for("✓ uploaded 131.1 KB  raw.mp4")
+        b64 = david.staging().parent.parent / "b64-bmad-claude-sdk" / "s3-staging"
+        b64.mkdir()
+        (b64 / "outline.md").write_text("B64 outline.\n")
+        picked = watch.wait_for("watching appydave b64-bmad-claude-sdk")
+        uploaded = watch.wait_for("✓ uploaded 13 B  outline.md")
+        code = watch.stop(signal.SIGINT)
+    finally:
+        watch.kill()
+    assert code == 130
+    assert "b64-bmad-claude-sdk" in uploaded  # several projects: each line names its own
+    key = "staging/v-appydave/b64-bmad-claude-sdk/outline.md"
+    assert s3c.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"B64 outline.\n"
+    assert picked

@@ -7,6 +7,8 @@ from __future__ import annotations
 import http.server
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +19,9 @@ from vam.watch.project import Options
 from vam.watch.start import Setup, watching
 
 TIMEOUT = 60.0  # seconds a story waits for an event before it fails (a slow, busy machine)
+REPO = Path(__file__).resolve().parent.parent
+AD = ["--brand", "ad", "--project", "b65"]
+WAIT = 90.0  # seconds to wait for a line or an exit of a subprocess
 
 
 class Running:
@@ -243,3 +248,84 @@ class Link:
 
     def close(self) -> None:
         self.cut()
+
+
+# --------------------------------------------------------------------------- as a subprocess
+
+
+def _env(person) -> dict[str, str]:
+    """The person's environment; the watch's log under their test folder, whatever
+    XDG_STATE_HOME the machine has."""
+    state = person.settings.parent / "state"
+    return {**person.env(), "PYTHONPATH": str(REPO), "XDG_STATE_HOME": str(state)}
+
+
+def vam_watch(person, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "vam", "watch", *AD, *args],
+        cwd=REPO,
+        env=_env(person),
+        capture_output=True,
+        text=True,
+        timeout=WAIT * 2,
+    )
+
+
+class Watching:
+    """`vam watch` running in a subprocess; its output lines read as they come. `args` replace
+    the default `--brand ad --project b65` when they name --all."""
+
+    def __init__(self, person, *args: str) -> None:
+        where = [] if "--all" in args else AD
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "vam", "watch", *where, *args],
+            cwd=REPO,
+            env=_env(person),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str) -> str:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            found = [line for line in self.lines if text in line]
+            if found:
+                return found[0]
+            if self.proc.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"no line with {text!r}: {self.lines}")
+
+    def stop(self, signum: int) -> int:
+        self.proc.send_signal(signum)
+        code = self.proc.wait(timeout=WAIT)
+        self._reader.join(timeout=10)
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=WAIT)
+        self._reader.join(timeout=10)
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+
+def wait_until(check, what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not happen in {WAIT:.0f} s")

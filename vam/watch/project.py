@@ -52,6 +52,24 @@ class Options:
     longest_backoff: float = 300.0
 
 
+def vam_knows(state_dir: Path) -> Callable[[str, Stamp], bool]:
+    """Whether a version of a file is exactly the one vam last read, sent or downloaded (its
+    stamp is in the checksum cache): nothing has written to it since, so it needs no settle
+    time. Only the stamp counts here, not whether the checksum may be trusted."""
+
+    def known(rel: str, stamp: Stamp) -> bool:
+        entry = ChecksumCache(state_dir).files.get(nfc(rel))
+        if not entry:
+            return False
+        fields = ("size", "mtime_ns", "ctime_ns", "ino", "dev")
+        try:
+            return Stamp(*(int(entry[k]) for k in fields)) == stamp
+        except (KeyError, TypeError, ValueError):
+            return False
+
+    return known
+
+
 def failure_line(exc: BaseException) -> str | None:
     """A failure the watch waits out, in one line; None for one it must not hide (a bug)."""
     aws = explain(exc)
@@ -84,7 +102,9 @@ class ProjectWatch:
         self._emit = emit
         self.transfers = transfers or Transfers()
         self.clock = clock
-        self.settler = Settler(options.settle, clock=clock, busy=busy)
+        self.settler = Settler(
+            options.settle, clock=clock, busy=busy, known=vam_knows(target.state_dir)
+        )
         self.findings = Findings(target, self.emit, notify)
         self.backoff = Backoff(options.first_backoff, options.longest_backoff)
         # the stamp of each local file as the last cycle left it settled (name on disk -> stamp)
@@ -135,14 +155,8 @@ class ProjectWatch:
         and of that what has settled (then the upload is due) and what still waits (said once,
         when `announce`)."""
         files = {f.rel: f for f in walk(self.target.staging, self.options.rules)}
-        cache = None
         for rel, f in files.items():
-            if self.clean.get(rel) == f.stamp:
-                continue
-            if cache is None:
-                cache = ChecksumCache(self.target.state_dir)
-            known = cache.known_crc32(nfc(rel), f.stamp) is not None
-            self.settler.observe(rel, f.stamp, known=known)
+            self.settler.observe(rel, f.stamp)
         self.settler.keep_only(files)
         self.files = files
         changed = [rel for rel, f in files.items() if self.clean.get(rel) != f.stamp]

@@ -35,16 +35,19 @@ class Settler:
         *,
         clock: Callable[[], float] = time.monotonic,
         busy: Callable[[Path], str | None] = held_open,
+        known: Callable[[str, Stamp], bool] | None = None,
     ) -> None:
         self.settle = settle
         self.clock = clock
         self.busy = busy
+        self.known = known  # is this the version vam itself last read, sent or wrote?
         self._seen: dict[str, _Seen] = {}
 
-    def observe(self, rel: str, stamp: Stamp, *, known: bool = False) -> None:
+    def observe(self, rel: str, stamp: Stamp) -> None:
         """The file `rel` looks like `stamp` now; a new look starts its quiet time again."""
         seen = self._seen.get(rel)
         if seen is None or seen.stamp != stamp:
+            known = self.known is not None and self.known(rel, stamp)
             self._seen[rel] = _Seen(stamp, self.clock(), known)
 
     def keep_only(self, rels: Iterable[str]) -> None:

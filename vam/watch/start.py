@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vam.handoff.notify import post_webhook
+from vam.s3sync.syncview import header
 from vam.s3sync.target import Target
 from vam.watch import events as ev
 from vam.watch.events import Event
@@ -99,6 +100,15 @@ def watching(targets: list[Target], setup: Setup) -> Iterator[Watch]:
             project = open_project(target, alone=False)
             if project is not None:
                 found.append(project)
+                setup.emit(
+                    Event(
+                        ev.STARTED,
+                        f"watching {header(target)} as {setup.options.user} (its s3-staging/ "
+                        "appeared)",
+                        target.brand_key,
+                        target.project_id,
+                    )
+                )
         return found
 
     wake = threading.Event()
