@@ -225,3 +225,28 @@ def test_a_log_that_cannot_be_written_is_said_once(tmp_path):
     assert log.failed and "file-not-folder" in log.failed
     log.event(Event("uploaded", "nothing happens"))
     log.close()
+
+
+# --------------------------------------------------------------------------- the index, on moto
+
+
+@pytest.mark.integration
+def test_the_conditional_look_at_the_index(s3c):
+    from storykit import BUCKET, PREFIX
+
+    from vam.s3sync.remoteindex import index_changed, index_key
+
+    nothing = index_changed(s3c, BUCKET, PREFIX, None)  # no index yet
+    assert not nothing.changed and nothing.etag is None
+    put = s3c.put_object(Bucket=BUCKET, Key=index_key(PREFIX), Body=b'{"files": {}}')
+    etag = put["ETag"].strip('"')
+    created = index_changed(s3c, BUCKET, PREFIX, None)
+    assert created.changed and created.etag == etag
+    same = index_changed(s3c, BUCKET, PREFIX, etag)  # moto answers 304, as S3 does
+    assert not same.changed and same.etag == etag
+    again = s3c.put_object(Bucket=BUCKET, Key=index_key(PREFIX), Body=b'{"files": {"a": 1}}')
+    moved = index_changed(s3c, BUCKET, PREFIX, etag)
+    assert moved.changed and moved.etag == again["ETag"].strip('"')
+    s3c.delete_object(Bucket=BUCKET, Key=index_key(PREFIX))
+    gone = index_changed(s3c, BUCKET, PREFIX, moved.etag)
+    assert gone.changed and gone.etag is None

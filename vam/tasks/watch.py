@@ -11,6 +11,7 @@ from invoke import Exit
 from vam.core.errors import NotFoundError, UsageError
 from vam.core.layout import STAGING
 from vam.core.projects import list_active
+from vam.s3sync.keys import nfc
 from vam.s3sync.session import Session
 from vam.s3sync.syncview import header, report_dict
 from vam.s3sync.target import Target, target_for
@@ -191,7 +192,7 @@ def _finish_once(w: Watch, emit) -> None:
     """The exit code s3.up / s3.down would give, for what this cycle left undone."""
     result(**_summary(w))
     reports = [r for p in w.projects for r in p.reports]
-    waiting = [f"{p.target.project_id}/{rel}" for p in w.projects for rel in p.waiting]
+    waiting = [nfc(rel) for p in w.projects for rel in p.waiting]
     offline = [p.offline for p in w.projects if p.offline]
     failure = left_undone(reports, waiting, offline)
     if failure is not None:

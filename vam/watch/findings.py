@@ -47,8 +47,9 @@ class Findings:
         self._notices: set[tuple[str, str]] = set()
         self._notify_failed: str | None = None
 
-    def saw(self, report: SyncReport) -> None:
-        """Everything worth saying about one run of s3.up / s3.down."""
+    def saw(self, report: SyncReport, held: Iterable[str] = ()) -> None:
+        """Everything worth saying about one run of s3.up / s3.down. `held`: files the run held
+        back (saved again meanwhile): waiting, not a problem."""
         plan = report.after or report.plan
         if report.dry_run:
             self._plan(report)
@@ -68,7 +69,7 @@ class Findings:
                 )
         self._conflicts(plan.with_state(FileState.CONFLICT))
         problems = [f"✗ {o.message}" for o in report.outcomes if not o.ok]
-        problems += [f"✗ re-check: {line}" for line in report.unsettled]
+        problems += [f"✗ re-check: {line}" for line in _not_held(report.unsettled, held)]
         problems += [f"! {row_message(self.target, row)}" for row in plan.with_state(*_PROBLEMS)]
         problems += [f"! cannot use {s.rel}: {s.reason}" for s in report.unreadable]
         self._problems_now(report.direction, problems)
@@ -118,6 +119,12 @@ class Findings:
         self._problems[direction] = set(texts)
 
 
+def _not_held(lines: Iterable[str], held: Iterable[str]) -> list[str]:
+    """Problem lines (`file: what`) of files that are not merely held back."""
+    held = set(held)
+    return [line for line in lines if line.partition(": ")[0] not in held]
+
+
 def _moved(verb: str, outcome) -> str:
     text = f"✓ {verb} {format_size(outcome.bytes)}  {outcome.rel}"
     if outcome.resumed and outcome.bytes:
@@ -134,10 +141,10 @@ def left_undone(
     if offline:
         return f"{offline[0]}; nothing more was done this time"
     reports = list(reports)
-    conflicts = {a.rel for r in reports for a in r.conflicts_left}
-    lines = {line for r in reports for line in r.problems}
-    others = {line for line in lines if line.partition(":")[0] not in conflicts}
     waiting = sorted(set(waiting))
+    conflicts = {a.rel for r in reports for a in r.conflicts_left}
+    lines = set(_not_held((line for r in reports for line in r.problems), waiting))
+    others = {line for line in lines if line.partition(":")[0] not in conflicts}
     if not (conflicts or others or waiting):
         return None
     would = "would be " if reports and all(r.dry_run for r in reports) else ""

@@ -242,6 +242,10 @@ class ProjectWatch:
             self.held.add(f.rel)
         return why
 
+    def _held_names(self) -> set[str]:
+        """The files held back this run, by their NFC names (as reports name them)."""
+        return {nfc(rel) for rel in self.held}
+
     def _run(self, direction: str) -> None:
         self.held = set()
         self.transfers.direction = direction
@@ -259,7 +263,7 @@ class ProjectWatch:
             progress=self.transfers,
         )
         self.reports.append(report)
-        self.findings.saw(report)
+        self.findings.saw(report, held=self._held_names())
         after = report.after or report.plan
         self.synced = len(after.with_state(FileState.SYNCED))
         if not report.dry_run:
