@@ -279,7 +279,28 @@ def test_watch_all_picks_up_a_project_that_gets_an_s3_staging_folder(david, s3c,
     finally:
         watch.kill()
     assert code == 130
-    assert "b64-bmad-claude-sdk" in uploaded  # several projects: each line names its own
+    assert "  b64  ✓ uploaded 13 B  outline.md" in uploaded  # several projects: each line its own
     key = "staging/v-appydave/b64-bmad-claude-sdk/outline.md"
     assert s3c.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"B64 outline.\n"
     assert picked
+
+
+def test_a_project_archived_while_watched_is_let_go_and_never_brought_back(david, jan, s3c):
+    """ssd.archive (or David) moves the project folder away: the watch must not recreate it
+    with the next download of Jan's changes."""
+    import shutil
+
+    david.up()
+    jan.down()
+    folder = david.staging().parent
+    with Running(david) as watch:
+        watch.wait_until(lambda: watch.project.index_etag is not None, "the first look at S3")
+        moved = folder.parent / "archived" / folder.name
+        moved.parent.mkdir(exist_ok=True)
+        shutil.move(folder, moved)
+        notice = watch.wait_for(ev.NOTICE)
+        watch.wait_for(ev.STOPPED)
+        (jan.staging() / "brief.md").write_text("Jan's brief after the archive.\n")
+        assert jan.up().ok
+    assert "is gone (archived or moved?)" in notice.text
+    assert not folder.exists()

@@ -155,7 +155,8 @@ def watch(
                         t.project_id,
                     )
                 )
-            say(_how(once, quiet, every, look, log))
+            for line in _how(once, quiet, every, look, log):
+                out.line(line)
             if isinstance(out, TerminalOutput):
                 out.start()
             if once:
@@ -177,15 +178,15 @@ def watch(
 _RESUMES = "a transfer cut off resumes where it stopped on the next run"
 
 
-def _how(once: bool, settle: float, interval: float, rescan: float, log: WatchLog) -> str:
+def _how(once: bool, settle: float, interval: float, rescan: float, log: WatchLog) -> list[str]:
     logged = f"log: {log.path}" if not log.failed else "no log file"
     if once:
-        return f"  one cycle; a file goes up once unchanged for {settle:g} s; {logged}"
-    return (
+        return [f"  one cycle; a file goes up once unchanged for {settle:g} s; {logged}"]
+    return [
         f"  a file goes up once unchanged for {settle:g} s; S3 is asked every {interval:g} s; "
-        f"the folder is looked at on every file event and every {rescan:g} s\n"
-        f"  {logged}; Ctrl-C stops"
-    )
+        f"the folder is looked at on every file event and every {rescan:g} s",
+        f"  {logged}; Ctrl-C stops",
+    ]
 
 
 def _finish_once(w: Watch, emit) -> None:

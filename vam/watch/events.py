@@ -65,7 +65,8 @@ class ProjectStatus:
     pending: int = 0
     conflicts: int = 0
     last_sync: datetime | None = None
-    offline: str | None = None  # why S3 is out of reach, while it is
+    offline: str | None = None  # why the watch cannot go on (S3 out of reach, a full disk)
+    offline_s3: bool = True  # S3's fault, not this computer's
     retry_in: float | None = None  # seconds until the next try, while backing off
 
 

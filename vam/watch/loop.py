@@ -146,6 +146,11 @@ class Watch:
         if listing:
             self._next_listing = now + self.full_listing_every
         changed = self.file_events.take() if self.file_events is not None else set()
+        self.projects = [p for p in self.projects if not p.gone]
+        if not self.projects and self.discover is None:
+            self.emit(Event(ev.STOPPED, "nothing left to watch"))
+            self.stop.set()
+            return
         for p in self.projects:
             due = p.due_here()
             if rescan or p.target.staging in changed or (due is not None and due <= now):

@@ -9,6 +9,7 @@ event whichever is chosen.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import threading
 from collections.abc import Callable
@@ -19,13 +20,23 @@ from vam.core.units import format_size
 from vam.watch.events import Event, Status
 
 
+def short_id(project: str) -> str:
+    """`b65` for `b65-guy-monroe-marketing-plan` (FliVideo and legacy ids); a storyline
+    project's free-form name stays whole."""
+    match = _SHORT.match(project)
+    return match.group(1) if match else project
+
+
+_SHORT = re.compile(r"^([a-z]\d{2}|\d{3})-")
+
+
 def local_time(when: datetime) -> str:
     return when.astimezone().strftime("%H:%M:%S")
 
 
 def event_line(event: Event, *, several: bool) -> str:
     """`14:02:11  ✓ uploaded 4.2 MB  raw.mp4`, with the project when watching several."""
-    where = f"{event.project}  " if several and event.project else ""
+    where = f"{short_id(event.project)}  " if several and event.project else ""
     return f"{local_time(event.at)}  {where}{event.text}"
 
 
@@ -37,12 +48,13 @@ def status_text(status: Status) -> str:
     """The live line: `b65 · 3 synced · 1 pending · ↑ raw.mp4 42% · 1 conflict · last sync
     14:02:55 · S3 again in 12 s`."""
     projects = status.projects
-    parts = [projects[0].project if len(projects) == 1 else f"{len(projects)} projects"]
+    parts = [short_id(projects[0].project) if len(projects) == 1 else f"{len(projects)} projects"]
     offline = [p for p in projects if p.offline]
     if offline:
         first = offline[0]
         retry = f", again in {first.retry_in:.0f} s" if first.retry_in is not None else ""
-        parts.append(f"offline ({first.offline.split(';')[0]}{retry})")
+        label = "offline" if first.offline_s3 else "waiting"
+        parts.append(f"{label} ({first.offline.split(';')[0]}{retry})")
     parts.append(f"{sum(p.synced for p in projects)} synced")
     pending = sum(p.pending for p in projects)
     if pending:
@@ -73,8 +85,11 @@ class LinesOutput:
         self._lock = threading.Lock()
 
     def event(self, event: Event) -> None:
+        self.line(event_line(event, several=self.several))
+
+    def line(self, text: str) -> None:
         with self._lock:
-            print(event_line(event, several=self.several), file=self.stream, flush=True)
+            print(text, file=self.stream, flush=True)
 
     def close(self) -> None:
         pass
@@ -90,6 +105,9 @@ class JsonOutput:
     def event(self, event: Event) -> None:
         with self._lock:
             print(json.dumps(event.as_dict(), ensure_ascii=False), file=self.stream, flush=True)
+
+    def line(self, text: str) -> None:
+        pass  # words for people: the events carry the facts
 
     def close(self) -> None:
         pass
@@ -121,9 +139,12 @@ class TerminalOutput:
         return self
 
     def event(self, event: Event) -> None:
+        self.line(event_line(event, several=self.several))
+
+    def line(self, text: str) -> None:
         with self._lock:
             self._clear()
-            print(event_line(event, several=self.several), file=self.stream, flush=True)
+            print(text, file=self.stream, flush=True)
             self._draw()
 
     def close(self) -> None:
@@ -141,8 +162,8 @@ class TerminalOutput:
 
     def _clear(self) -> None:
         # spaces, not an ANSI erase: Windows' classic console shows escape codes as text
-        if self._shown:
-            self.stream.write("\r" + " " * self._shown + "\r")
+        if self._shown:  # two more: the terminal's echo of a ^C after the line
+            self.stream.write("\r" + " " * (self._shown + 2) + "\r")
             self._shown = 0
 
     def _draw(self) -> None:

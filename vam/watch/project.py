@@ -70,16 +70,17 @@ def vam_knows(state_dir: Path) -> Callable[[str, Stamp], bool]:
     return known
 
 
-def failure_line(exc: BaseException) -> str | None:
-    """A failure the watch waits out, in one line; None for one it must not hide (a bug)."""
+def failure_line(exc: BaseException) -> tuple[str, bool] | None:
+    """A failure the watch waits out, in one line, and whether it is S3's (out of reach, busy,
+    refusing) rather than this computer's (a full disk); None for one it must not hide (a bug)."""
     aws = explain(exc)
     if aws is not None:
-        return str(aws)
+        return str(aws), True
     if isinstance(exc, VamError):
-        return str(exc)
+        return str(exc), False
     if isinstance(exc, OSError):
         where = f" ({exc.filename})" if exc.filename else ""
-        return f"{exc.strerror or exc}{where}"
+        return f"{exc.strerror or exc}{where}", False
     return None
 
 
@@ -119,7 +120,10 @@ class ProjectWatch:
         self.reports: list[SyncReport] = []  # every run of this watch's last cycle
         self.synced = 0
         self.last_sync: datetime | None = None
-        self.offline: str | None = None
+        self.offline: str | None = None  # why the last try failed (S3's fault or this computer's)
+        self.offline_s3 = True
+        self.folder_was_there = target.folder.is_dir()
+        self.gone = False  # the project folder went away (archived, moved): no longer watched
 
     # ---------------------------------------------------------------- events
 
@@ -145,6 +149,7 @@ class ProjectWatch:
             conflicts=len(self.findings.conflicts),
             last_sync=self.last_sync,
             offline=self.offline,
+            offline_s3=self.offline_s3,
             retry_in=max(0.0, waiting) if waiting is not None else None,
         )
 
@@ -154,6 +159,9 @@ class ProjectWatch:
         """Stat every file of s3-staging/ (nothing is read): what changed since the last cycle,
         and of that what has settled (then the upload is due) and what still waits (said once,
         when `announce`)."""
+        if self.folder_was_there and not self.target.folder.is_dir():
+            self._went_away()
+            return
         files = {f.rel: f for f in walk(self.target.staging, self.options.rules)}
         for rel, f in files.items():
             self.settler.observe(rel, f.stamp)
@@ -178,6 +186,17 @@ class ProjectWatch:
         self._plan_next_look()
         if gone or len(changed) > len(waiting):
             self.need_up = True
+
+    def _went_away(self) -> None:
+        """The project folder is gone (ssd.archive moved it, or a person did): the watch must
+        not bring it back with the next download, so it lets the project go."""
+        if not self.gone:
+            self.gone = True
+            self.emit(
+                ev.NOTICE,
+                f"! {self.target.folder} is gone (archived or moved?): no longer watching "
+                f"{self.target.project_id}; nothing is downloaded into it",
+            )
 
     def announce(self, waiting: dict[str, str]) -> None:
         for rel, why in waiting.items():
@@ -204,7 +223,7 @@ class ProjectWatch:
     def look_there(self) -> None:
         """Has the project's index in S3 changed since the last look? One HEAD with
         If-None-Match (a 304 when not); only then is the download due."""
-        if self.backoff.waiting(self.clock()):
+        if self.gone or self.backoff.waiting(self.clock()):
             return
         t = self.target
         try:
@@ -221,7 +240,10 @@ class ProjectWatch:
         """The upload of what has settled here, then the download of what changed in S3; each
         only when its side changed, and not while backing off after a failure."""
         self.reports = []
-        if self.backoff.waiting(self.clock()):
+        if self.gone or self.backoff.waiting(self.clock()):
+            return
+        if self.folder_was_there and not self.target.folder.is_dir():
+            self._went_away()
             return
         try:
             if self.need_up:
@@ -313,22 +335,29 @@ class ProjectWatch:
     # ---------------------------------------------------------------- failures
 
     def _failed(self, exc: BaseException) -> None:
-        line = failure_line(exc)
-        if line is None:
+        failure = failure_line(exc)
+        if failure is None:
             raise exc
+        line, s3 = failure
         delay = self.backoff.failed(self.clock())
         if line != self.offline:
             self.emit(
-                ev.OFFLINE,
+                ev.OFFLINE if s3 else ev.PROBLEM,
                 f"! {line}; trying again in {delay:.0f} s (then less and less often, at least "
                 f"every {self.backoff.longest:.0f} s)",
                 error=line,
             )
         self.offline = line
+        self.offline_s3 = s3
 
     def _reached(self) -> None:
         if self.offline is not None:
-            self.emit(ev.ONLINE, "✓ S3 answers again: carrying on where the watch left off")
+            text = (
+                "✓ S3 answers again: carrying on where the watch left off"
+                if self.offline_s3
+                else "✓ carrying on where the watch left off"
+            )
+            self.emit(ev.ONLINE, text)
         self.offline = None
         self.backoff.succeeded()
 
