@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 
 import pytest
 from storykit import BUCKET, PREFIX
-from watchkit import Watching, vam_watch, wait_until
+from watchkit import Watching, vam_watch, wait_until, write_slowly
 
 from vam.demo.sample import write_media
 from vam.s3sync.transfer import resumable_bytes
@@ -162,3 +163,27 @@ def test_bad_flags_get_one_line_and_exit_2(david, s3c):
     run = vam_watch(david, "--dry-run")
     assert run.returncode == 2 and "use it with --once" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_once_leaves_a_file_still_being_written_for_the_next_run(david, s3c):
+    """From cron, a render still growing after the settle wait is not sent: exit 1, named, and
+    the next run (once it is finished) sends it whole."""
+    david.up()
+    render = david.staging() / "final-v2.mp4"
+    writing = threading.Thread(
+        target=write_slowly, args=(render,), kwargs={"chunks": 16, "size": 32 * 1024, "pause": 0.4}
+    )
+    writing.start()
+    try:
+        wait_until(render.exists, "the render to start")
+        run = vam_watch(david, "--once", "--settle", "1s")
+    finally:
+        writing.join()
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "… final-v2.mp4: new or changed" in run.stdout
+    assert "1 file(s) still being written, left for the next run" in run.stderr
+    assert not s3c.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX + "final-v2.mp4").get("Contents")
+    after = vam_watch(david, "--once", "--settle", "1s")
+    assert after.returncode == 0, after.stdout + after.stderr
+    versions = s3c.list_object_versions(Bucket=BUCKET, Prefix=PREFIX + "final-v2.mp4")["Versions"]
+    assert [v["Size"] for v in versions] == [16 * 32 * 1024]
