@@ -14,6 +14,7 @@ never resolved, and a file still being written is held back (settle.py) in both 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from vam.aws.client import explain
 from vam.core.errors import VamError
 from vam.core.files import FileRules, LocalFile, Stamp, walk
 from vam.s3sync.down import download
-from vam.s3sync.fingerprint import ChecksumCache
+from vam.s3sync.fingerprint import CACHE_FILE, ChecksumCache
 from vam.s3sync.keys import nfc
 from vam.s3sync.model import FileState
 from vam.s3sync.remoteindex import index_changed
@@ -57,8 +58,18 @@ def vam_knows(state_dir: Path) -> Callable[[str, Stamp], bool]:
     stamp is in the checksum cache): nothing has written to it since, so it needs no settle
     time. Only the stamp counts here, not whether the checksum may be trusted."""
 
+    path = state_dir / CACHE_FILE
+    read: dict[str, Any] = {"as_of": None, "files": {}}
+
     def known(rel: str, stamp: Stamp) -> bool:
-        entry = ChecksumCache(state_dir).files.get(nfc(rel))
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        as_of = (st.st_mtime_ns, st.st_size, st.st_ino)
+        if as_of != read["as_of"]:  # read the cache again only when it was written again
+            read["as_of"], read["files"] = as_of, ChecksumCache(state_dir).files
+        entry = read["files"].get(nfc(rel))
         if not entry:
             return False
         fields = ("size", "mtime_ns", "ctime_ns", "ino", "dev")
