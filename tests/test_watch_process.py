@@ -11,7 +11,7 @@ import threading
 
 import pytest
 from storykit import BUCKET, PREFIX
-from watchkit import Watching, vam_watch, wait_until, write_slowly
+from watchkit import Watching, Webhook, vam_watch, wait_until, write_slowly
 
 from vam.demo.sample import write_media
 from vam.s3sync.transfer import resumable_bytes
@@ -187,3 +187,27 @@ def test_once_leaves_a_file_still_being_written_for_the_next_run(david, s3c):
     assert after.returncode == 0, after.stdout + after.stderr
     versions = s3c.list_object_versions(Bucket=BUCKET, Prefix=PREFIX + "final-v2.mp4")["Versions"]
     assert [v["Size"] for v in versions] == [16 * 32 * 1024]
+
+
+def test_once_from_cron_tells_the_webhook_of_a_conflict_once_per_change(david, jan, sample, s3c):
+    """Every five minutes from cron: the conflict is in every run's output, but the team's chat
+    hears of it once, and again only when one side changes again."""
+    hook = Webhook()
+    try:
+        sample.write_settings("david", webhook_url=hook.url)
+        david.up()
+        jan.down()
+        (jan.staging() / "brief.md").write_text("Jan's brief.\n")
+        assert jan.up().ok
+        (david.staging() / "brief.md").write_text("David's brief.\n")
+        runs = [vam_watch(david, "--once", "--settle", "0.5s") for _ in range(3)]
+        assert [r.returncode for r in runs] == [1, 1, 1]
+        assert all("conflict: brief.md" in r.stdout for r in runs)
+        assert len(hook.posts) == 1 and "brief.md" in hook.posts[0]["text"]
+        (david.staging() / "brief.md").write_text("David's brief, second thoughts.\n")
+        assert vam_watch(david, "--once", "--settle", "0.5s").returncode == 1
+        assert len(hook.posts) == 2
+        dry = vam_watch(david, "--once", "--dry-run", "--settle", "0.5s")
+        assert dry.returncode == 1 and len(hook.posts) == 2  # a dry run tells nobody
+    finally:
+        hook.close()

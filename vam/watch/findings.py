@@ -5,12 +5,19 @@ changes again, it is reported again.
 
 The words are s3.up's and s3.down's own (describe.row_message): a conflict names both versions
 and the two ways out, and is never resolved here.
+
+Which conflicts the team's webhook has heard of is kept in the project's `.vam/watch-told.json`,
+so a watch started again, or `--once` from cron every five minutes, does not post the same
+conflict again; the terminal and the log of each new run still say it once.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
+from vam.core.atomicfile import write_text_atomic
 from vam.core.units import format_size
 from vam.s3sync.describe import row_message
 from vam.s3sync.model import ActionKind, FileRow, FileState
@@ -23,12 +30,16 @@ Emit = Callable[..., None]  # emit(kind, text, file=…, size=…, **details)
 Notify = Callable[[str], str | None]  # tell the team; returns why it failed, or None
 
 
-def _conflict_key(row: FileRow) -> tuple:
+TOLD_FILE = "watch-told.json"
+
+
+def _conflict_key(row: FileRow) -> list:
+    """The two versions in conflict (as JSON keeps them: lists, not tuples)."""
     local, remote = row.local, row.remote
-    return (
-        (local.size, local.crc32, local.mtime_ns) if local else None,
+    return [
+        [local.size, local.crc32, local.mtime_ns] if local else None,
         remote.etag if remote else None,
-    )
+    ]
 
 
 _NOTICES = (FileState.DELETED_HERE, FileState.DELETED_THERE)
@@ -38,11 +49,16 @@ _PROBLEMS = (FileState.NAME_CLASH, FileState.REFUSED)
 class Findings:
     """One project's reported conflicts, problems and notices, so each is said once."""
 
-    def __init__(self, target: Target, emit: Emit, notify: Notify | None = None) -> None:
+    def __init__(
+        self, target: Target, emit: Emit, notify: Notify | None = None, *, remember: bool = True
+    ) -> None:
         self.target = target
         self.emit = emit
         self.notify = notify
-        self.conflicts: dict[str, tuple] = {}  # rel -> the versions reported
+        self.conflicts: dict[str, list] = {}  # rel -> the versions reported
+        # rel -> the versions the webhook heard of (kept on disk unless a dry run)
+        self._told_path: Path | None = Path(target.state_dir) / TOLD_FILE if remember else None
+        self._told: dict[str, list] = self._read_told()
         self._problems: dict[str, set[str]] = {}  # direction -> texts still standing
         self._notices: set[tuple[str, str]] = set()
         self._notify_failed: str | None = None
@@ -95,21 +111,52 @@ class Findings:
             if self.conflicts.get(rel) == key:
                 continue
             text = row_message(self.target, row)
-            self.emit(ev.CONFLICT, f"! {text}", file=rel, notified=self._tell(text))
+            told = self._tell(rel, key, text)
+            self.emit(ev.CONFLICT, f"! {text}", file=rel, notified=told)
         self.conflicts = {rel: key for rel, (key, _row) in now.items()}
+        told = {rel: key for rel, key in self._told.items() if rel in self.conflicts}
+        if told != self._told:  # a conflict resolved: if it comes back, the team hears again
+            self._told = told
+            self._write_told()
 
-    def _tell(self, text: str) -> bool | None:
-        """The team's webhook hears of a conflict (None: there is none; False: it failed)."""
-        if self.notify is None:
+    def _tell(self, rel: str, key: list, text: str) -> bool | str | None:
+        """The team's webhook hears of a conflict: True, "before" (it already heard of these very
+        versions), False (it failed) or None (no webhook, or a dry run)."""
+        if self.notify is None or self._told_path is None:
             return None
+        if self._told.get(rel) == key:
+            return "before"
         why = self.notify(f"{self.target.brand_key} {self.target.project_id}: {text}")
         if why is None:
             self._notify_failed = None
+            self._told[rel] = key
+            self._write_told()
             return True
         if why != self._notify_failed:
             self._notify_failed = why
             self.emit(ev.NOTICE, f"! the team's webhook was not told of the conflict: {why}")
         return False
+
+    def _read_told(self) -> dict[str, list]:
+        if self._told_path is None:
+            return {}
+        try:
+            data = json.loads(self._told_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}  # missing or damaged: at worst the team hears of a conflict twice
+        return (
+            {str(k): v for k, v in data.items() if isinstance(v, list)}
+            if isinstance(data, dict)
+            else {}
+        )
+
+    def _write_told(self) -> None:
+        if self._told_path is None or not (self._told or self._told_path.exists()):
+            return
+        try:
+            write_text_atomic(self._told_path, json.dumps(self._told, sort_keys=True))
+        except OSError:
+            pass  # at worst the team hears of a conflict twice
 
     def _problems_now(self, direction: str, texts: list[str]) -> None:
         before = self._problems.get(direction, set())

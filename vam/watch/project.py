@@ -117,7 +117,9 @@ class ProjectWatch:
         self.settler = Settler(
             options.settle, clock=clock, busy=busy, known=vam_knows(target.state_dir)
         )
-        self.findings = Findings(target, self.emit, notify)
+        self.findings = Findings(
+            target, self.emit, None if options.dry_run else notify, remember=not options.dry_run
+        )
         self.backoff = Backoff(options.first_backoff, options.longest_backoff)
         # the stamp of each local file as the last cycle left it settled (name on disk -> stamp)
         self.clean: dict[str, Stamp] = {}
