@@ -75,10 +75,50 @@ def obj(path: str, bytes_: int, who: str | None, when: str, state: str | None = 
     }
 
 
-def project(
-    id_: str, type_: str, range_: str | None, storage: dict, *, valid=True, warnings=()
+def cloud(
+    files: int = 0,
+    bytes_: int = 0,
+    *,
+    klass: str = "DEEP_ARCHIVE",
+    archived_at: str | None = None,
+    restore: dict | None = None,
+    heavy: int = 0,
 ) -> dict:
+    """A project's storage.cloud; no arguments: read, and nothing archived."""
+    gib = 1024**3
     return {
+        "files": files,
+        "bytes": bytes_,
+        "heavy_files": heavy,
+        "class": klass if files else None,
+        "archived_at": archived_at if files else None,
+        "restore": restore,
+        "monthly_cost": round(bytes_ / gib * 0.00099, 6),
+    }
+
+
+def copies(local: bool, ssd: bool | None, cloud: bool | None) -> dict:
+    found = {"local": local, "ssd": ssd, "cloud": cloud}
+    return {
+        **found,
+        "count": sum(1 for v in found.values() if v is True),
+        "unknown": [k for k, v in found.items() if v is None],
+        "cloud_missing": [],
+        "heavy": True,
+    }
+
+
+def project(
+    id_: str,
+    type_: str,
+    range_: str | None,
+    storage: dict,
+    *,
+    valid=True,
+    warnings=(),
+    copy: dict | None = None,
+) -> dict:
+    out = {
         "id": id_,
         "type": type_,
         "valid_id": valid,
@@ -86,6 +126,9 @@ def project(
         "storage": storage,
         "warnings": list(warnings),
     }
+    if copy is not None:
+        out["copies"] = copy
+    return out
 
 
 def brand_totals(projects: list[dict]) -> dict:
@@ -100,6 +143,7 @@ def brand_totals(projects: list[dict]) -> dict:
     ]
     on_ssd = [p for p in projects if p["storage"]["ssd"]["exists"] is True]
     staged = [p for p in projects if p["storage"].get("s3", {}).get("files", 0) > 0]
+    archived_off_site = [p for p in projects if p["storage"].get("cloud", {}).get("files", 0) > 0]
     active_bytes = sum(local_of(p)["bytes"] for p in active)
     archived_bytes = sum(local_of(p)["bytes"] for p in archived)
     return {
@@ -114,10 +158,18 @@ def brand_totals(projects: list[dict]) -> dict:
         "ssd_bytes": sum(p["storage"]["ssd"]["bytes"] or 0 for p in on_ssd),
         "s3_bytes": sum(p["storage"]["s3"]["bytes"] for p in staged),
         "s3_files": sum(p["storage"]["s3"]["files"] for p in staged),
+        "in_cloud": len(archived_off_site),
+        "cloud_bytes": sum(p["storage"]["cloud"]["bytes"] for p in archived_off_site),
+        "cloud_files": sum(p["storage"]["cloud"]["files"] for p in archived_off_site),
+        "cloud_monthly_cost": round(
+            sum(p["storage"]["cloud"]["monthly_cost"] for p in archived_off_site), 6
+        ),
     }
 
 
-def brand(key, name, shortcut, workflow, projects, warnings, *, ssd_info, s3_info) -> dict:
+def brand(
+    key, name, shortcut, workflow, projects, warnings, *, ssd_info, s3_info, cloud_info=None
+) -> dict:
     out = {
         "format": 1,
         "generated_at": GENERATED_AT,
@@ -136,6 +188,8 @@ def brand(key, name, shortcut, workflow, projects, warnings, *, ssd_info, s3_inf
     }
     if s3_info is not None:  # a brand whose S3 was never read has no "s3" key at all
         out["s3"] = s3_info
+    if cloud_info is not None:
+        out["cloud"] = cloud_info
     return out
 
 
@@ -152,6 +206,9 @@ def registry(brands: list[dict]) -> dict:
             "ssd_bytes": sum(b["totals"]["ssd_bytes"] for b in brands),
             "s3_bytes": sum(b["totals"]["s3_bytes"] for b in brands),
             "s3_files": sum(b["totals"]["s3_files"] for b in brands),
+            "cloud_bytes": sum(b["totals"]["cloud_bytes"] for b in brands),
+            "cloud_files": sum(b["totals"]["cloud_files"] for b in brands),
+            "cloud_monthly_cost": round(sum(b["totals"]["cloud_monthly_cost"] for b in brands), 6),
             "warnings": sum(len(b["warnings"]) for b in brands),
         },
     }
@@ -185,11 +242,14 @@ def team_registry() -> dict:
                     ],
                     expires="2026-11-30",
                 ),
+                "cloud": cloud(),
             },
             warnings=[
                 "conflict: b-roll café – take 2.mov changed here and in S3",
                 "staging expires 2026-11-30",
+                "fewer than two copies of its heavy files: only on this computer",
             ],
+            copy=copies(True, False, False),
         ),
         project(
             "b66-next-video",
@@ -201,8 +261,10 @@ def team_registry() -> dict:
                 ),
                 "ssd": ssd(f"{ssd_ad}/b50-b99/b66-next-video", False),
                 "s3": s3([]),
+                "cloud": cloud(),
             },
-            warnings=["not backed up: heavy files only on this computer"],
+            warnings=["fewer than two copies of its heavy files: only on this computer"],
+            copy=copies(True, False, False),
         ),
         project(
             "b63-flivideo",
@@ -217,7 +279,9 @@ def team_registry() -> dict:
                 ),
                 "ssd": ssd(f"{ssd_ad}/b50-b99/b63-flivideo", True, 4_567_890_123),
                 "s3": s3([]),
+                "cloud": cloud(5, 4_567_890_123, archived_at="2026-10-02T18:30:00Z", heavy=2),
             },
+            copy=copies(False, True, True),
         ),
         project(
             "b40-heavy-left-behind",
@@ -233,7 +297,9 @@ def team_registry() -> dict:
                 ),
                 "ssd": ssd(f"{ssd_ad}/b00-b49/b40-heavy-left-behind", True, 3_210_987_654),
                 "s3": s3([]),
+                "cloud": cloud(),
             },
+            copy=copies(True, True, False),
             warnings=["heavy files in archived folder: 456.0 MB"],
         ),
         project(
@@ -244,7 +310,23 @@ def team_registry() -> dict:
                 "local": NO_LOCAL,
                 "ssd": ssd(f"{ssd_ad}/b00-b49/b12-ssd-only", True, 2_109_876_543),
                 "s3": s3([]),
+                "cloud": cloud(
+                    2,
+                    2_109_876_543,
+                    archived_at="2026-09-14T08:05:00Z",
+                    heavy=1,
+                    restore={
+                        "state": "requested",
+                        "detail": "requested by david (bulk), expected by 2026-11-25 09:00 UTC",
+                        "requested_by": "david",
+                        "requested_at": "2026-11-23T09:00:00Z",
+                        "tier": "bulk",
+                        "expected_by": "2026-11-25T09:00:00Z",
+                        "until": None,
+                    },
+                ),
             },
+            copy=copies(False, True, True),
         ),
         project(
             "Misc Stuff",
@@ -284,9 +366,14 @@ def team_registry() -> dict:
             "message": "S3 staging expires 2026-11-30 (in 7 days)",
         },
         {
+            "project": b65,
+            "kind": "not_backed_up",
+            "message": "fewer than two copies of its heavy files: only on this computer",
+        },
+        {
             "project": "b66-next-video",
             "kind": "not_backed_up",
-            "message": "heavy files only on this computer (987.7 MB): not on the SSD, not in S3",
+            "message": "fewer than two copies of its heavy files: only on this computer",
         },
         {
             "project": "b40-heavy-left-behind",
@@ -377,6 +464,13 @@ def team_registry() -> dict:
                     "available": True,
                     "bucket": "video-projects",
                     "prefix": "staging/v-appydave/",
+                    "error": None,
+                },
+                cloud_info={
+                    "available": True,
+                    "bucket": "video-projects",
+                    "prefix": "archive/v-appydave/",
+                    "class": "DEEP_ARCHIVE",
                     "error": None,
                 },
             ),

@@ -106,6 +106,7 @@ def admin(enforced, sample, as_user, monkeypatch):
         fh.write(
             '\n[users.client]\nrole = "client"\nbrands = ["voz"]\n'
             '[users.checker]\nbrands = ["voz"]\n[users.editor]\n'
+            '[users.restorer]\n[users.boss]\nrole = "owner"\n'
         )
     as_user("david")
     monkeypatch.chdir(sample.root)
@@ -219,7 +220,7 @@ def test_check_with_a_scoped_key_skips_what_it_may_not_read(
         tasks.check(Context(), brand="appydave")
     out = capfd.readouterr().out
     assert "✗ appydave staging: put failed (list worked): access denied: s3:PutObject on " in out
-    assert err.value.message == "vam: 1 of 3 checks failed"
+    assert err.value.message == "vam: 1 of 4 checks failed"
 
 
 def test_caller_without_iam_rights_gets_one_line_naming_the_action(admin, enforced, vam_cli):
@@ -273,3 +274,66 @@ def test_a_bucket_we_may_not_see_is_someone_elses(admin, enforced, monkeypatch):
         "another AWS account, or you lack s3:ListBucket); choose another storage.bucket in "
         "brands.toml or use the owner's profile (--aws-profile NAME)"
     )
+
+
+def test_an_editor_key_reads_and_restores_the_archive_but_cannot_delete_it(
+    admin, enforced, tmp_path, capfd, monkeypatch
+):
+    """David archives b65 (with the admin key); Jan's editor key, made by aws.setup-user, lists,
+    restores and downloads it with vam, and S3 refuses it every write and delete there."""
+    from vam.tasks import archive as archive_tasks
+
+    endpoint = enforced[0]
+    b65 = "b65-guy-monroe-marketing-plan"
+    prefix = f"archive/v-appydave/{b65}/"
+    archive_tasks.cloud(Context(), brand="ad", project="b65")
+    plan, key_path = handed_over("restorer", tmp_path, capfd)
+    assert not plan.scope.owner
+    editor = s3_with(endpoint, key_path)
+    raw = prefix + "s3-staging/raw.mp4"
+    listed = editor.list_objects_v2(Bucket=BUCKET, Prefix="archive/v-appydave/")
+    assert raw in [o["Key"] for o in listed["Contents"]]
+    assert editor.head_object(Bucket=BUCKET, Key=raw)["StorageClass"] == "DEEP_ARCHIVE"
+    # allowed to read, and refused by the class until restored (not by IAM)
+    assert denied(editor.get_object, Bucket=BUCKET, Key=raw) == "InvalidObjectState"
+    # never delete or replace, the files or vam's index
+    for key in (raw, prefix + ".vam/archive.json"):
+        assert denied(editor.delete_object, Bucket=BUCKET, Key=key) == "AccessDenied"
+        assert denied(editor.put_object, Bucket=BUCKET, Key=key, Body=b"x") == "AccessDenied"
+    assert editor.head_object(Bucket=BUCKET, Key=raw)["ContentLength"] > 0  # still there
+
+    # the editor restores b65 with vam: restore requests, the record, the verified download
+    kf = keyfile.read_key_file(key_path)
+    use_key(
+        monkeypatch,
+        endpoint,
+        {"AccessKeyId": kf.key.access_key_id, "SecretAccessKey": kf.key.secret},
+    )
+    monkeypatch.setenv("VAM_USER", "restorer")
+    into = tmp_path / "b65-restored"
+    archive_tasks.restore(Context(), brand="ad", project="b65", to=str(into), yes=True)
+    out = capfd.readouterr().out
+    assert "restore requested for 9 file(s)" in out and "9 restored (" in out, out
+    assert "note:" not in out  # the restore record was written with the editor's key
+    assert (into / "s3-staging" / "raw.mp4").read_bytes() == (
+        admin.root / "v-appydave" / b65 / "s3-staging" / "raw.mp4"
+    ).read_bytes()
+    # aws.check with the editor's key says it as it is
+    checks = tasks.check(Context(), brand="appydave")
+    out = capfd.readouterr().out
+    assert (
+        "✓ appydave archive: list works under archive/v-appydave/; put and delete refused "
+        "(an editor reads and restores, only the owner writes and deletes)"
+    ) in out
+    assert all(c.ok for c in checks)
+
+
+def test_the_owners_key_may_write_and_delete_in_the_archive(admin, enforced, tmp_path, capfd):
+    plan, key_path = handed_over("boss", tmp_path, capfd)
+    assert plan.scope.owner and plan.scope.name == "vam-video-projects-staging-owner"
+    owner = s3_with(enforced[0], key_path)
+    key = "archive/v-appydave/b99-owner-probe/final.mp4"
+    owner.put_object(Bucket=BUCKET, Key=key, Body=b"render", StorageClass="DEEP_ARCHIVE")
+    owner.delete_object(Bucket=BUCKET, Key=key)
+    # and still nothing outside staging and the archive
+    assert denied(owner.put_object, Bucket=BUCKET, Key="elsewhere/x", Body=b"x") == "AccessDenied"

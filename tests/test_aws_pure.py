@@ -26,6 +26,8 @@ SPEC_ACTIONS = {
     "s3:ListMultipartUploadParts",
     "s3:GetObjectVersion",
 }
+# SPEC §10: the archive's objects are restored (a real IAM action of its own)
+ARCHIVE_ACTIONS = {"s3:RestoreObject"}
 
 STORAGE = Storage(bucket="video-projects", region="us-east-1")
 
@@ -49,14 +51,17 @@ def statements(doc):
 
 
 def test_allow_list_matches_the_spec():
-    assert policy.ALLOWED_ACTIONS == SPEC_ACTIONS
+    assert policy.ALLOWED_ACTIONS == SPEC_ACTIONS | ARCHIVE_ACTIONS | {"s3:GetBucketVersioning"}
 
 
+@pytest.mark.parametrize("owner", [False, True])
 @pytest.mark.parametrize("brands", [["appydave"], ["voz", "kiros"], ["appydave", "voz", "kiros"]])
-def test_every_generated_action_is_a_real_spec_action(brands):
-    doc = policy.policy_document(STORAGE, brands)
-    assert policy.actions_in(doc) <= SPEC_ACTIONS
-    assert policy.actions_in(doc) == SPEC_ACTIONS  # and nothing the tool needs is missing
+def test_every_generated_action_is_a_real_spec_action(brands, owner):
+    doc = policy.policy_document(STORAGE, brands, owner=owner)
+    # the owner may also ask whether versioning keeps what an archive --update replaces
+    allowed = SPEC_ACTIONS | ARCHIVE_ACTIONS | ({"s3:GetBucketVersioning"} if owner else set())
+    assert policy.actions_in(doc) <= allowed
+    assert policy.actions_in(doc) == allowed  # and nothing the tool needs is missing
     assert all(s["Effect"] == "Allow" for s in doc["Statement"])
     assert not any("*" in action for action in policy.actions_in(doc))
 
@@ -64,15 +69,20 @@ def test_every_generated_action_is_a_real_spec_action(brands):
 def test_bucket_actions_on_the_bucket_objects_only_under_staging_prefixes():
     st = statements(policy.policy_document(STORAGE, ["appydave", "voz"]))
     assert st["FindTheBucket"]["Resource"] == "arn:aws:s3:::video-projects"
-    assert st["ListStagingOnly"]["Action"] == "s3:ListBucket"
-    assert st["ListStagingOnly"]["Resource"] == "arn:aws:s3:::video-projects"
-    assert st["ListStagingOnly"]["Condition"] == {
+    listing = st["ListStagingAndArchiveOnly"]
+    assert listing["Action"] == "s3:ListBucket"
+    assert listing["Resource"] == "arn:aws:s3:::video-projects"
+    assert listing["Condition"] == {
         "StringLike": {
             "s3:prefix": [
                 "staging/v-appydave/",
                 "staging/v-appydave/*",
                 "staging/v-voz/",
                 "staging/v-voz/*",
+                "archive/v-appydave/",
+                "archive/v-appydave/*",
+                "archive/v-voz/",
+                "archive/v-voz/*",
             ]
         }
     }
@@ -82,6 +92,53 @@ def test_bucket_actions_on_the_bucket_objects_only_under_staging_prefixes():
     ]
     # object actions never on the bucket, bucket actions never on objects
     assert not set(st["StagingObjects"]["Action"]) & {"s3:ListBucket", "s3:GetBucketLocation"}
+
+
+def test_an_editor_reads_and_restores_the_archive_and_only_the_owner_writes_or_deletes():
+    editor = statements(policy.policy_document(STORAGE, ["appydave"]))
+    owner = statements(policy.policy_document(STORAGE, ["appydave"], owner=True))
+    archive = ["arn:aws:s3:::video-projects/archive/v-appydave/*"]
+    for doc in (editor, owner):
+        assert doc["ArchiveRead"]["Action"] == [
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+            "s3:RestoreObject",
+        ]
+        assert doc["ArchiveRead"]["Resource"] == archive
+        # the staging statements are SPEC §6's, unchanged
+        assert doc["StagingObjects"]["Resource"] == [
+            "arn:aws:s3:::video-projects/staging/v-appydave/*"
+        ]
+    assert "ArchiveWrite" not in editor
+    # an editor may write one object per project: the record of a restore it asked for
+    assert editor["ArchiveRestoreRecord"] == {
+        "Sid": "ArchiveRestoreRecord",
+        "Effect": "Allow",
+        "Action": ["s3:PutObject"],
+        "Resource": ["arn:aws:s3:::video-projects/archive/v-appydave/*/.vam/restore.json"],
+    }
+    assert set(owner["ArchiveWrite"]["Action"]) == {
+        "s3:PutObject",
+        "s3:DeleteObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListMultipartUploadParts",
+    }
+    assert owner["ArchiveWrite"]["Resource"] == archive
+    assert owner["OwnerSeesVersioning"]["Resource"] == "arn:aws:s3:::video-projects"
+    assert "OwnerSeesVersioning" not in editor
+    deleting = [
+        sid
+        for sid, st in editor.items()
+        if "s3:DeleteObject" in st["Action"] and any("archive/" in r for r in st["Resource"])
+    ]
+    assert deleting == []
+
+
+def test_the_owner_gets_a_policy_of_their_own(team):
+    scope = policy.scope_for_user(team, team.user("david"))
+    assert scope.owner and scope.every_brand
+    assert scope.name == "vam-video-projects-staging-owner"
+    assert not policy.scope_for_user(team, team.user("jan")).owner
 
 
 def test_a_client_on_voz_gets_only_the_voz_prefix(team):
@@ -97,6 +154,7 @@ def test_scopes_come_from_brands_toml(team):
     scopes = {s.name: s for s in policy.scopes_needed(team)}
     assert set(scopes) == {
         "vam-video-projects-staging",
+        "vam-video-projects-staging-owner",
         "vam-video-projects-staging-voz",
         "vam-video-projects-staging-kiros-voz",
     }
@@ -169,6 +227,7 @@ def test_compare_names_each_difference():
         "versioning",
         "lifecycle vam-expire-staging",
         "lifecycle vam-expire-noncurrent-versions",
+        "lifecycle vam-keep-archive-versions",
         "lifecycle vam-abort-incomplete-uploads",
         "tags",
     ]

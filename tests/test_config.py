@@ -32,9 +32,51 @@ def test_the_teams_brands_toml_has_six_brands_and_two_users():
     assert team.storage.bucket == "video-projects" and team.storage.region == "us-east-1"
     assert team.storage.prefix_for("voz") == "staging/v-voz/"
     assert team.storage.staging_days == 90
+    assert team.storage.archive_prefix_for("voz") == "archive/v-voz/"
+    assert team.storage.archive_class == "DEEP_ARCHIVE"
     assert {u.name: u.role for u in team.users} == {"david": "owner", "jan": "editor"}
     assert ad.is_valid_id("b65-guy-monroe-marketing-plan") and ad.is_valid_id("006-ac-carnivore-90")
     assert not ad.is_valid_id("Misc Stuff")
+
+
+STORAGE = '[storage]\nbucket = "video-projects"\nregion = "us-east-1"\n'
+
+
+@pytest.mark.parametrize(
+    "line, says",
+    [
+        (
+            'archive_class = "GLACIER_DEEP"',
+            ":4: archive_class is 'GLACIER_DEEP'; use one of DEEP_ARCHIVE, GLACIER, GLACIER_IR, "
+            "STANDARD_IA",
+        ),
+        (
+            'archive_prefix = "archive/"',
+            ":4: archive_prefix must contain {brand}, e.g. 'archive/v-{brand}/'",
+        ),
+        (
+            'archive_prefix = "staging/archive/v-{brand}/"',
+            ":4: archive_prefix 'staging/archive/v-{brand}/' overlaps the staging area "
+            "(staging/), whose lifecycle rule deletes everything under it; use e.g. "
+            "'archive/v-{brand}/'",
+        ),
+        (
+            'archive_prefix = "v-{brand}/archive/"',
+            ":4: archive_prefix 'v-{brand}/archive/' needs a fixed folder before {brand}",
+        ),
+    ],
+)
+def test_a_bad_archive_setting_is_one_line_naming_file_line_and_fix(tmp_path, line, says):
+    path = write(tmp_path / "brands.toml", STORAGE + line + "\n[brands.a]\n")
+    with pytest.raises(ConfigError) as err:
+        parse_team(path)
+    assert str(err.value).startswith(f"{path}{says}"), str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_the_archive_class_may_be_written_in_any_case(tmp_path):
+    path = write(tmp_path / "brands.toml", STORAGE + 'archive_class = "glacier_ir"\n[brands.a]\n')
+    assert parse_team(path).storage.archive_class == "GLACIER_IR"
 
 
 def test_malformed_toml_names_file_and_line(tmp_path):

@@ -317,6 +317,60 @@ def test_the_state_cards_filter_the_list(open_page):
     assert view.project_ids() == staged
 
 
+def test_the_copies_of_each_project_are_shown_and_saved_as_a_screenshot(open_page):
+    """Each project's copies (this computer, SSD, cloud archive; staging is none), the ones with
+    fewer than two marked, the cloud archive and its monthly cost beside staging's."""
+    view = open_page()
+    reg = team_registry()
+    for _, p in all_projects(reg):
+        cell = view.page.locator(f'#projects tr[data-id="{p["id"]}"] td.copies')
+        c = p.get("copies")
+        if c is None:
+            assert cell.inner_text() == "–"
+            continue
+        names = {"local": "this computer", "ssd": "SSD", "cloud": "cloud"}
+        where = [names[k] for k in ("local", "ssd", "cloud") if c[k] is True]
+        assert cell.inner_text() == f"{c['count']} · {', '.join(where)}", p["id"]
+        few = any(
+            w["project"] == p["id"] and w["kind"] == "not_backed_up"
+            for b in reg["brands"]
+            for w in b["warnings"]
+        )
+        assert (cell.locator(".bad").count() == 1) == few, p["id"]
+    b63 = view.page.locator('#projects tr[data-id="b63-flivideo"] .where .badge')
+    assert b63.all_inner_texts() == ["Archived", "SSD", "Cloud"]
+    # the brand's cloud archive, and what it costs a month beside staging
+    ad = next(b for b in reg["brands"] if b["brand"]["key"] == "appydave")["totals"]
+    row = view.page.locator('#brands tr[data-brand="appydave"]')
+    assert row.locator('[data-col="cloud_bytes"]').inner_text().split("\n") == [
+        format_size(ad["cloud_bytes"]),
+        f"{ad['in_cloud']} projects",
+    ]
+    assert row.locator('[data-part="archive"]').inner_text() == "< $0.01 archive"
+    assert row.locator('[data-part="staging"]').inner_text().endswith(" staging")
+    assert view.total("cloud") == f"{format_size(reg['totals']['cloud_bytes'])} · 7 files"
+    assert view.page.locator('.state[data-state="cloud"] .state-count').inner_text() == "2"
+    note = view.page.locator("#price-note").inner_text()
+    assert "S3 Glacier Deep Archive $0.00099/GB-month;" in note
+    assert note.endswith(
+        "(aws.amazon.com/s3/pricing, us-east-1, as of 2026-06; estimates, not a bill)"
+    )
+    # the filter for projects with fewer than two copies
+    view.page.select_option("#state-filter", "copies")
+    assert sorted(view.project_ids()) == ["b65-guy-monroe-marketing-plan", "b66-next-video"]
+    view.page.select_option("#state-filter", "")
+    ARTIFACTS.mkdir(exist_ok=True)
+    view.page.screenshot(path=str(ARTIFACTS / "dashboard-copies.png"), full_page=True)
+    assert (ARTIFACTS / "dashboard-copies.png").stat().st_size > 10_000
+    # a project's detail: its copies and its cloud archive, with the restore asked for
+    view.page.click('#projects tr[data-id="b12-ssd-only"]')
+    body = view.page.locator("#detail").inner_text()
+    assert "2 · SSD, cloud" in body and "DEEP_ARCHIVE" in body
+    assert "requested by david (bulk), expected by 2026-11-25 09:00 UTC" in body
+    assert "null" not in body  # (a project without warnings once showed the word)
+    view.page.screenshot(path=str(ARTIFACTS / "dashboard-cloud-detail.png"))
+
+
 # --------------------------------------------------------------------------- project detail
 
 

@@ -200,5 +200,16 @@ def test_the_demo_runs_from_start_to_dashboard(tmp_path, vam_cli):
         "kept in",
         "[team chat]",
         "re-checked S3: 0 project file(s) left",
+        # b65 to the SSD and the cloud, a second archive sends nothing, one file restored
+        "SSD copy verified: 11 file(s)",
+        "11 sent (",
+        "0 sent (0 B), 11 already archived; verified 11 file(s)",
+        "restore requested for 1 file(s)",
+        "1 restored (",
     ):
         assert step in result.stdout, step
+    restored = tmp_path / "demo" / "restored" / "b65-guy-monroe-marketing-plan" / "final"
+    ssd = tmp_path / "demo" / "david" / "video-projects" / "ssd" / "youtube-PUBLISHED"
+    original = ssd / "appydave" / "b50-b99" / "b65-guy-monroe-marketing-plan" / "final"
+    name = "b65-guy-monroe-marketing-plan-v1.mp4"
+    assert (restored / name).read_bytes() == (original / name).read_bytes()

@@ -200,6 +200,7 @@ def test_json_is_offered_by_every_task_that_moves_deletes_or_checks():
         handoff receive doctor s3.up s3.down s3.status s3.share s3.cleanup s3.uploads
         aws.check aws.setup-bucket aws.setup-policy aws.setup-user aws.rotate-key aws.import-key
         manifest.generate ssd.archive ssd.sync ssd.status repo.check
+        archive.cloud archive.status archive.restore
         """.split()
     )
     missing = sorted(

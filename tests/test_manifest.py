@@ -80,7 +80,21 @@ def test_every_kind_of_project_offline(config, sample):
     assert ("Misc Stuff", "invalid_id") in w
     assert ("b40-heavy-left-behind", "heavy_in_archived") in w
     assert ("b66-context-engineering", "not_backed_up") in w
-    assert not any(k == "not_backed_up" for pid, k in w if pid == "b63-flivideo")
+    # b63's heavy files are on the SSD alone (the cloud archive was not read offline)
+    (b63,) = [m for m in p["b63-flivideo"]["warnings"] if m.startswith("fewer than two")]
+    assert b63 == (
+        "fewer than two copies of its heavy files: only on the SSD (the cloud archive was not "
+        "read); `vam archive.cloud --brand appydave --project b63-flivideo` makes one in the cloud"
+    )
+    assert p["b63-flivideo"]["copies"] == {
+        "local": False,
+        "ssd": True,
+        "cloud": None,
+        "count": 1,
+        "unknown": ["cloud"],
+        "cloud_missing": [],
+        "heavy": True,
+    }
 
     t = on_disk["totals"]
     assert (t["active"], t["archived"], t["on_ssd"]) == (6, 3, 3)
@@ -154,10 +168,11 @@ def test_s3_staging_fields_uploader_and_expiry(config, sample, s3):
     # only in S3: listed, with no local or SSD copy
     assert p["b99-remote-only"]["storage"]["local"]["exists"] is False
     assert data["totals"]["in_s3"] == 2 and data["totals"]["s3_files"] == 3
-    # heavy files in S3 count as a backup; b66 has nothing anywhere else
+    # S3 staging, which expires, is not a copy: b65's heavy files are on this computer alone
     w = kinds(data)
     assert ("b66-context-engineering", "not_backed_up") in w
-    assert (B65, "not_backed_up") not in w
+    assert (B65, "not_backed_up") in w
+    assert p[B65]["copies"]["count"] == 1 and p[B65]["storage"]["cloud"]["files"] == 0
     assert not any(k == "staging_expiring" for _p, k in w)
 
     later = datetime.now(UTC) + timedelta(days=80)

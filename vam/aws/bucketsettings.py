@@ -1,7 +1,11 @@
 """The settings vam gives the staging bucket, as values: private (every public access block on),
-SSE-S3 encryption, versioning, vam's three lifecycle rules (staging expiry, old versions,
-unfinished uploads) and its tags, all from brands.toml's [storage]; and each setting described
-the way `aws.setup-bucket` and `aws.check` print it.
+SSE-S3 encryption, versioning, vam's four lifecycle rules (staging expiry, old versions of staging
+objects, old versions of archive objects, unfinished uploads) and its tags, all from brands.toml's
+[storage]; and each setting described the way `aws.setup-bucket` and `aws.check` print it.
+
+The off-site archive (`archive/`) is never expired: no rule of vam's deletes its current objects,
+and its old versions are kept at least as long as its storage class's minimum storage duration
+(deleting sooner is billed as if they had been kept, and would take the undo away early).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vam.core.errors import ConfigError
-from vam.core.team import Storage
+from vam.core.team import Storage, fixed_root
 
 TAGS: Mapping[str, str] = {"project": "video-projects", "managed-by": "vam"}
 PUBLIC_ACCESS_FLAGS = (
@@ -24,7 +28,11 @@ PUBLIC_ACCESS_FLAGS = (
 RULE_STAGING = "vam-expire-staging"
 RULE_NONCURRENT = "vam-expire-noncurrent-versions"
 RULE_MULTIPART = "vam-abort-incomplete-uploads"
-VAM_RULES = (RULE_STAGING, RULE_NONCURRENT, RULE_MULTIPART)
+RULE_ARCHIVE_VERSIONS = "vam-keep-archive-versions"
+VAM_RULES = (RULE_STAGING, RULE_NONCURRENT, RULE_ARCHIVE_VERSIONS, RULE_MULTIPART)
+# The minimum storage duration of each archive class (S3 User Guide, "Storage classes"; the
+# archive's costs are in vam/archive/classes.py): old versions of archive objects live this long.
+ARCHIVE_MINIMUM_DAYS = {"DEEP_ARCHIVE": 180, "GLACIER": 90, "GLACIER_IR": 90, "STANDARD_IA": 30}
 
 
 def staging_root(storage: Storage) -> str:
@@ -42,6 +50,18 @@ def staging_root(storage: Storage) -> str:
     return root
 
 
+def archive_root(storage: Storage) -> str:
+    """The fixed folder every brand's archive lives in: `archive/v-{brand}/` -> `archive/`
+    (brands.toml's parser refuses an archive prefix without one, or inside staging)."""
+    return fixed_root(storage.archive_prefix)
+
+
+def archive_version_days(storage: Storage) -> int:
+    """How long old versions of archive objects are kept: the class's minimum storage duration,
+    or noncurrent_days when that is longer."""
+    return max(storage.noncurrent_days, ARCHIVE_MINIMUM_DAYS.get(storage.archive_class, 180))
+
+
 @dataclass(frozen=True)
 class Rule:
     """One lifecycle rule, reduced to the parts vam sets (anything else makes it differ)."""
@@ -56,13 +76,25 @@ class Rule:
     other: str = ""  # json of any feature vam does not set (transitions, tag filters, ...)
     raw: str = field(default="", compare=False)  # the rule as read, to put other tools' rules back
 
+    def covers(self, key_prefix: str) -> bool:
+        """Whether the rule may act on objects under `key_prefix` (a rule with a filter vam does
+        not read, such as tags or sizes, is taken to cover it: the cautious answer)."""
+        return key_prefix.startswith(self.prefix) or self.prefix.startswith(key_prefix)
+
+    def deletes_current(self) -> bool:
+        """Whether the rule deletes (or moves) current objects, not only old versions."""
+        other = json.loads(self.other) if self.other else {}
+        moves = bool(other.get("Transitions") or other.get("Transition") or other.get("Expiration"))
+        return self.enabled and (self.expire_days is not None or moves)
+
     def describe(self) -> str:
         where = f"objects under {self.prefix}" if self.prefix else "every object"
         parts = []
         if self.expire_days is not None:
             parts.append(f"{where} expire after {self.expire_days} days")
         if self.noncurrent_days is not None:
-            parts.append(f"old versions deleted {self.noncurrent_days} days after being replaced")
+            whose = f"old versions under {self.prefix}" if self.prefix else "old versions"
+            parts.append(f"{whose} deleted {self.noncurrent_days} days after being replaced")
         if self.expired_delete_markers:
             parts.append("leftover delete markers removed")
         if self.abort_days is not None:
@@ -151,14 +183,27 @@ def desired_settings(storage: Storage) -> BucketSettings:
             Rule(RULE_STAGING, staging_root(storage), expire_days=storage.staging_days),
             Rule(
                 RULE_NONCURRENT,
-                "",
+                staging_root(storage),
                 noncurrent_days=storage.noncurrent_days,
+                expired_delete_markers=True,
+            ),
+            Rule(
+                RULE_ARCHIVE_VERSIONS,
+                archive_root(storage),
+                noncurrent_days=archive_version_days(storage),
                 expired_delete_markers=True,
             ),
             Rule(RULE_MULTIPART, "", abort_days=storage.abort_multipart_days),
         ),
         tags=tuple(sorted(TAGS.items())),
     )
+
+
+def archive_threats(rules: tuple[Rule, ...], storage: Storage) -> tuple[Rule, ...]:
+    """The lifecycle rules (vam's or another tool's) that would delete or move current objects of
+    the off-site archive; none, as vam sets the bucket up."""
+    root = archive_root(storage)
+    return tuple(r for r in rules if r.covers(root) and r.deletes_current())
 
 
 # --------------------------------------------------------------------------- describing settings

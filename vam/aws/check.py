@@ -1,7 +1,9 @@
 """`aws.check`: with the current credentials, use the staging area for real (list, put, get,
-delete a probe object) and compare the bucket's settings with the intended ones. One Check
-(✓/✗ line with its fix) per item; settings these credentials may not read are reported, not failed
-(an editor's least-privilege policy grants no bucket-configuration reads).
+delete a probe object), try the archive as the person's role should (the owner writes and
+deletes there; an editor's key is refused both), and compare the bucket's settings with the
+intended ones, the archive's lifecycle included. One Check (✓/✗ line with its fix) per item;
+settings these credentials may not read are reported, not failed (an editor's least-privilege
+policy grants no bucket-configuration reads).
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ import botocore.exceptions as bce
 from vam.aws.bucket import compare
 from vam.aws.bucketcaps import refresh
 from vam.aws.bucketread import read_settings
-from vam.aws.bucketsettings import desired_settings
+from vam.aws.bucketsettings import (
+    archive_root,
+    archive_threats,
+    archive_version_days,
+    desired_settings,
+)
 from vam.aws.client import explain
 from vam.core.checks import Check
 from vam.core.team import Storage
@@ -32,14 +39,22 @@ def _denied(exc: BaseException) -> bool:
     )
 
 
-def probe_staging(s3, storage: Storage, brand: str, profile: str | None = None) -> Check:
-    """List, put, get and delete a small object directly under the brand's staging prefix (where
-    no project folder is, so sync never sees it). One line: all four worked, or the first that
-    failed and why."""
-    prefix = storage.prefix_for(brand)
+def probe_staging(
+    s3,
+    storage: Storage,
+    brand: str,
+    profile: str | None = None,
+    *,
+    prefix: str | None = None,
+    label: str | None = None,
+) -> Check:
+    """List, put, get and delete a small object directly under the brand's staging prefix (or
+    `prefix`), where no project folder is, so sync never sees it. One line: all four worked, or
+    the first that failed and why."""
+    prefix = prefix or storage.prefix_for(brand)
     key = f"{prefix}.vam-check-{socket.gethostname()[:20]}-{secrets.token_hex(4)}"
     body = f"vam aws.check probe {secrets.token_hex(8)}\n".encode()
-    label = f"{brand} staging"
+    label = label or f"{brand} staging"
     steps = (
         (
             "list",
@@ -90,6 +105,88 @@ def probe_staging(s3, storage: Storage, brand: str, profile: str | None = None) 
             )
         done.append(step)
     return Check(True, label, f"list, put, get, delete under {prefix}")
+
+
+def _tried(call) -> BaseException | None:
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - the caller names what happened
+        return exc
+    return None
+
+
+def probe_archive(
+    s3, storage: Storage, brand: str, *, owner: bool, profile: str | None = None
+) -> Check:
+    """The off-site archive with these credentials. The owner: list, put, get and delete a small
+    probe object directly under the brand's archive prefix (in no project). Anyone else: list
+    works, and putting or deleting there is refused (an editor may read and restore archived
+    projects, never replace or delete them)."""
+    prefix = storage.archive_prefix_for(brand)
+    key = f"{prefix}.vam-check-{socket.gethostname()[:20]}-{secrets.token_hex(4)}"
+    label = f"{brand} archive"
+    bucket = storage.bucket
+    failed = _tried(lambda: s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1))
+    if failed is not None:
+        err = explain(failed, action="s3:ListBucket", key=prefix, profile=profile)
+        return Check(False, label, f"list failed: {err or failed}", _setup_fix(failed))
+    if owner:
+        check = probe_staging(s3, storage, brand, profile, prefix=prefix, label=label)
+        detail = check.detail.replace(" under ", " (as the owner) under ", 1)
+        return Check(check.ok, label, detail, check.fix)
+    put = _tried(lambda: s3.put_object(Bucket=bucket, Key=key, Body=b"vam aws.check probe\n"))
+    delete = _tried(lambda: s3.delete_object(Bucket=bucket, Key=key))
+    allowed = [what for what, exc in (("put", put), ("delete", delete)) if exc is None]
+    if allowed:
+        return Check(
+            False,
+            label,
+            f"these credentials may {' and '.join(allowed)} archive objects under {prefix}; an "
+            "editor's key should only read and restore them",
+            "the owner runs `vam aws.setup-policy` and `vam aws.setup-user --name YOU`, or set "
+            'role = "owner" for yourself in brands.toml if you are the owner',
+        )
+    other = next((exc for exc in (put, delete) if not _denied(exc)), None)
+    if other is not None:
+        err = explain(other, action="s3:PutObject", key=key, profile=profile)
+        return Check(False, label, f"probe failed: {err or other}", "run `vam doctor`")
+    return Check(
+        True,
+        label,
+        f"list works under {prefix}; put and delete refused (an editor reads and restores, "
+        "only the owner writes and deletes)",
+    )
+
+
+def _setup_fix(exc: BaseException) -> str:
+    return (
+        "ask the bucket owner to run `vam aws.setup-user --name YOU` for you"
+        if _denied(exc)
+        else "run `vam doctor` for the setup"
+    )
+
+
+def check_archive_lifecycle(have_rules, storage: Storage) -> Check:
+    """No lifecycle rule of anyone's deletes or moves current archive objects."""
+    label = "archive lifecycle"
+    root = archive_root(storage)
+    threats = archive_threats(tuple(have_rules), storage)
+    if threats:
+        named = "; ".join(f"{r.id or '(no id)'}: {r.describe()}" for r in threats)
+        return Check(
+            False,
+            label,
+            f"rules that would delete or move archived projects under {root}: {named}",
+            "narrow those rules' prefix so they leave " + root + " alone (vam's own never touch "
+            "it), then run `vam aws.check` again",
+        )
+    return Check(
+        True,
+        label,
+        f"nothing expires objects under {root}; their old versions are kept "
+        f"{archive_version_days(storage)} days ({storage.archive_class}'s minimum storage "
+        "duration)",
+    )
 
 
 def check_conditional_writes(s3, storage: Storage, brand: str) -> Check:
@@ -184,4 +281,5 @@ def check_bucket_settings(s3, storage: Storage, profile: str | None = None) -> l
             )
     for change in differences.values():  # e.g. a stray vam rule
         checks.append(Check(False, f"bucket {change.setting}", change.current, SETUP))
+    checks.append(check_archive_lifecycle(have.rules, storage))
     return checks

@@ -1,6 +1,11 @@
-"""The least-privilege IAM policy for the staging area: a pure document builder (SPEC §6: only
-real IAM actions, objects scoped by resource, listing scoped by an s3:prefix condition), and the
-managed policy's plan/apply (create, or a new default version when the document changed).
+"""The least-privilege IAM policy for the staging area and the off-site archive: a pure document
+builder (SPEC §6: only real IAM actions, objects scoped by resource, listing scoped by an s3:prefix
+condition), and the managed policy's plan/apply (create, or a new default version when the
+document changed).
+
+Staging: everyone reads, writes and deletes (SPEC §6). The archive (SPEC §10): everyone may read
+and restore its objects (and write the small restore record beside them); only the owner's
+policy (brands.toml role "owner") may write and delete them.
 """
 
 from __future__ import annotations
@@ -25,10 +30,35 @@ OBJECT_ACTIONS = (
     "s3:AbortMultipartUpload",
     "s3:ListMultipartUploadParts",
 )
-# Every action a vam policy may grant (SPEC §6). Tests assert generated documents stay inside it.
-ALLOWED_ACTIONS = frozenset((*BUCKET_ACTIONS, LIST_ACTION, *OBJECT_ACTIONS))
+ARCHIVE_READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:RestoreObject")
+ARCHIVE_WRITE_ACTIONS = (
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+)
+# the owner replaces an archived file only where versioning keeps the old one: it must be able to
+# ask (vam/archive/cloud.py)
+OWNER_BUCKET_ACTIONS = ("s3:GetBucketVersioning",)
+RESTORE_RECORD = ".vam/restore.json"  # vam/archive/keys.py: who asked for a restore, and when
+# Every action a vam policy may grant (SPEC §6, plus RestoreObject for the archive, §10). Tests
+# assert generated documents stay inside it.
+ALLOWED_ACTIONS = frozenset(
+    (
+        *BUCKET_ACTIONS,
+        LIST_ACTION,
+        *OBJECT_ACTIONS,
+        *ARCHIVE_READ_ACTIONS,
+        *ARCHIVE_WRITE_ACTIONS,
+        *OWNER_BUCKET_ACTIONS,
+    )
+)
 MAX_VERSIONS = 5  # IAM keeps at most five versions of a managed policy
-DESCRIPTION = "vam: read/write the video staging area (managed by `vam aws.setup-policy`)"
+DESCRIPTION = (
+    "vam: read/write the video staging area, read/restore the archive "
+    "(managed by `vam aws.setup-policy`)"
+)
+OWNER_ROLE = "owner"
 
 
 @dataclass(frozen=True)
@@ -38,33 +68,39 @@ class PolicyScope:
     name: str
     brands: tuple[str, ...]
     every_brand: bool
+    owner: bool = False  # may write and delete archive objects
 
     def describe(self) -> str:
-        return "every brand" if self.every_brand else "brands " + ", ".join(self.brands)
+        which = "every brand" if self.every_brand else "brands " + ", ".join(self.brands)
+        return which + ("; the owner's: writes the archive" if self.owner else "")
 
 
 def base_name(storage: Storage) -> str:
     return f"vam-{storage.bucket}-staging"
 
 
-def scope_for(team: Team, brands: Iterable[str] | None = None) -> PolicyScope:
-    """The policy for `brands` (None or all of them: the team-wide policy)."""
+def scope_for(
+    team: Team, brands: Iterable[str] | None = None, *, owner: bool = False
+) -> PolicyScope:
+    """The policy for `brands` (None or all of them: the team-wide policy); `owner`: the one that
+    may also write and delete the archive."""
     every = tuple(b.key for b in team.brands)
     chosen = tuple(sorted(set(brands))) if brands is not None else every
+    suffix = "-owner" if owner else ""
     if set(chosen) >= set(every):
-        return PolicyScope(base_name(team.storage), every, True)
+        return PolicyScope(base_name(team.storage) + suffix, every, True, owner)
     if not chosen:
         raise ValueError("a policy scope needs at least one brand")
-    name = f"{base_name(team.storage)}-{'-'.join(chosen)}"
+    name = f"{base_name(team.storage)}-{'-'.join(chosen)}{suffix}"
     if len(name) > 128:  # IAM's limit on policy names
         import hashlib
 
         name = name[:115] + "-" + hashlib.sha256(name.encode()).hexdigest()[:12]
-    return PolicyScope(name, chosen, False)
+    return PolicyScope(name, chosen, False, owner)
 
 
 def scope_for_user(team: Team, user: TeamUser) -> PolicyScope:
-    return scope_for(team, user.brands)
+    return scope_for(team, user.brands, owner=user.role == OWNER_ROLE)
 
 
 def scopes_needed(team: Team) -> tuple[PolicyScope, ...]:
@@ -76,13 +112,54 @@ def scopes_needed(team: Team) -> tuple[PolicyScope, ...]:
     return tuple(scopes.values())
 
 
-def policy_document(storage: Storage, brands: Iterable[str]) -> dict[str, Any]:
-    """The policy JSON: bucket-level reads, listing only under the brands' staging prefixes,
-    object read/write/delete only under them. Pure; the order is stable so documents compare."""
+def policy_document(
+    storage: Storage, brands: Iterable[str], *, owner: bool = False
+) -> dict[str, Any]:
+    """The policy JSON: bucket-level reads, listing only under the brands' staging and archive
+    prefixes, object read/write/delete only under the staging ones; archive objects read and
+    restored (written and deleted only with `owner`). Pure; the order is stable so documents
+    compare."""
+    brands = list(brands)
     prefixes = [storage.prefix_for(b) for b in brands]
+    archives = [storage.archive_prefix_for(b) for b in brands]
     if not prefixes:
         raise ValueError("a policy needs at least one brand")
     bucket_arn = f"arn:aws:s3:::{storage.bucket}"
+    listed = [p + s for p in prefixes + archives for s in ("", "*")]
+    archive: list[dict[str, Any]] = [
+        {
+            "Sid": "ArchiveRead",
+            "Effect": "Allow",
+            "Action": list(ARCHIVE_READ_ACTIONS),
+            "Resource": [f"{bucket_arn}/{p}*" for p in archives],
+        },
+    ]
+    if owner:
+        archive.append(
+            {
+                "Sid": "ArchiveWrite",
+                "Effect": "Allow",
+                "Action": list(ARCHIVE_WRITE_ACTIONS),
+                "Resource": [f"{bucket_arn}/{p}*" for p in archives],
+            }
+        )
+        archive.append(
+            {
+                "Sid": "OwnerSeesVersioning",
+                "Effect": "Allow",
+                "Action": list(OWNER_BUCKET_ACTIONS),
+                "Resource": bucket_arn,
+            }
+        )
+    else:  # an editor may say that a restore was asked for, and nothing else
+        archive.append(
+            {
+                "Sid": "ArchiveRestoreRecord",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": [f"{bucket_arn}/{p}*/{RESTORE_RECORD}" for p in archives],
+            }
+        )
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -93,14 +170,12 @@ def policy_document(storage: Storage, brands: Iterable[str]) -> dict[str, Any]:
                 "Resource": bucket_arn,
             },
             {
-                "Sid": "ListStagingOnly",
+                "Sid": "ListStagingAndArchiveOnly",
                 "Effect": "Allow",
                 "Action": LIST_ACTION,
                 "Resource": bucket_arn,
                 # the prefix itself (a listing with Delimiter) and anything below it
-                "Condition": {
-                    "StringLike": {"s3:prefix": [p + s for p in prefixes for s in ("", "*")]}
-                },
+                "Condition": {"StringLike": {"s3:prefix": listed}},
             },
             {
                 "Sid": "StagingObjects",
@@ -108,6 +183,7 @@ def policy_document(storage: Storage, brands: Iterable[str]) -> dict[str, Any]:
                 "Action": list(OBJECT_ACTIONS),
                 "Resource": [f"{bucket_arn}/{p}*" for p in prefixes],
             },
+            *archive,
         ],
     }
 
@@ -247,7 +323,7 @@ def current_document(iam, arn: str) -> tuple[str, dict] | None:
 
 def plan_policy(iam, account: Account, storage: Storage, scope: PolicyScope) -> PolicyPlan:
     """What the managed policy for `scope` needs: nothing, creating, or a new default version."""
-    wanted = policy_document(storage, scope.brands)
+    wanted = policy_document(storage, scope.brands, owner=scope.owner)
     text = json.dumps(wanted, indent=2)
     arn = policy_arn(account, scope.name)
     found = current_document(iam, arn)

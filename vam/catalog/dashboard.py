@@ -18,8 +18,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from vam.archive.classes import price_note
 from vam.core.atomicfile import write_text_atomic
 from vam.core.errors import ConfigError, NotFoundError
+from vam.core.team import ARCHIVE_CLASSES
 from vam.core.units import iso_utc
 
 REGISTRY_NAME = "video-projects-registry.json"
@@ -121,6 +123,7 @@ def render_dashboard(
         "written_at": iso_utc(when),
         "s3_price_per_gb_month": s3_price_per_gb_month,
         "expiry_warning_days": EXPIRY_WARNING_DAYS,
+        "archive_price_note": price_note(ARCHIVE_CLASSES),
     }
     css, script = _asset("dashboard.css"), _asset("dashboard.js")
     for name, text, closer in (("css", css, "</style"), ("js", script, "</script")):

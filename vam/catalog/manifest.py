@@ -1,10 +1,12 @@
 """A brand's manifest, projects.json (SPEC §7, docs/manifest-format.md): every project of the
-brand, where it lives (local flat or archived, SSD, S3 staging), what is backed up, and what needs
-attention; built here as a dict, written by vam.catalog.registry.
+brand, where it lives (local flat or archived, SSD, S3 staging, the cloud archive), how many
+copies of its heavy files exist (vam.catalog.copies), and what needs attention; built here as a
+dict, written by vam.catalog.registry.
 
 The scanner reads metadata only (os.scandir / stat), never file contents, so a brand with
-terabytes of video is scanned in seconds. S3 is read with one paginated listing per brand prefix.
-The SSD being unplugged or S3 being unreachable is a warning, never a failure.
+terabytes of video is scanned in seconds. S3 is read with one paginated listing per brand prefix
+(staging, and the archive). The SSD being unplugged or S3 being unreachable is a warning, never a
+failure.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from vam.archive.summary import ArchiveRead
+from vam.catalog.copies import cloud_entry, copies, copies_warning, has_heavy, heavy_files
 from vam.core.config import Config
 from vam.core.files import FileRules, TreeStats, tree_stats
 from vam.core.layout import ARCHIVED, STAGING
@@ -194,6 +198,10 @@ TOTALS = (
     "ssd_bytes",
     "s3_bytes",
     "s3_files",
+    "in_cloud",
+    "cloud_bytes",
+    "cloud_files",
+    "cloud_monthly_cost",
 )
 
 
@@ -203,9 +211,11 @@ def brand_manifest(
     brand: Brand,
     *,
     staging: StagingRead | None,
+    cloud: ArchiveRead | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """A brand's projects.json as a dict. `staging=None` means S3 was not asked (absent fields)."""
+    """A brand's projects.json as a dict. `staging=None` / `cloud=None` mean S3 was not asked
+    (absent fields)."""
     now = now or datetime.now(UTC)
     today = now.date()
     rules = config.team.files
@@ -221,7 +231,8 @@ def brand_manifest(
     for p in list_archived(root, brand):
         archived.setdefault(p.id, []).append(p)
     remote = staging.projects if staging and staging.available else {}
-    ids = sorted(set(active) | set(archived) | set(on_ssd) | set(remote))
+    in_cloud = cloud.projects if cloud and cloud.available else {}
+    ids = sorted(set(active) | set(archived) | set(on_ssd) | set(remote) | set(in_cloud))
 
     warnings: list[dict[str, Any]] = []
     projects: list[dict[str, Any]] = []
@@ -236,6 +247,9 @@ def brand_manifest(
         warnings.append(_warning(None, "ssd_unmounted", message))
     if staging is not None and not staging.available:
         warnings.append(_warning(None, "s3_unavailable", f"S3 not read: {staging.error}"))
+    elif cloud is not None and not cloud.available:
+        message = f"the cloud archive not read: {cloud.error}"
+        warnings.append(_warning(None, "cloud_unavailable", message))
 
     for pid in ids:
         notes: list[tuple[str, str]] = []
@@ -280,6 +294,7 @@ def brand_manifest(
                     )
 
         expected = (ssd_folder / rng / pid if rng else ssd_folder / pid) if ssd_folder else None
+        ssd_heavy: dict[str, int] | None = None
         if not mounted or ssd_folder is None:
             ssd = {"exists": None, "path": str(expected) if expected else None, "bytes": None}
         elif ssd_dir is not None:
@@ -287,8 +302,10 @@ def brand_manifest(
             ssd = {"exists": True, "path": str(ssd_dir), "bytes": ssd_stats.bytes}
             totals["on_ssd"] += 1
             totals["ssd_bytes"] += ssd_stats.bytes
+            ssd_heavy = heavy_files(ssd_dir, rules) if ssd_stats.heavy_files else {}
         else:
             ssd = {"exists": False, "path": str(expected), "bytes": None}
+            ssd_heavy = {}
 
         storage: dict[str, Any] = {"local": local, "ssd": ssd}
         if staging is not None and staging.available:
@@ -316,16 +333,28 @@ def brand_manifest(
                     when = f"(in {left} days)" if left >= 0 else "(already past)"
                     warn("staging_expiring", f"S3 staging expires {s3['expires']} {when}")
 
-        if flat and local["has_heavy_files"] and ssd["exists"] is False:
-            s3_files = storage.get("s3", {}).get("files")
-            if s3_files == 0:
-                warn(
-                    "not_backed_up",
-                    "not backed up: heavy files only on this computer "
-                    "(not on the SSD, nothing in S3)",
-                )
-            elif s3_files is None:
-                warn("not_backed_up", "not on the SSD (S3 not checked)")
+        archive = in_cloud.get(pid)
+        if cloud is not None and cloud.available:
+            storage["cloud"] = cloud_entry(archive, rules)
+            if archive is not None:
+                totals["in_cloud"] += 1
+                totals["cloud_files"] += archive.files
+                totals["cloud_bytes"] += archive.bytes
+                totals["cloud_monthly_cost"] += archive.monthly_cost
+        local_heavy = heavy_files(local_project.path, rules) if stats.heavy_files else {}
+        copy = copies(
+            local_heavy=local_heavy,
+            ssd_exists=ssd["exists"],
+            ssd_heavy=ssd_heavy,
+            archive=archive,
+            cloud_read=cloud is not None and cloud.available,
+            rules=rules,
+        )
+        copy["heavy"] = has_heavy(copy, ssd_heavy, storage.get("cloud"))
+        if copy["heavy"]:
+            few = copies_warning(brand, pid, copy)
+            if few:
+                warn("not_backed_up", few)
 
         totals["projects"] += 1
         entry = {
@@ -334,6 +363,7 @@ def brand_manifest(
             "valid_id": valid,
             "range": rng,
             "storage": storage,
+            "copies": copy,
             "warnings": [m for _k, m in notes],
         }
         projects.append(entry)
@@ -357,7 +387,14 @@ def brand_manifest(
             "total_bytes": free.get("total_bytes"),
         },
         "s3": _s3_source(config, brand, staging),
-        "totals": totals,
+        "cloud": {
+            "available": bool(cloud and cloud.available),
+            "bucket": config.storage.bucket,
+            "prefix": config.storage.archive_prefix_for(brand.key),
+            "class": config.storage.archive_class,
+            "error": "not checked" if cloud is None else cloud.error,
+        },
+        "totals": {**totals, "cloud_monthly_cost": round(totals["cloud_monthly_cost"], 6)},
         "disk": _disk(brand_repo(root, brand)),
         "projects": projects,
         "warnings": warnings,
@@ -369,6 +406,8 @@ def summary_line(data: dict[str, Any]) -> str:
     s3 = "S3 unknown"
     if data["s3"]["available"]:
         s3 = f"{t['in_s3']} in S3 ({t['s3_files']} files, {format_size(t['s3_bytes'])})"
+    if data.get("cloud", {}).get("available"):
+        s3 += f", {t['in_cloud']} in the cloud archive ({format_size(t['cloud_bytes'])})"
     ssd = (
         f"{t['on_ssd']} on SSD"
         if data["ssd"]["mounted"]

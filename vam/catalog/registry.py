@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from vam.archive.summary import ArchiveRead, read_for_report
 from vam.catalog.manifest import FORMAT, MANIFEST_NAME, brand_manifest, iso
 from vam.core.atomicfile import write_text_atomic
 from vam.core.config import Config
@@ -37,6 +38,11 @@ def registry(root: Path, brands: Iterable[dict[str, Any]], now: datetime | None 
             "ssd_bytes": sum(b["totals"]["ssd_bytes"] for b in brands),
             "s3_bytes": sum(b["totals"]["s3_bytes"] for b in brands),
             "s3_files": sum(b["totals"]["s3_files"] for b in brands),
+            "cloud_bytes": sum(b["totals"].get("cloud_bytes", 0) for b in brands),
+            "cloud_files": sum(b["totals"].get("cloud_files", 0) for b in brands),
+            "cloud_monthly_cost": round(
+                sum(b["totals"].get("cloud_monthly_cost", 0) for b in brands), 6
+            ),
             "warnings": sum(len(b["warnings"]) for b in brands),
         },
     }
@@ -61,6 +67,7 @@ def generate(
     *,
     use_s3: bool = True,
     read: Callable[[Config, Brand], StagingRead] | None = None,
+    read_cloud: Callable[[Config, Brand], ArchiveRead] | None = None,
     now: datetime | None = None,
     dry_run: bool = False,
 ) -> tuple[list[Written], Path]:
@@ -70,19 +77,24 @@ def generate(
     written: list[Written] = []
     s3_down: str | None = None
     for brand in brands:
-        staging = None
+        staging = cloud = None
         if use_s3:
+            settings = settings_for_brand(config, root, brand)
             if s3_down is not None:
                 # the first brand already failed to reach S3: don't wait for the timeout 6 times
                 staging = StagingRead(config.storage.prefix_for(brand.key), error=s3_down)
             elif read is not None:
                 staging = read(config, brand)
             else:
-                settings = settings_for_brand(config, root, brand)
                 staging = read_staging(config, settings, config.storage.prefix_for(brand.key))
             if not staging.available:
                 s3_down = staging.error
-        data = brand_manifest(config, root, brand, staging=staging, now=now)
+                cloud = ArchiveRead(config.storage.archive_prefix_for(brand.key), error=s3_down)
+            elif read_cloud is not None:
+                cloud = read_cloud(config, brand)
+            else:
+                cloud = read_for_report(config, settings, brand.key)
+        data = brand_manifest(config, root, brand, staging=staging, cloud=cloud, now=now)
         repo = brand_repo(root, brand)
         path = None
         if repo.is_dir():

@@ -21,6 +21,8 @@ DEFAULT_ID_PATTERNS = {
     # any kebab name: boy-baker
     "storyline": r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
 }
+# the S3 storage classes the off-site archive may use (vam/archive/classes.py has their costs)
+ARCHIVE_CLASSES = ("DEEP_ARCHIVE", "GLACIER", "GLACIER_IR", "STANDARD_IA")
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,25 @@ class Storage:
     staging_days: int = 90
     noncurrent_days: int = 14
     abort_multipart_days: int = 7
+    archive_prefix: str = "archive/v-{brand}/"
+    archive_class: str = "DEEP_ARCHIVE"
 
     def prefix_for(self, brand_key: str) -> str:
         """S3 key prefix of a brand's staging area, always ending in '/'."""
         prefix = self.staging_prefix.format(brand=brand_key)
         return prefix if prefix.endswith("/") else prefix + "/"
+
+    def archive_prefix_for(self, brand_key: str) -> str:
+        """S3 key prefix of a brand's off-site archive, always ending in '/'."""
+        prefix = self.archive_prefix.format(brand=brand_key)
+        return prefix if prefix.endswith("/") else prefix + "/"
+
+
+def fixed_root(template: str) -> str:
+    """The fixed folder before `{brand}` in a prefix template: `staging/v-{brand}/` -> `staging/`
+    ('' when the template starts with the brand)."""
+    head = template.split("{brand}", 1)[0]
+    return head[: head.rfind("/") + 1]
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,8 @@ STORAGE_KEYS = {
     "staging_days",
     "noncurrent_days",
     "abort_multipart_days",
+    "archive_prefix",
+    "archive_class",
 }
 FILES_KEYS = {"heavy_extensions", "light_extensions", "heavy_min_mb", "exclude"}
 BRAND_KEYS = {
@@ -129,6 +147,7 @@ def parse_team(path: Path) -> Team:
         staging_days=st.get("staging_days", int, 90),
         noncurrent_days=st.get("noncurrent_days", int, 14),
         abort_multipart_days=st.get("abort_multipart_days", int, 7),
+        **_archive_keys(path, st, prefix),
     )
     if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", storage.bucket):
         raise ConfigError(
@@ -186,6 +205,35 @@ def parse_team(path: Path) -> Team:
             )
         )
     return Team(path=path, storage=storage, brands=tuple(brands), users=tuple(users), files=files)
+
+
+def _archive_keys(path: Path, st: Table, staging_prefix: str) -> dict[str, str]:
+    """archive_prefix and archive_class, checked: the archive must lie outside the staging area
+    (whose lifecycle rule expires everything under it) and use a class vam knows."""
+    prefix = st.get("archive_prefix", str, "archive/v-{brand}/")
+    where = located(path, "storage.archive_prefix")
+    if "{brand}" not in prefix:
+        raise ConfigError(
+            f"{where}: archive_prefix must contain {{brand}}, e.g. 'archive/v-{{brand}}/'"
+        )
+    root, staging_root = fixed_root(prefix), fixed_root(staging_prefix)
+    if not root:
+        raise ConfigError(
+            f"{where}: archive_prefix {prefix!r} needs a fixed folder before {{brand}} (the "
+            "lifecycle keeps that folder's old versions longer), e.g. 'archive/v-{brand}/'"
+        )
+    if staging_root and (root.startswith(staging_root) or staging_root.startswith(root)):
+        raise ConfigError(
+            f"{where}: archive_prefix {prefix!r} overlaps the staging area ({staging_root}), "
+            f"whose lifecycle rule deletes everything under it; use e.g. 'archive/v-{{brand}}/'"
+        )
+    klass = st.get("archive_class", str, "DEEP_ARCHIVE")
+    if klass.upper() not in ARCHIVE_CLASSES:
+        raise ConfigError(
+            f"{located(path, 'storage.archive_class')}: archive_class is {klass!r}; use one of "
+            f"{', '.join(ARCHIVE_CLASSES)}"
+        )
+    return {"archive_prefix": prefix, "archive_class": klass.upper()}
 
 
 def _parse_brand(path: Path, key: str, raw: Any) -> Brand:

@@ -168,6 +168,21 @@ def play(world: DemoWorld, run_vam: Runner, inbox: WebhookInbox | None = None) -
     banner("10. The project is done: clean up staging (only what exists elsewhere too)")
     run_vam(david, ["s3.cleanup", *ad, "--dry-run"])
     run_vam(david, ["s3.cleanup", *ad, "--yes"])
+
+    banner("11. b65 is finished: to the SSD and off-site to S3 Deep Archive, both verified")
+    run_vam(david, ["archive.cloud", *ad, "--dry-run"])
+    run_vam(david, ["ssd.archive", *ad, "--cloud"])
+    run_vam(david, ["archive.cloud", *ad])  # a second run sends nothing
+    run_vam(david, ["archive.status", "--brand", "ad"])
+
+    banner("12. The SSD is lost: one file back from the cloud archive, verified")
+    restored = world.base / "restored" / B65
+    final = f"final/{B65}-v1.mp4"
+    run_vam(david, ["archive.restore", *ad, "--file", final, "--to", str(restored), "--yes"])
+
+    banner("13. Every project's copies at a glance")
+    run_vam(david, ["manifest.generate", "--all"])
+    run_vam(david, ["dashboard", "--no-refresh", "--output", str(dashboard)])
     return dashboard
 
 

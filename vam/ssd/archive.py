@@ -35,8 +35,9 @@ from vam.core.config import Config
 from vam.core.errors import SafetyError
 from vam.core.filecopy import copy_file_atomic
 from vam.core.layout import PARTIAL_SUFFIX
+from vam.core.projectfiles import project_files
 from vam.core.units import format_size
-from vam.ssd.archive_plan import ArchivePlan, Hooks, project_files
+from vam.ssd.archive_plan import ArchivePlan, Hooks
 from vam.ssd.archive_removal import KeptFile, remove_archived
 from vam.ssd.lightsync import plan_light
 

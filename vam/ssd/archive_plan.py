@@ -16,8 +16,9 @@ from pathlib import Path
 from vam.core.checksum import file_crc32
 from vam.core.config import Config
 from vam.core.errors import SafetyError
-from vam.core.files import FileRules, LocalFile, Skipped, tree_stats, walk
+from vam.core.files import LocalFile, Skipped, tree_stats, walk
 from vam.core.layout import ARCHIVED, BACKUPS, STATE_DIR
+from vam.core.projectfiles import BACKUPS_REL, backup_files, project_files
 from vam.core.projects import Project, list_active, projects_dir
 from vam.core.ranges import id_key, range_for, range_names
 from vam.core.units import format_size
@@ -25,7 +26,6 @@ from vam.ssd.layout import ssd_projects
 from vam.ssd.lightsync import require_ssd
 
 DEFAULT_RESERVE = 512 * 1024 * 1024  # keep this much free on the SSD after the copy
-BACKUPS_REL = f"{STATE_DIR}/{BACKUPS}"  # `.vam/backups`, inside the project and its SSD copy
 
 
 @dataclass(frozen=True)
@@ -98,24 +98,6 @@ def choose_range(project_id: str, ssd_ranges: list[str], local_ranges: list[str]
     if on_ssd in ssd_ranges:
         return on_ssd
     return range_for(project_id, local_ranges)
-
-
-def backup_files(folder: Path, rules: FileRules, skipped: list[Skipped]) -> list[LocalFile]:
-    """The files under `folder/.vam/backups/`, named `.vam/backups/…` (the exclude list keeps
-    `.vam` out of every walk; this is the one part of it that is the team's work)."""
-    state, root = folder / STATE_DIR, folder / STATE_DIR / BACKUPS
-    if state.is_symlink() or root.is_symlink():
-        skipped.append(Skipped(BACKUPS_REL, "symlink: not followed"))
-        return []
-    inner: list[Skipped] = []
-    found = [LocalFile(f"{BACKUPS_REL}/{f.rel}", f.path, f.stamp) for f in walk(root, rules, inner)]
-    skipped += [Skipped(f"{BACKUPS_REL}/{s.rel}", s.reason, s.problem) for s in inner]
-    return found
-
-
-def project_files(folder: Path, rules: FileRules, skipped: list[Skipped]) -> list[LocalFile]:
-    """What an archive of `folder` carries: its files and its backups."""
-    return [*walk(folder, rules, skipped), *backup_files(folder, rules, skipped)]
 
 
 def _state_files(folder: Path) -> list[str]:

@@ -19,7 +19,8 @@ from vam.core import durable
 from vam.core.checksum import crc32_of_range
 from vam.core.filecopy import make_folders
 from vam.core.layout import BACKUPS, PARTIAL_SUFFIX, STATE_DIR
-from vam.ssd.archive_plan import BACKUPS_REL, ArchivePlan, FileStep, Hooks
+from vam.core.projectfiles import BACKUPS_REL
+from vam.ssd.archive_plan import ArchivePlan, FileStep, Hooks
 from vam.ssd.lightsync import LightAction, apply_light
 
 

@@ -31,7 +31,7 @@ ROOT_TASKS = {
     "watch": ("watch", "watch"),
 }
 # collection name == its module in vam.tasks
-COLLECTIONS = ("s3", "aws", "manifest", "ssd", "repo")
+COLLECTIONS = ("s3", "aws", "manifest", "ssd", "repo", "archive")
 
 # core flags that need every task (listing, help without a task, shell completion)
 _WHOLE_FLAGS = {"-l", "--list", "-h", "--help", "--complete", "--print-completion-script"}

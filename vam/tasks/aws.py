@@ -118,7 +118,7 @@ def _scopes(config: Config, name: str | None, brands: str | None) -> tuple[polic
     }
 )
 def setup_policy(c, name=None, brands=None, dry_run=False, aws_profile=None, json_=False):
-    """Create or update the least-privilege staging policies (team-wide and per-brand scopes)."""
+    """Create or update the least-privilege policies: staging, the archive (team, brands, owner)."""
     config = load_config()
     aws = connect_as(config, profile=aws_profile)
     iam = aws.client("iam")
@@ -446,7 +446,7 @@ def _settings_target() -> Path:
     }
 )
 def check(c, brand=None, aws_profile=None, json_=False):
-    """With your credentials: probe staging (list/put/get/delete) and compare bucket settings."""
+    """With your credentials: probe staging and the archive, compare the bucket's settings."""
     config = load_config()
     aws = connect_as(config, profile=aws_profile)
     s3 = aws.client("s3")
@@ -462,6 +462,11 @@ def check(c, brand=None, aws_profile=None, json_=False):
     if checks[0].ok:
         staging = [awscheck.probe_staging(s3, config.storage, b, aws.profile) for b in brands]
         checks += staging
+        owner = me is not None and me.role == policy.OWNER_ROLE
+        checks += [
+            awscheck.probe_archive(s3, config.storage, b, owner=owner, profile=aws.profile)
+            for b in brands
+        ]
         writable = [b for b, probed in zip(brands, staging, strict=True) if probed.ok]
         if writable:  # probed where these credentials may write
             checks.append(awscheck.check_conditional_writes(s3, config.storage, writable[0]))

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from datetime import UTC, datetime
 
+from vam.archive.cloud import archive_project, result_lines
+from vam.archive.plan import plan_lines as cloud_lines
+from vam.archive.scan import scan_archive
+from vam.archive.target import archive_target
 from vam.core.config import load_config
 from vam.core.errors import NotFoundError, SafetyError, UsageError
 from vam.core.layout import STATE_DIR
@@ -15,8 +20,10 @@ from vam.core.projects import (
     select_project,
 )
 from vam.core.units import format_size, parse_size
+from vam.s3sync.session import Session
 from vam.ssd.archive import execute_archive
 from vam.ssd.archive_plan import DEFAULT_RESERVE, Hooks, pick_oldest, plan_archive, plan_lines
+from vam.ssd.cloud import check_same, source_for
 from vam.ssd.lightsync import (
     apply_light,
     backup_dir,
@@ -56,6 +63,8 @@ class _Progress(Hooks):
         "keep_local": "copy and verify, but keep the local project",
         "cleanup_s3": "after the verified copy, delete the project's S3 staging objects whose "
         "content is on the SSD (compared by size and MD5/CRC32)",
+        "cloud": "also archive it to the cloud (archive.cloud), verified, before anything local "
+        "goes: two copies in two places",
         "reserve": "space to keep free on the SSD after the copy (e.g. 2GB); default 512MiB",
         "json": JSON_HELP,
     }
@@ -68,6 +77,7 @@ def archive(
     dry_run=False,
     keep_local=False,
     cleanup_s3=False,
+    cloud=False,
     reserve=None,
     json_=False,
 ):
@@ -94,6 +104,7 @@ def archive(
             )
         projects = [found]
     require_ssd(config, root, projects[0].brand)
+    session = Session(projects[0].brand.key) if cloud else None
 
     done: list[dict] = []
     result(dry_run=dry_run, projects=done)
@@ -135,7 +146,22 @@ def archive(
             say(f"  the SSD copy differs in {len(plan.differs)} file(s):")
             for step in plan.differs:
                 say(f"    {step.rel}: {step.detail}")
+        cloud_plan = None
+        if session is not None:
+            cloud_plan = scan_archive(
+                session.s3,
+                archive_target(config, proj.brand.key, proj.id),
+                proj.path,
+                config.team.files,
+                state_dir=source_for(config, root, proj).state_dir,
+                update=True,  # archiving now: the files as they are now
+            )
+            for line in cloud_lines(cloud_plan):
+                say(f"  {line}")
+            entry["cloud"] = {"to_send": len(cloud_plan.to_send), "plan": cloud_lines(cloud_plan)}
         if dry_run:
+            if cloud_plan is not None:
+                say("  --cloud: the local files go only after both copies verify")
             if cleanup_s3 and objects:
                 say(
                     "  --cleanup-s3 would delete only files whose content the SSD copy has "
@@ -145,7 +171,12 @@ def archive(
             continue
         progress = _Progress(plan.copy_bytes, enabled=not json_)
         try:
-            archived = execute_archive(plan, config, keep_local=keep_local, hooks=progress)
+            if cloud_plan is not None and session is not None:
+                archived = _with_cloud(
+                    plan, cloud_plan, session, config, root, keep_local, progress, entry, json_
+                )
+            else:
+                archived = execute_archive(plan, config, keep_local=keep_local, hooks=progress)
         finally:
             progress.close()
         entry.update(
@@ -208,6 +239,37 @@ def archive(
                 f"  S3 staging still holds {len(objects)} file(s); to remove them: "
                 f"vam s3.cleanup --brand {proj.brand.key} --project {proj.id}"
             )
+
+
+def _with_cloud(plan, cloud_plan, session, config, root, keep_local, progress, entry, json_):
+    """The SSD copy made and verified, then the cloud archive made and verified, then both
+    proven to hold the same bytes; only then (unless --keep-local) the local project goes."""
+    first = execute_archive(plan, config, keep_local=True, hooks=progress)
+    say(f"  SSD copy verified: {first.verified} file(s) in {plan.ssd_dir}")
+    done = archive_project(
+        session.s3,
+        cloud_plan,
+        user=session.user,
+        state_dir=source_for(config, root, plan.project).state_dir,
+        max_rate=session.rate(None),
+        show_progress=False if json_ else None,
+        profile=session.aws.profile,
+    )
+    for line in result_lines(done):
+        say(line)
+    entry["cloud"].update(verified=done.verified, complete=done.complete)
+    if not done.complete:
+        raise SafetyError(
+            f"the cloud archive of {plan.project.id} did not verify (see above); the SSD copy is "
+            "made and verified, nothing was deleted locally — fix what is named and run the "
+            "same command again"
+        )
+    if keep_local:
+        return first
+    again = plan_archive(config, root, plan.project, reserve=plan.reserve)
+    check_same(again, done.index or cloud_plan.index)
+    final = execute_archive(again, config, keep_local=False, hooks=progress)
+    return dataclasses.replace(final, copied=first.copied)
 
 
 @vam_task(

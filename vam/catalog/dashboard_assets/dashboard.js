@@ -13,7 +13,11 @@
 //            has_light_files, last_modified}; ssd.{exists, path, bytes};
 //     s3.{files, bytes, last_modified, state, expires,
 //         objects[].{path, bytes, last_modified, uploaded_by, state, expires?, elsewhere?,
-//                    only_in_staging?}}
+//                    only_in_staging?}};
+//     cloud.{files, bytes, class, archived_at, restore{state, detail}?, monthly_cost} (absent:
+//            the archive was not read); and .copies.{local, ssd, cloud, count, unknown[]}
+//   brands[].cloud.{available, error}; .totals.{in_cloud, cloud_bytes, cloud_files,
+//                                               cloud_monthly_cost}
 "use strict";
 
 (function () {
@@ -26,13 +30,14 @@
   const WARNING_KINDS = [
     ["conflict", "Conflicts"],
     ["only_in_staging", "Only copy in S3 staging"],
-    ["not_backed_up", "Not backed up"],
+    ["not_backed_up", "Fewer than two copies"],
     ["staging_expiring", "Staging expiring soon"],
     ["heavy_in_archived", "Heavy files in archived folders"],
     ["invalid_id", "Invalid project ids"],
     ["ssd_unmounted", "SSD not plugged in"],
     ["ssd_not_configured", "No SSD configured"],
     ["s3_unavailable", "S3 unavailable"],
+    ["cloud_unavailable", "Cloud archive unavailable"],
   ];
 
   // ------------------------------------------------------------------ formatting
@@ -51,6 +56,12 @@
 
   function formatCost(bytes) {
     const dollars = ((Number(bytes) || 0) / GIB) * page.s3_price_per_gb_month;
+    if (dollars === 0) return "$0.00";
+    return dollars < 0.01 ? "< $0.01" : "$" + dollars.toFixed(2);
+  }
+
+  function formatDollars(amount) {
+    const dollars = Number(amount) || 0;
     if (dollars === 0) return "$0.00";
     return dollars < 0.01 ? "< $0.01" : "$" + dollars.toFixed(2);
   }
@@ -121,6 +132,7 @@
       const local = storage.local || {};
       const ssd = storage.ssd || {};
       const s3 = storage.s3; // absent when S3 could not be read
+      const cloud = storage.cloud; // absent when the cloud archive was not read
       const row = {
         brand: brand,
         id: String(p.id),
@@ -128,10 +140,13 @@
         local: local,
         ssd: ssd,
         s3: s3,
+        cloud: cloud,
+        copies: p.copies || null,
         active: local.exists === true && local.structure !== "archived",
         archived: local.exists === true && local.structure === "archived",
         onSsd: ssd.exists === true,
         inS3: !!s3 && (Number(s3.files) || 0) > 0,
+        inCloud: !!cloud && (Number(cloud.files) || 0) > 0,
       };
       row.ssdOnly = row.onSsd && !local.exists && !row.inS3;
       row.search = fold(row.id + " " + (p.name || "") + " " + (p.title || ""));
@@ -155,6 +170,10 @@
       ssd_bytes: sum((p) => (p.onSsd ? p.ssd.bytes : 0)),
       s3_bytes: sum((p) => (p.s3 ? p.s3.bytes : 0)),
       s3_files: sum((p) => (p.s3 ? p.s3.files : 0)),
+      in_cloud: count((p) => p.inCloud),
+      cloud_bytes: sum((p) => (p.cloud ? p.cloud.bytes : 0)),
+      cloud_files: sum((p) => (p.cloud ? p.cloud.files : 0)),
+      cloud_monthly_cost: sum((p) => (p.cloud ? p.cloud.monthly_cost : 0)),
     };
     // the manifest's own totals win; computed ones fill the gaps of an older or partial registry
     const out = {};
@@ -241,6 +260,9 @@
       ssd_bytes: pick("ssd_bytes", sum("ssd_bytes")),
       s3_bytes: pick("s3_bytes", sum("s3_bytes")),
       s3_files: pick("s3_files", sum("s3_files")),
+      cloud_bytes: pick("cloud_bytes", sum("cloud_bytes")),
+      cloud_files: pick("cloud_files", sum("cloud_files")),
+      cloud_monthly_cost: pick("cloud_monthly_cost", sum("cloud_monthly_cost")),
     };
   })();
 
@@ -258,6 +280,8 @@
       ["ssd", "SSD", formatSize(allTotals.ssd_bytes)],
       ["s3", "S3 staging", formatSize(allTotals.s3_bytes) + " · " + plural(allTotals.s3_files, "file")],
       ["cost", "S3 / month", formatCost(allTotals.s3_bytes)],
+      ["cloud", "Cloud archive", formatSize(allTotals.cloud_bytes) + " · " + plural(allTotals.cloud_files, "file")],
+      ["archive-cost", "Archive / month", formatDollars(allTotals.cloud_monthly_cost)],
       ["warnings", "Warnings", String(warnings.length)],
     ];
     document.getElementById("totals").replaceChildren(
@@ -265,9 +289,11 @@
         el("div", { "data-total": key, class: key === "warnings" && warnings.length ? "alert" : null },
           el("dt", {}, label), el("dd", {}, value))));
     document.getElementById("price-note").textContent =
-      "S3 / month is an estimate: staging size × $" + page.s3_price_per_gb_month +
+      "Per month is an estimate. Staging: its size × $" + page.s3_price_per_gb_month +
       " per GB-month (S3 Standard, first 50 TB; 1 GB = 2³⁰ bytes). " +
-      "Requests, transfer and old object versions are not included.";
+      "Requests, transfer and old object versions are not included. " +
+      "Archive: each archived file at its storage class's price, with the class's " +
+      "per-object overhead; " + (page.archive_price_note || "");
   }
 
   function usage(free, total) {
@@ -286,7 +312,7 @@
   function renderBrands() {
     const body = document.querySelector("#brands tbody");
     if (!brands.length) {
-      body.replaceChildren(el("tr", {}, el("td", { colspan: 13, class: "empty" },
+      body.replaceChildren(el("tr", {}, el("td", { colspan: 14, class: "empty" },
         "No brands in the registry yet. Run `vam manifest.generate --all`, then `vam dashboard`.")));
       return;
     }
@@ -294,6 +320,8 @@
       const t = b.totals;
       const s3info = b.raw.s3;
       const s3ok = s3info && s3info.available !== false;
+      const cloudInfo = b.raw.cloud;
+      const cloudOk = !!cloudInfo && cloudInfo.available !== false; // absent: not read
       const ssdInfo = b.raw.ssd;
       // an SSD nobody configured is not an SSD someone forgot to plug in
       let ssdCell = "no SSD configured";
@@ -313,9 +341,16 @@
         el("td", { class: "num", "data-col": "archived_bytes" }, formatSize(t.archived_bytes)),
         el("td", { class: "num", "data-col": "ssd_bytes" }, formatSize(t.ssd_bytes)),
         el("td", { class: "num", "data-col": "s3_bytes" },
-          s3ok ? formatSize(t.s3_bytes) + " · " + plural(t.s3_files, "file")
+          s3ok ? [formatSize(t.s3_bytes), el("br"), el("span", { class: "sub" }, plural(t.s3_files, "file"))]
                : el("span", { class: "bad" }, "unavailable")),
-        el("td", { class: "num", "data-col": "cost" }, s3ok ? formatCost(t.s3_bytes) : "–"),
+        el("td", { class: "num", "data-col": "cloud_bytes" },
+          cloudOk ? [formatSize(t.cloud_bytes), el("br"), el("span", { class: "sub" }, plural(t.in_cloud, "project"))]
+            : cloudInfo ? el("span", { class: "bad" }, "unavailable") : "–"),
+        // the archive's monthly cost beside the staging's
+        el("td", { class: "num", "data-col": "cost" },
+          el("span", { "data-part": "staging" }, (s3ok ? formatCost(t.s3_bytes) : "–") + " staging"),
+          el("br"),
+          el("span", { "data-part": "archive" }, (cloudOk ? formatDollars(t.cloud_monthly_cost) : "–") + " archive")),
         el("td", { "data-col": "disk" }, usage(disk.free_bytes, disk.total_bytes)),
         el("td", { "data-col": "ssd" }, ssdCell));
     }));
@@ -334,6 +369,8 @@
     ssd: (p) => p.onSsd,
     "ssd-only": (p) => p.ssdOnly,
     s3: (p) => p.inS3,
+    cloud: (p) => p.inCloud,
+    copies: (p) => fewCopies(p),
     warnings: (p) => p.warnings.length > 0,
   };
 
@@ -349,6 +386,7 @@
     range: [(p) => (p.onSsd ? p.raw.range || "" : "~"), 1],
     s3: [(p) => (p.inS3 ? Number(p.s3.bytes) || 0 : -1), -1],
     expires: [(p) => (p.inS3 && p.s3.expires ? p.s3.expires : "9999"), 1],
+    copies: [(p) => (p.copies ? Number(p.copies.count) || 0 : -1), 1],
     warnings: [(p) => p.warnings.length, -1],
   };
   let sorting = null; // { key, direction } or null for the registry's order
@@ -421,6 +459,7 @@
     const archived = rows.filter((p) => p.archived);
     const ssd = rows.filter((p) => p.onSsd);
     const s3 = rows.filter((p) => p.inS3);
+    const cloud = rows.filter((p) => p.inCloud);
     document.getElementById("states").replaceChildren(
       card("active", "Active", active, size(active, (p) => p.local.bytes)),
       card("archived", "Archived", archived, size(archived, (p) => p.local.bytes) + " light files"),
@@ -430,7 +469,10 @@
           : null),
       card("s3", "In S3 staging", s3,
         size(s3, (p) => p.s3.bytes) + " · " +
-        plural(s3.reduce((a, p) => a + (Number(p.s3.files) || 0), 0), "file")));
+        plural(s3.reduce((a, p) => a + (Number(p.s3.files) || 0), 0), "file")),
+      card("cloud", "In the cloud archive", cloud,
+        size(cloud, (p) => p.cloud.bytes) + " · " +
+        formatDollars(cloud.reduce((a, p) => a + (Number(p.cloud.monthly_cost) || 0), 0)) + "/month"));
   }
 
   // ------------------------------------------------------------------ warnings panel
@@ -474,7 +516,27 @@
     else if (p.ssd.exists === null && p.ssd.path) out.push(badge("SSD ?", "unknown", "SSD not plugged in"));
     if (p.inS3) out.push(badge("S3", "s3", "files in S3 staging"));
     if (!p.s3) out.push(badge("S3 ?", "unknown", "S3 could not be read"));
+    if (p.inCloud) out.push(badge("Cloud", "cloud", "in the cloud archive (" + (p.cloud.class || "?") + ")"));
     return out;
+  }
+
+  // A project whose heavy files have fewer than two copies (the manifest's judgement: it knows
+  // which projects have heavy files at all, and whether the SSD was in sight).
+  function fewCopies(p) {
+    return warnings.some((w) => w.brand === p.brand && w.project === p.id && w.kind === "not_backed_up");
+  }
+
+  const COPY_NAMES = { local: "this computer", ssd: "SSD", cloud: "cloud" };
+
+  function copiesCell(p) {
+    const c = p.copies;
+    if (!c) return "–";
+    if (c.heavy === false) return el("span", { title: "no heavy files to keep copies of" }, "–");
+    const where = ["local", "ssd", "cloud"].filter((k) => c[k] === true).map((k) => COPY_NAMES[k]);
+    const unknown = (c.unknown || []).map((k) => COPY_NAMES[k] + " ?");
+    const text = String(c.count) + (where.length || unknown.length ? " · " + where.concat(unknown).join(", ") : "");
+    return el("span", { class: fewCopies(p) ? "bad" : null,
+                        title: "copies of the heavy files (S3 staging expires: it is not a copy)" }, text);
   }
 
   function expiryCell(p) {
@@ -503,6 +565,7 @@
       el("td", {}, p.onSsd ? p.raw.range || "–" : "–"),
       el("td", { class: "num" }, p.inS3 ? formatSize(p.s3.bytes) + " · " + plural(p.s3.files, "file") : "–"),
       el("td", { class: "expires" }, expiryCell(p)),
+      el("td", { class: "copies" }, copiesCell(p)),
       el("td", { class: "num" + (p.warnings.length ? " bad" : "") }, p.warnings.length || "–"))));
     const empty = document.getElementById("projects-empty");
     empty.hidden = shown.length > 0;
@@ -596,25 +659,42 @@
       o.only_in_staging === null ? "not here; SSD not checked" : "nowhere else");
   }
 
+  function cloudSection(p) {
+    const c = p.cloud;
+    if (!c) return el("p", { class: "bad" }, "The cloud archive could not be read when the registry was made.");
+    if (!(Number(c.files) > 0)) return el("p", {}, "Not in the cloud archive.");
+    return defList([
+      ["Files", plural(Number(c.files) || 0, "file") + " · " + formatSize(c.bytes)],
+      ["Class", c.class || "–"],
+      ["Archived", formatTime(c.archived_at)],
+      ["Restore", c.restore ? c.restore.detail || c.restore.state : "none"],
+      ["Cost", formatDollars(c.monthly_cost) + " a month"],
+    ], true);
+  }
+
   function openDetail(p, from) {
     opener = from || null;
     document.getElementById("detail-title").textContent = p.id;
     const raw = p.raw;
     const warned = p.warnings;
     // S3 first: it is what the team shares and what expires; then the two local copies side by side
-    document.getElementById("detail-body").replaceChildren(
+    // (replaceChildren would show a null as the text "null": a project without warnings)
+    document.getElementById("detail-body").replaceChildren(...[
       defList([
         ["Brand", p.brand.name],
         ["Type", raw.type || "–"],
         ["Range", raw.range || "–"],
         ["Valid id", raw.valid_id === false ? el("span", { class: "bad" }, "no") : yesNo(raw.valid_id)],
+        ["Copies", copiesCell(p)],
       ], true),
       warned.length ? el("section", { class: "detail-warnings" },
         el("h3", {}, "Warnings"), el("ul", {}, warned.map((w) => el("li", {}, w)))) : null,
       el("section", { class: "s3" }, el("h3", {}, "S3 staging"), s3Section(p)),
+      el("section", { class: "cloud" }, el("h3", {}, "Cloud archive"), cloudSection(p)),
       el("div", { class: "detail-cols" },
         el("section", {}, el("h3", {}, "This computer"), localSection(p)),
-        el("section", {}, el("h3", {}, "SSD"), ssdSection(p))));
+        el("section", {}, el("h3", {}, "SSD"), ssdSection(p))),
+    ].filter(Boolean));
     if (!dialog.open) dialog.showModal();
     document.getElementById("detail-close").focus();
   }

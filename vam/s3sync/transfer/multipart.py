@@ -77,7 +77,10 @@ def put_multipart(
     if_none_match: bool,
     meter: Meter,
     state_dir: Path | None,
+    placement: dict[str, str] | None = None,
 ) -> Uploaded:
+    """`placement`: extra arguments of the upload's creation (its StorageClass)."""
+    placement = placement or {}
     size = stat.st_size
     record = record_path(state_dir, "uploads", bucket, key)
     identity = {
@@ -86,6 +89,8 @@ def put_multipart(
         "size": size,
         "mtime_ns": stat.st_mtime_ns,
         "crc32": crc32,
+        # an upload begun in another storage class is not this one (a class is set at creation)
+        "storage_class": placement.get("StorageClass"),
     }
     # Don't send gigabytes that the complete step would refuse anyway.
     check_precondition(s3, bucket, key, if_match, if_none_match)
@@ -93,7 +98,7 @@ def put_multipart(
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
         upload_id, part_size, done = _resume_or_start(
-            s3, bucket, key, fd, size, identity, meta, record, meter
+            s3, bucket, key, fd, size, identity, meta, record, meter, placement
         )
         resumed = sum(p.size for p in done.values())
         if resumed:
@@ -151,6 +156,7 @@ def _resume_or_start(
     meta: dict[str, str],
     path: Path | None,
     meter: Meter,
+    placement: dict[str, str],
 ) -> tuple[str, int, dict[int, _Part]]:
     """(upload id, part size, parts already on S3 and verified): a recorded upload of the same
     file version continues; a recorded upload of another version is aborted."""
@@ -185,6 +191,7 @@ def _resume_or_start(
         Metadata={**meta, META_PART_SIZE: str(part_size)},
         ChecksumAlgorithm="CRC32",
         ChecksumType="FULL_OBJECT",
+        **placement,
     )
     upload_id = created["UploadId"]
     write_record(

@@ -48,6 +48,7 @@ def upload_file(
     planned: Stamp | None = None,
     cancel: threading.Event | None = None,
     head_first: bool = False,
+    storage_class: str | None = None,
 ) -> Uploaded:
     """Upload `path` to `key`, verified against `crc32`, resumably when `state_dir` is given.
 
@@ -60,12 +61,15 @@ def upload_file(
     still moves the ctime), or the upload is not recorded.
     `cancel`, once set, stops the transfer within a chunk (the caller re-raises its reason).
     `head_first`: the server ignores If-Match / If-None-Match, so a single PUT HEADs the key just
-    before (the multipart path HEADs before completing anyway)."""
+    before (the multipart path HEADs before completing anyway).
+    `storage_class`: the object's S3 storage class (the off-site archive's DEEP_ARCHIVE, …);
+    None leaves it to the bucket (STANDARD)."""
     path = Path(path)
     stat = path.stat()
     if planned is not None and Stamp.of(stat) != planned:
         raise changed(path, "it was saved again after the plan was made")
     meta = dict(metadata)
+    placement = {"StorageClass": storage_class} if storage_class else {}
     if crc32 is not None:
         meta[META_CRC32] = crc32_hex(crc32)
     meter = Meter(key, progress, limiter_for(max_rate), cancel)
@@ -78,11 +82,22 @@ def upload_file(
             if head_first:
                 check_precondition(s3, bucket, key, if_match, if_none_match)
             result = _put_single(
-                s3, bucket, key, path, stat, crc32, meta, if_match, if_none_match, meter
+                s3, bucket, key, path, stat, crc32, meta, if_match, if_none_match, meter, placement
             )
         else:
             result = put_multipart(
-                s3, bucket, key, path, stat, crc32, meta, if_match, if_none_match, meter, state_dir
+                s3,
+                bucket,
+                key,
+                path,
+                stat,
+                crc32,
+                meta,
+                if_match,
+                if_none_match,
+                meter,
+                state_dir,
+                placement,
             )
         ok = True
         return result
@@ -101,6 +116,7 @@ def _put_single(
     if_match: str | None,
     if_none_match: bool,
     meter: Meter,
+    placement: dict[str, str],
 ) -> Uploaded:
     with path.open("rb") as fh:
         data = fh.read(tuning.SINGLE_PUT_LIMIT + 1)
@@ -121,6 +137,7 @@ def _put_single(
         Metadata={**meta, META_PART_SIZE: "0"},
         ChecksumAlgorithm="CRC32",
         ChecksumCRC32=crc32_b64(crc32),
+        **placement,
         **conditional_args(if_match, if_none_match),
     )
     try:
