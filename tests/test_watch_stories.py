@@ -6,6 +6,7 @@ change, also on the team's webhook) and never resolved, a file still being writt
 
 from __future__ import annotations
 
+import contextlib
 import signal
 
 import pytest
@@ -183,6 +184,50 @@ def test_the_watch_waits_out_a_lost_network_and_carries_on_when_it_is_back(link,
         watch.wait_for(ev.UPLOADED, "notes.md")
     assert "cannot reach S3" in offline.text and "trying again" in offline.text
     assert _body(s3c, "notes.md") == b"Written while S3 was away.\n"
+
+
+@pytest.fixture
+def own_server(s3, monkeypatch):
+    """A moto server of David's own, on a fixed port, that the story stops and starts again.
+    (moto keeps its buckets in the process, so the restarted server has the same objects, as S3
+    after an outage.)"""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    _host, port = server.get_host_and_port()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    state = {"server": server, "port": port}
+
+    def stop() -> None:
+        state["server"].stop()
+
+    def start() -> None:
+        again = ThreadedMotoServer(ip_address="127.0.0.1", port=state["port"], verbose=False)
+        again.start()
+        state["server"] = again
+
+    yield stop, start
+    with contextlib.suppress(Exception):
+        state["server"].stop()
+
+
+def test_the_server_stopped_then_restarted_the_watch_recovers(own_server, david, s3c):
+    """S3 goes away for real (the server stops: connections refused), David saves a file, the
+    server comes back on the same address: the watch says so and the file goes up."""
+    stop, start = own_server
+    david.up()
+    with Running(david, longest_backoff=2.0) as watch:
+        watch.wait_until(lambda: watch.project.index_etag is not None, "the first look at S3")
+        stop()
+        offline = watch.wait_for(ev.OFFLINE)
+        (david.staging() / "notes.md").write_text("Saved while the server was down.\n")
+        watch.wait_for(ev.PENDING, "notes.md")
+        start()
+        watch.wait_for(ev.ONLINE)
+        watch.wait_for(ev.UPLOADED, "notes.md")
+    assert "cannot reach S3" in offline.text, offline.text
+    assert _body(s3c, "notes.md") == b"Saved while the server was down.\n"
 
 
 @pytest.fixture
