@@ -9,6 +9,7 @@ did; the re-check scans again and names every file it moved or deleted that is n
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 
 from vam.core.files import FileRules
 from vam.s3sync.describe import row_message
-from vam.s3sync.fingerprint import ChecksumCache, Hasher
+from vam.s3sync.fingerprint import ChecksumCache, Hasher, Hold
 from vam.s3sync.model import Action, ActionKind, BaseEntry, FileRow, FileState, Plan
 from vam.s3sync.parallel import each_transfer
 from vam.s3sync.report import Outcome, SyncReport
@@ -101,9 +102,14 @@ def sync(
     max_rate: int | None = None,
     show_progress: bool | None = None,
     hasher: Hasher | None = None,
+    hold: Hold | None = None,
+    progress: Progress | None = None,
 ) -> SyncReport:
     """Scan, plan, carry out and re-check one project in one direction. A dry run stops after
-    the plan, with the same report the real run starts from."""
+    the plan, with the same report the real run starts from.
+
+    `hold` (vam watch): local files not to read or move this time (scan_project), in both scans.
+    `progress`: where the transfers report their bytes (default: tqdm bars, see show_progress)."""
     hasher = hasher or Hasher()
     scan = scan_project(
         s3,
@@ -113,6 +119,7 @@ def sync(
         hasher=hasher,
         save_cache=not dry_run,
         defer_new=direction.defer_new,
+        hold=hold,
     )
     plan = scan.plan
     actions = direction.actions(plan, force=force, delete=delete)
@@ -145,8 +152,13 @@ def sync(
     outcomes: list[Outcome] = []
     moved = 0
     transfers = [a for a in actions if a.kind is direction.transfer_kind]
-    with make_progress(sum(a.size for a in transfers), enabled=show_progress) as progress:
-        run.progress = progress
+    bars = (
+        contextlib.nullcontext(progress)
+        if progress is not None
+        else make_progress(sum(a.size for a in transfers), enabled=show_progress)
+    )
+    with bars as shown:
+        run.progress = shown
         for action, result in each_transfer(
             transfers, lambda a: direction.move(run, a), run.cancel
         ):
@@ -167,7 +179,7 @@ def sync(
             run.save_record()
     direction.finish(run, actions, deleted)
     after, unsettled = _recheck(
-        s3, target, user, rules, hasher, outcomes, _idle(plan, actions), run.cache
+        s3, target, user, rules, hasher, outcomes, _idle(plan, actions), run.cache, hold
     )
     return SyncReport(
         direction=direction.name,
@@ -238,13 +250,16 @@ def _recheck(
     done: Iterable[Outcome],
     plan: Plan | None = None,
     cache: ChecksumCache | None = None,
+    hold: Hold | None = None,
 ) -> tuple[Plan, tuple[str, ...]]:
     done = list(done)
     if not done and plan is not None:
         # nothing was done: nothing to confirm, and the scan just made is the state (a re-sync
         # with nothing changed stays one listing and one index GET)
         return plan, ()
-    after = scan_project(s3, target, user=user, rules=rules, hasher=hasher, cache=cache).plan
+    after = scan_project(
+        s3, target, user=user, rules=rules, hasher=hasher, cache=cache, hold=hold
+    ).plan
     unsettled = []
     for outcome in done:
         if outcome.ok and outcome.kind in (ActionKind.UPLOAD, ActionKind.DOWNLOAD):
