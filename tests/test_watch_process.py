@@ -11,7 +11,8 @@ import threading
 
 import pytest
 from storykit import BUCKET, PREFIX
-from watchkit import Watching, Webhook, vam_watch, wait_until, write_slowly
+from watchkit import Watching, vam_watch, wait_until, write_slowly
+from webhookkit import Webhook
 
 from vam.demo.sample import write_media
 from vam.s3sync.transfer import resumable_bytes

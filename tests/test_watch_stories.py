@@ -12,7 +12,8 @@ import signal
 import pytest
 from header_proxy import HeaderProxy
 from storykit import BUCKET, PREFIX
-from watchkit import Link, Running, Watching, Webhook, write_slowly
+from watchkit import Link, Running, Watching, write_slowly
+from webhookkit import Webhook
 
 from vam.watch import events as ev
 from vam.watch.busy import HELD_REASON
