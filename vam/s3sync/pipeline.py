@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,7 +54,7 @@ class Run:
         save_record(self.target.state_dir, self.user, self.target.project_id, self.base)
 
 
-class Direction:
+class Direction(ABC):
     """What `s3.up` and `s3.down` do differently; one object serves one run (`start` sets up its
     state). `move` runs on worker threads, several files at once; `book` and `delete` run on the
     pipeline's thread, one at a time, so what they keep needs no lock."""
@@ -63,29 +64,29 @@ class Direction:
     deletion_kind: ActionKind  # the actions `delete` carries out
     defer_new: bool = False  # the scan leaves new local files unread (see scan_project)
 
+    @abstractmethod
     def actions(self, plan: Plan, *, force: bool, delete: bool) -> tuple[Action, ...]:
         """What the run does about each file of the plan."""
-        raise NotImplementedError
 
-    def check(self, target: Target, plan: Plan, actions: Iterable[Action]) -> None:
+    def check(self, target: Target, plan: Plan, actions: Iterable[Action]) -> None:  # noqa: B027 - an optional hook
         """Before anything is written: raise when the run cannot go (no room for it, …)."""
 
-    def start(self, run: Run) -> None:
+    def start(self, run: Run) -> None:  # noqa: B027 - an optional hook
         """The run begins: the bookkeeping the plan asked for is recorded, no file moved yet."""
 
+    @abstractmethod
     def move(self, run: Run, action: Action) -> Any:
         """Move one file; an Outcome when it did not happen (the other files go on)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def book(self, run: Run, action: Action, moved: Any) -> Outcome:
         """A file `move` finished: remember it (checksum cache, sync record, …)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def delete(self, run: Run, action: Action) -> Outcome:
         """Carry out one deletion, only of the exact version the plan showed."""
-        raise NotImplementedError
 
-    def finish(self, run: Run, actions: Iterable[Action], deleted: set[str]) -> None:
+    def finish(self, run: Run, actions: Iterable[Action], deleted: set[str]) -> None:  # noqa: B027 - an optional hook
         """Every transfer and deletion is done (`deleted`: the files deleted)."""
 
 
