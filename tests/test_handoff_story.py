@@ -3,14 +3,13 @@ each with their own settings, projects root and sync record."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
-import threading
 import urllib.request
 
 import boto3
 import pytest
+from webhookkit import Webhook
 
 from vam.demo.story import B65, Person, append_line, build_world, edit_file
 from vam.tasks.inprocess import run_vam
@@ -20,26 +19,11 @@ AD = ["--brand", "ad", "--project", "b65"]
 PREFIX = f"staging/v-appydave/{B65}/"
 
 
-class Hook(http.server.BaseHTTPRequestHandler):
-    posts: list = []
-
-    def do_POST(self):  # noqa: N802 - http.server's naming
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).posts.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def webhook():
-    Hook.posts = []
-    server = http.server.HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", Hook.posts
-    server.shutdown()
+    hook = Webhook()
+    yield hook.url, hook.posts
+    hook.close()
 
 
 @pytest.fixture

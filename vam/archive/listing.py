@@ -19,6 +19,7 @@ import botocore.exceptions as bce
 
 from vam.archive.classes import storage_class
 from vam.archive.target import is_state
+from vam.s3sync.remote import iter_objects
 
 # restore states of one object
 ARCHIVED = "archived"  # in an archival class, no restored copy, none asked for (as far as S3 says)
@@ -102,8 +103,7 @@ def _items(s3, bucket: str, prefix: str):
         code = exc.response.get("Error", {}).get("Code", "")
         if code not in ("InvalidArgument", "NotImplemented", "InvalidRequest"):
             raise
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-        yield from page.get("Contents", [])
+    yield from iter_objects(s3, bucket, prefix)
 
 
 def _object(item: dict, project: str, rel: str) -> ArchivedObject:

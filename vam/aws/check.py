@@ -135,8 +135,14 @@ def probe_archive(
         check = probe_staging(s3, storage, brand, profile, prefix=prefix, label=label)
         detail = check.detail.replace(" under ", " (as the owner) under ", 1)
         return Check(check.ok, label, detail, check.fix)
-    put = _tried(lambda: s3.put_object(Bucket=bucket, Key=key, Body=b"vam aws.check probe\n"))
-    delete = _tried(lambda: s3.delete_object(Bucket=bucket, Key=key))
+    written: dict = {}
+    put = _tried(
+        lambda: written.update(s3.put_object(Bucket=bucket, Key=key, Body=b"vam aws.check probe\n"))
+    )
+    # the delete asks only for the probe: the version this check just wrote (If-Match on its
+    # ETag), or, when the put was refused, a key with a fresh random name that holds nothing
+    only_ours = {"IfMatch": written["ETag"]} if written.get("ETag") else {}
+    delete = _tried(lambda: s3.delete_object(Bucket=bucket, Key=key, **only_ours))
     allowed = [what for what, exc in (("put", put), ("delete", delete)) if exc is None]
     if allowed:
         return Check(

@@ -15,7 +15,7 @@ from vam.core import durable
 from vam.core.files import FileRules, Stamp, link_in_path
 from vam.core.units import format_size
 from vam.s3sync import transfer
-from vam.s3sync.fingerprint import Hasher
+from vam.s3sync.fingerprint import Hasher, Hold
 from vam.s3sync.keys import check_relative
 from vam.s3sync.model import Action, ActionKind, BaseEntry, FileRow, FileState, Plan
 from vam.s3sync.overwrite import ChangedHere, changed_since, publish_download
@@ -24,6 +24,7 @@ from vam.s3sync.plan import download_actions
 from vam.s3sync.report import Outcome, SyncReport
 from vam.s3sync.s3guard import BACKUPS
 from vam.s3sync.target import Target
+from vam.s3sync.transfer.progress import Progress
 
 
 def download(
@@ -38,6 +39,8 @@ def download(
     max_rate: int | None = None,
     show_progress: bool | None = None,
     hasher: Hasher | None = None,
+    hold: Hold | None = None,
+    progress: Progress | None = None,
 ) -> SyncReport:
     """`s3.down`: download new and changed S3 files into s3-staging/ (created when needed);
     conflicts only with --force, and then the local file is kept under .vam/backups/ first.
@@ -57,6 +60,8 @@ def download(
         max_rate=max_rate,
         show_progress=show_progress,
         hasher=hasher,
+        hold=hold,
+        progress=progress,
     )
 
 

@@ -20,13 +20,17 @@ from pathlib import Path
 from vam.core.atomicfile import write_text_atomic
 from vam.core.checksum import file_crc32, file_md5, multipart_etag
 from vam.core.errors import VamError
-from vam.core.files import FileRules, Skipped, Stamp, walk
+from vam.core.files import FileRules, LocalFile, Skipped, Stamp, walk
 from vam.core.layout import STATE_DIR
 from vam.s3sync.keys import nfc
 from vam.s3sync.model import LocalEntry, RemoteEntry
 from vam.s3sync.samecontent import same_content
 
 CACHE_FILE = "checksums.json"
+
+# Why a file is left alone for now (None: go ahead), asked before it is read: `vam watch` holds a
+# file that is still being written or is open in another program, so it is neither read nor sent.
+Hold = Callable[[LocalFile], str | None]
 
 
 @dataclass
@@ -234,16 +238,24 @@ def local_listing(
     hasher: Hasher,
     skipped: list[Skipped] | None = None,
     defer: Callable[[str], bool] | None = None,
+    hold: Hold | None = None,
 ) -> list[LocalEntry]:
     """Every file of s3-staging/ with its fingerprint (read only when not cached), under its NFC
     name (keys.nfc). Files for which `defer(rel)` is true are not read: their CRC32 stays None
     unless the cache knows it. A file that cannot be read, or keeps changing while it is read,
-    goes to `skipped` with the reason; the others are listed all the same."""
+    goes to `skipped` with the reason; the others are listed all the same. A file `hold` gives a
+    reason for goes to `skipped` unread with that reason (not a problem: it is only not ready)."""
     skipped = [] if skipped is None else skipped
     entries = []
+    held: set[str] = set()
     for f in walk(staging, rules, skipped):
         rel = nfc(f.rel)
         stamp = f.stamp
+        why = hold(f) if hold is not None else None
+        if why is not None:
+            skipped.append(Skipped(f.rel, why))
+            held.add(rel)
+            continue
         try:
             if defer is not None and defer(rel):
                 crc = cache.known_crc32(rel, stamp)
@@ -261,7 +273,7 @@ def local_listing(
             continue
         name = f.rel if f.rel != rel else None
         entries.append(LocalEntry(rel, stamp.size, stamp.mtime_ns, crc, stamp, f.path, name))
-    cache.prune(e.rel for e in entries)
+    cache.prune([*(e.rel for e in entries), *held])  # a held file's entry stays for next time
     return entries
 
 

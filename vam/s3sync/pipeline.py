@@ -9,7 +9,9 @@ did; the re-check scans again and names every file it moved or deleted that is n
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +19,7 @@ from typing import Any
 
 from vam.core.files import FileRules
 from vam.s3sync.describe import row_message
-from vam.s3sync.fingerprint import ChecksumCache, Hasher
+from vam.s3sync.fingerprint import ChecksumCache, Hasher, Hold
 from vam.s3sync.model import Action, ActionKind, BaseEntry, FileRow, FileState, Plan
 from vam.s3sync.parallel import each_transfer
 from vam.s3sync.report import Outcome, SyncReport
@@ -53,7 +55,7 @@ class Run:
         save_record(self.target.state_dir, self.user, self.target.project_id, self.base)
 
 
-class Direction:
+class Direction(ABC):
     """What `s3.up` and `s3.down` do differently; one object serves one run (`start` sets up its
     state). `move` runs on worker threads, several files at once; `book` and `delete` run on the
     pipeline's thread, one at a time, so what they keep needs no lock."""
@@ -63,29 +65,29 @@ class Direction:
     deletion_kind: ActionKind  # the actions `delete` carries out
     defer_new: bool = False  # the scan leaves new local files unread (see scan_project)
 
+    @abstractmethod
     def actions(self, plan: Plan, *, force: bool, delete: bool) -> tuple[Action, ...]:
         """What the run does about each file of the plan."""
-        raise NotImplementedError
 
-    def check(self, target: Target, plan: Plan, actions: Iterable[Action]) -> None:
+    def check(self, target: Target, plan: Plan, actions: Iterable[Action]) -> None:  # noqa: B027 - an optional hook
         """Before anything is written: raise when the run cannot go (no room for it, …)."""
 
-    def start(self, run: Run) -> None:
+    def start(self, run: Run) -> None:  # noqa: B027 - an optional hook
         """The run begins: the bookkeeping the plan asked for is recorded, no file moved yet."""
 
+    @abstractmethod
     def move(self, run: Run, action: Action) -> Any:
         """Move one file; an Outcome when it did not happen (the other files go on)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def book(self, run: Run, action: Action, moved: Any) -> Outcome:
         """A file `move` finished: remember it (checksum cache, sync record, …)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def delete(self, run: Run, action: Action) -> Outcome:
         """Carry out one deletion, only of the exact version the plan showed."""
-        raise NotImplementedError
 
-    def finish(self, run: Run, actions: Iterable[Action], deleted: set[str]) -> None:
+    def finish(self, run: Run, actions: Iterable[Action], deleted: set[str]) -> None:  # noqa: B027 - an optional hook
         """Every transfer and deletion is done (`deleted`: the files deleted)."""
 
 
@@ -102,9 +104,14 @@ def sync(
     max_rate: int | None = None,
     show_progress: bool | None = None,
     hasher: Hasher | None = None,
+    hold: Hold | None = None,
+    progress: Progress | None = None,
 ) -> SyncReport:
     """Scan, plan, carry out and re-check one project in one direction. A dry run stops after
-    the plan, with the same report the real run starts from."""
+    the plan, with the same report the real run starts from.
+
+    `hold` (vam watch): local files not to read or move this time (scan_project), in both scans.
+    `progress`: where the transfers report their bytes (default: tqdm bars, see show_progress)."""
     hasher = hasher or Hasher()
     scan = scan_project(
         s3,
@@ -114,6 +121,7 @@ def sync(
         hasher=hasher,
         save_cache=not dry_run,
         defer_new=direction.defer_new,
+        hold=hold,
     )
     plan = scan.plan
     actions = direction.actions(plan, force=force, delete=delete)
@@ -146,8 +154,13 @@ def sync(
     outcomes: list[Outcome] = []
     moved = 0
     transfers = [a for a in actions if a.kind is direction.transfer_kind]
-    with make_progress(sum(a.size for a in transfers), enabled=show_progress) as progress:
-        run.progress = progress
+    bars = (
+        contextlib.nullcontext(progress)
+        if progress is not None
+        else make_progress(sum(a.size for a in transfers), enabled=show_progress)
+    )
+    with bars as shown:
+        run.progress = shown
         for action, result in each_transfer(
             transfers,
             lambda a: direction.move(run, a),
@@ -171,7 +184,7 @@ def sync(
             run.save_record()
     direction.finish(run, actions, deleted)
     after, unsettled = _recheck(
-        s3, target, user, rules, hasher, outcomes, _idle(plan, actions), run.cache
+        s3, target, user, rules, hasher, outcomes, _idle(plan, actions), run.cache, hold
     )
     return SyncReport(
         direction=direction.name,
@@ -242,13 +255,16 @@ def _recheck(
     done: Iterable[Outcome],
     plan: Plan | None = None,
     cache: ChecksumCache | None = None,
+    hold: Hold | None = None,
 ) -> tuple[Plan, tuple[str, ...]]:
     done = list(done)
     if not done and plan is not None:
         # nothing was done: nothing to confirm, and the scan just made is the state (a re-sync
         # with nothing changed stays one listing and one index GET)
         return plan, ()
-    after = scan_project(s3, target, user=user, rules=rules, hasher=hasher, cache=cache).plan
+    after = scan_project(
+        s3, target, user=user, rules=rules, hasher=hasher, cache=cache, hold=hold
+    ).plan
     unsettled = []
     for outcome in done:
         if outcome.ok and outcome.kind in (ActionKind.UPLOAD, ActionKind.DOWNLOAD):

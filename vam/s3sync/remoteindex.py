@@ -8,7 +8,8 @@ equals the listed object's ETag; anything else gets a HEAD.
 
 `read_index` is the one reader (the sync's scan, and the reports' staging read): an entry counts
 only in the form vam writes it (every field, a CRC32 as an int); one in any other form is left
-out on its own, and the next `s3.up` writes the index without it.
+out on its own, and the next `s3.up` writes the index without it. `index_changed` is the cheap
+look `vam watch` takes every few seconds: has anyone written it since?
 """
 
 from __future__ import annotations
@@ -55,6 +56,30 @@ def index_key(project_prefix: str) -> str:
 
 def _code(exc: bce.ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@dataclass(frozen=True)
+class IndexLook:
+    changed: bool  # written (or created, or deleted) since it had the ETag asked about
+    etag: str | None  # its ETag now; None: the project has no index (nothing uploaded by vam)
+
+
+def index_changed(s3, bucket: str, project_prefix: str, etag: str | None) -> IndexLook:
+    """Whether the project's index changed since it had ETag `etag` (None: it did not exist):
+    a HEAD with If-None-Match, which S3 answers 304 with no body when nothing changed. A server
+    that ignores the condition answers 200 with the same ETag, which counts as unchanged too."""
+    condition = {"IfNoneMatch": f'"{etag}"'} if etag else {}
+    try:
+        resp = s3.head_object(Bucket=bucket, Key=index_key(project_prefix), **condition)
+    except bce.ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if _code(exc) == "304" or status == 304:
+            return IndexLook(False, etag)
+        if _code(exc) in ("NoSuchKey", "404", "NotFound") or status == 404:
+            return IndexLook(etag is not None, None)
+        raise
+    now = str(resp.get("ETag", "")).strip('"') or None
+    return IndexLook(now != etag, now)
 
 
 def read_index(s3, bucket: str, project_prefix: str) -> RemoteIndex:

@@ -11,7 +11,7 @@ import botocore.exceptions as bce
 
 from vam.core.files import FileRules, Skipped, excluded_part
 from vam.s3sync import transfer
-from vam.s3sync.fingerprint import ChecksumCache, Hasher, local_listing, resolve_foreign
+from vam.s3sync.fingerprint import ChecksumCache, Hasher, Hold, local_listing, resolve_foreign
 from vam.s3sync.keys import is_conflict_copy, nfc, unsafe_reason
 from vam.s3sync.model import RemoteEntry
 from vam.s3sync.plan import make_plan
@@ -44,6 +44,7 @@ def scan_project(
     save_cache: bool = True,
     defer_new: bool = False,
     cache: ChecksumCache | None = None,
+    hold: Hold | None = None,
 ) -> Scan:
     """Both sides and the base, fingerprinted as cheaply as possible, and the plan.
 
@@ -53,6 +54,9 @@ def scan_project(
     `defer_new` (s3.up): a local file that neither S3 nor the sync record knows is not read
     here, since nothing is compared with it; its CRC32 is taken by the upload as the bytes go out,
     so a new 10 GB render is read once, not twice, and its first byte leaves at once.
+
+    `hold` (vam watch): local files it gives a reason for are left unread and out of the plan's
+    transfers (SKIPPED with that reason where S3 or the record knows them): still being written.
 
     Names are compared in NFC (keys.nfc). Left out, and reported with the reason: local files
     the walk skips (links, unreadable, still being written), conflict copies vam left beside a
@@ -71,7 +75,7 @@ def scan_project(
     skipped: list[Skipped] = []
     local = []
     defer = (lambda rel: rel not in known) if defer_new else None
-    for entry in local_listing(target.staging, rules, cache, hasher, skipped, defer):
+    for entry in local_listing(target.staging, rules, cache, hasher, skipped, defer, hold):
         shown = entry.name or entry.rel
         reason = unsafe_reason(entry.rel)
         if is_conflict_copy(PurePosixPath(shown).name):

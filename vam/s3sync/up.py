@@ -14,7 +14,7 @@ from vam.core.files import FileRules
 from vam.core.layout import STAGING
 from vam.s3sync import transfer
 from vam.s3sync.describe import describe_remote
-from vam.s3sync.fingerprint import Hasher
+from vam.s3sync.fingerprint import Hasher, Hold
 from vam.s3sync.model import Action, ActionKind, BaseEntry, FileState, Plan, RemoteEntry
 from vam.s3sync.pipeline import Direction, Run, now_iso, sync, unreadable
 from vam.s3sync.plan import upload_actions
@@ -22,6 +22,7 @@ from vam.s3sync.remoteindex import IndexEntry, update_index
 from vam.s3sync.report import Outcome, SyncReport
 from vam.s3sync.s3guard import CHANGED, WEAKER, Changed, Kept, RemoteGuard
 from vam.s3sync.target import Target
+from vam.s3sync.transfer.progress import Progress
 
 
 def upload(
@@ -36,6 +37,8 @@ def upload(
     max_rate: int | None = None,
     show_progress: bool | None = None,
     hasher: Hasher | None = None,
+    hold: Hold | None = None,
+    progress: Progress | None = None,
 ) -> SyncReport:
     """`s3.up`: upload new and changed files of the project's s3-staging/; conflicts only with
     --force, and then only over the exact S3 version that was shown (If-Match)."""
@@ -56,6 +59,8 @@ def upload(
         max_rate=max_rate,
         show_progress=show_progress,
         hasher=hasher,
+        hold=hold,
+        progress=progress,
     )
 
 

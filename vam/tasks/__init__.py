@@ -28,6 +28,7 @@ ROOT_TASKS = {
     "demo": ("demo", "demo"),
     "handoff": ("handoff", "handoff"),
     "receive": ("handoff", "receive"),
+    "watch": ("watch", "watch"),
 }
 # collection name == its module in vam.tasks
 COLLECTIONS = ("s3", "aws", "manifest", "ssd", "repo", "archive")

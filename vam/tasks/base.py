@@ -60,6 +60,7 @@ class Run:
     command: str
     as_json: bool
     fields: dict[str, Any] = field(default_factory=dict)
+    lines: bool = False  # JSON lines (vam watch): the document is the stream's last line
 
     def document(self, code: int, error: str | None) -> dict[str, Any]:
         envelope = {"command": self.command, "ok": code == 0, "exit_code": code, "error": error}
@@ -67,7 +68,11 @@ class Run:
 
     def finish(self, code: int, error: str | None) -> None:
         if self.as_json:
-            print(json.dumps(self.document(code, error), indent=1, ensure_ascii=False), flush=True)
+            indent = None if self.lines else 1
+            print(
+                json.dumps(self.document(code, error), indent=indent, ensure_ascii=False),
+                flush=True,
+            )
 
 
 _RUN: contextvars.ContextVar[Run | None] = contextvars.ContextVar("vam_run", default=None)
@@ -97,16 +102,18 @@ def _exit_message(exc: Exit) -> str | None:
     return exc.message.removeprefix("vam: ") if exc.message else None
 
 
-def vam_task(*args: Any, **kwargs: Any) -> Callable:
+def vam_task(*args: Any, json_lines: bool = False, **kwargs: Any) -> Callable:
     """`@task`, plus: a VamError or AWS failure exits with one clear line instead of a traceback,
-    and with --json (a `json_` argument) stdout holds one JSON document however the task ends."""
+    and with --json (a `json_` argument) stdout holds one JSON document however the task ends.
+    `json_lines`: the task prints one JSON object per line as it goes (vam watch), and the
+    document is one more line, the last."""
 
     def decorate(fn: Callable) -> Any:
         command = _command_name(fn, kwargs.get("name"))
 
         @functools.wraps(fn)
         def body(c, *a, **kw):
-            run = Run(command, bool(kw.get("json_")))
+            run = Run(command, bool(kw.get("json_")), lines=json_lines)
             token = _RUN.set(run)
             try:
                 value = fn(c, *a, **kw)
