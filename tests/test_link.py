@@ -101,18 +101,20 @@ def test_a_reset_mid_range_re_fetches_only_what_was_in_flight(upstream, small_pa
 def test_more_connections_when_each_connection_is_capped(
     upstream, small_parts, tmp_path, monkeypatch
 ):
-    part = 256 * KiB
+    part = 1024 * KiB
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", part)
     monkeypatch.setattr(tuning, "MIN_PART_SIZE", part)
     monkeypatch.setattr(tuning, "WINDOW_SECONDS", 0.3)
     path = tmp_path / "raw.mp4"
-    path.write_bytes(os.urandom(64 * part))
+    path.write_bytes(os.urandom(48 * part))
     with Proxy(upstream) as open_link:
         upload(through(open_link), path, "p/open.mp4")
         uncapped = open_link.count()
     concurrency.forget()
-    # each connection carries 512 KB/s, like one TCP connection on a long lossy path: the total
-    # grows with every connection added, so vam keeps adding them
+    # each connection carries 2 MiB/s, like one TCP connection on a long lossy path: the total
+    # grows with every connection added, so vam keeps adding them. Parts of 1 MiB, larger than
+    # what the sockets buffer: the rate vam measures is the link's, not a buffer filling (with
+    # 256 KiB parts a whole part sat in the buffers at once and a window saw bursts or nothing)
     with Proxy(upstream, link=Link("capped", per_connection=2 * part)) as capped_link:
         upload(through(capped_link), path, "p/capped.mp4")
         capped = capped_link.count()

@@ -47,6 +47,9 @@ class Parallelism:
         scale = tuning.SHORT_LINK_SCALE if short else 1.0
         self._settle = tuning.SETTLE_SECONDS * scale
         self._window = tuning.WINDOW_SECONDS * scale
+        # …but a short window that moved little (a short link whose connections are capped)
+        # is a handful of bursts into socket buffers: it runs on to the full window
+        self._full_window = tuning.WINDOW_SECONDS
         self.key = key
         with _remembered_lock:
             known = _remembered.get(key) if key else None
@@ -85,12 +88,16 @@ class Parallelism:
             elapsed = now - self._window_start
             if elapsed < self._window:
                 return
+            if elapsed < self._full_window and self._window_bytes < tuning.WINDOW_BYTES:
+                return
             rate = self._window_bytes / elapsed
-            if not self._warm and not (self._best_rate and rate < self._best_rate):
+            worse = self._best_rate and rate < self._best_rate
+            if not self._warm and not (worse and self._window_bytes >= tuning.WINDOW_BYTES):
                 # the first window at a level: the connections just added pour their first
                 # bytes into socket buffers faster than the link takes them; measure the next
-                # (unless it is already slower than the level before: filling buffers only
-                # ever flatters a level, so that one is a loss; give it up at once)
+                # (unless it moved plenty and is already slower than the level before: filling
+                # buffers only ever flatters a level, so that one is a loss; give it up at once.
+                # A window that moved little may only have missed connections still starting)
                 self._warm = True
                 self._window_start = now
                 self._window_bytes = 0

@@ -31,6 +31,7 @@ LONG_LINK_CHUNK = 128 * 1024  # the read size on a long link (a connection bring
 WINDOW_SECONDS = 0.5  # how long the rate is measured at one level
 SETTLE_SECONDS = 0.3  # after a level change, before measuring (new connections start)
 SHORT_LINK_SCALE = 0.4  # those two on a short link (no long round trip seen)
+WINDOW_BYTES = 8 * MiB  # a shortened window that moved less than this runs the full WINDOW
 GROWTH = 1.25  # a doubling of the level must give this much more to double again
 CHECKPOINT_BYTES = 64 * MiB  # a download range asks for a checkpoint this often…
 CHECKPOINT_SECONDS = 2.0  # …and the checkpointer saves at least this often anyway
