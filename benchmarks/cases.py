@@ -63,6 +63,10 @@ class Bench:
     log: Callable[[str], None] = print
     # for the case that needs ListParts (resume): s3rver 3.7.1 answers it MethodNotAllowed
     multipart_server: ServerChoice | None = None
+    # the link cases (benchmarks/wan.py): their file size and the link profiles they run on
+    wan_size: int = 256 * 1024 * 1024
+    links: tuple[str, ...] = ("baseline", "long-haul", "jan-home")
+    wan_repeat: int = 1  # runs per tool and link (each takes up to minutes)
 
     def timeout(self, nbytes: int) -> float:
         return 120 + nbytes / MIN_RATE
@@ -74,11 +78,12 @@ class Bench:
         where: str,
         nbytes: int,
         kill_when: Callable[[], bool] | None = None,
+        timeout: float | None = None,
     ) -> Measured:
         return run_measured(
             inv,
             log_dir=self.work / "logs" / where,
-            timeout=self.timeout(nbytes),
+            timeout=timeout or self.timeout(nbytes),
             kill_when=kill_when,
         )
 
@@ -189,11 +194,16 @@ def _safe(record: CaseRecord, tool: str, rep: int, fn: Callable[[], None]) -> No
 
 
 def _interleave(
-    bench: Bench, record: CaseRecord, step: Callable[[Runner, int], None], repeat: int | None = None
+    bench: Bench,
+    record: CaseRecord,
+    step: Callable[[Runner, int], None],
+    repeat: int | None = None,
+    tag: str = "",
 ) -> None:
+    name = f"{record.name} {tag}" if tag else record.name
     for rep in range(1, (repeat or bench.repeat) + 1):
         for runner in bench.runners:
-            bench.log(f"  [{record.name} {rep}/{repeat or bench.repeat}] {runner.label}")
+            bench.log(f"  [{name} {rep}/{repeat or bench.repeat}] {runner.label}")
             _safe(record, runner.name, rep, lambda r=runner, n=rep: step(r, n))
 
 
@@ -529,7 +539,7 @@ def case_manifest(bench: Bench, record: CaseRecord) -> None:
 class CaseSpec:
     name: str
     title: Callable[[Bench], str]
-    metrics: list[dict[str, str]]
+    metrics: list[dict[str, str]] | Callable[[Bench], list[dict[str, str]]]
     data_bytes: Callable[[Bench], int]  # what the case generates locally (disk check: 3× this)
     run: Callable[..., None]
     needs_server: bool = True
@@ -625,7 +635,8 @@ def run_case(bench: Bench, spec: CaseSpec) -> CaseRecord:
     """Run one case; any reason it cannot run becomes its skip note, never an exception."""
     import time
 
-    record = CaseRecord(spec.name, spec.title(bench), spec.metrics, spec.params(bench))
+    metrics = spec.metrics(bench) if callable(spec.metrics) else spec.metrics
+    record = CaseRecord(spec.name, spec.title(bench), metrics, spec.params(bench))
     started = time.perf_counter()
     try:
         if spec.name == "manifest":
@@ -673,3 +684,10 @@ def run_case(bench: Bench, spec: CaseSpec) -> CaseRecord:
     finally:
         record.seconds = round(time.perf_counter() - started, 2)
     return record
+
+
+def all_cases() -> dict[str, CaseSpec]:
+    """The loopback cases above and the link cases of benchmarks/wan.py, in the order they run."""
+    from benchmarks.wan import WAN_CASES
+
+    return {**CASES, **WAN_CASES}

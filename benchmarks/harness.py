@@ -19,13 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import install
-from benchmarks.cases import CASES, Bench, run_case
+from benchmarks.cases import Bench, all_cases, run_case
+from benchmarks.proxy import PROFILES
 from benchmarks.runners import RUNNER_CLASSES, TOOL_ORDER, Runner, VamRunner
 from benchmarks.server import ServerChoice
 from benchmarks.stats import GiB, MiB, render_table
+from benchmarks.wan import WAN_LINKS
 
 REPO = Path(__file__).resolve().parent.parent
 RESULT_VERSION = 1
+CASES = all_cases()
 
 
 @dataclass(frozen=True)
@@ -38,10 +41,13 @@ class Options:
     out: Path | None = None
     install: bool = True
     cache: Path = REPO / ".bench"
+    wan_size: int = 256 * MiB
+    links: tuple[str, ...] = WAN_LINKS
+    wan_repeat: int = 1
 
 
 FULL = Options()
-QUICK = Options(repeat=1, size=64 * MiB, small_count=20)
+QUICK = Options(repeat=1, size=64 * MiB, small_count=20, wan_size=32 * MiB)
 
 
 def options_for(
@@ -55,6 +61,9 @@ def options_for(
     out: Path | None = None,
     install: bool = True,
     cache: Path | None = None,
+    wan_size: int | None = None,
+    links: Sequence[str] | None = None,
+    wan_repeat: int | None = None,
 ) -> Options:
     """The preset (full or quick) with overrides; an unknown case or tool name is a ValueError."""
     base = QUICK if quick else FULL
@@ -70,6 +79,14 @@ def options_for(
         raise ValueError("--repeat must be at least 1")
     if size is not None and size < 1 * MiB:
         raise ValueError("--size must be at least 1 MiB")
+    if wan_repeat is not None and wan_repeat < 1:
+        raise ValueError("--wan-repeat must be at least 1")
+    if wan_size is not None and wan_size < 1 * MiB:
+        raise ValueError("--wan-size must be at least 1 MiB")
+    chosen_links = tuple(links) if links else base.links
+    unknown = [n for n in chosen_links if n not in PROFILES]
+    if unknown:
+        raise ValueError(f"unknown link {unknown[0]!r}; links: {', '.join(PROFILES)}")
     return replace(
         base,
         cases=chosen_cases,
@@ -80,6 +97,9 @@ def options_for(
         out=out,
         install=install,
         cache=cache or base.cache,
+        wan_size=wan_size or base.wan_size,
+        links=tuple(n for n in PROFILES if n in chosen_links),
+        wan_repeat=wan_repeat or base.wan_repeat,
     )
 
 
@@ -155,6 +175,7 @@ def run_bench(options: Options, log: Callable[[str], None] = print) -> tuple[dic
     """Run the chosen cases and write the JSON result; returns (result, path written)."""
     started = datetime.now(UTC)
     t0 = time.perf_counter()
+    load = os.getloadavg()  # other work on the machine disturbs the timings: say how much
     log("setting up the server and tools")
     server, statuses = setup_tools(options, log)
     # one folder per run, so two runs (a benchmark and the smoke test) never share projects
@@ -172,6 +193,9 @@ def run_bench(options: Options, log: Callable[[str], None] = print) -> tuple[dic
         small_count=options.small_count,
         repeat=options.repeat,
         log=log,
+        wan_size=options.wan_size,
+        links=options.links,
+        wan_repeat=options.wan_repeat,
     )
     tools = list(statuses)
     cases: dict[str, Any] = {}
@@ -191,6 +215,8 @@ def run_bench(options: Options, log: Callable[[str], None] = print) -> tuple[dic
             "platform": platform.platform(),
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
+            "load_at_start": [round(x, 2) for x in load],
+            "load_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         "options": {**asdict(options), "out": None, "cache": str(options.cache)},
         "server": {"name": server.name, "version": server.version, "note": server.note},
@@ -222,4 +248,11 @@ def table(result: dict[str, Any]) -> str:
     head = f"server: {server.get('name', 'none')} {server.get('version') or ''}".rstrip()
     opts = result["options"]
     head += f" · repeat {opts['repeat']} · medians · {result['seconds']:.0f} s total"
+    machine = result.get("machine") or {}
+    if machine.get("load_at_start"):
+        start, end = machine["load_at_start"], machine.get("load_at_end") or []
+        head += f"\nload average (1, 5, 15 min): {' '.join(f'{x:.2f}' for x in start)} at start"
+        if end:
+            head += f", {' '.join(f'{x:.2f}' for x in end)} at the end"
+        head += f" · {machine.get('cpus')} cores"
     return head + "\n" + render_table(result)

@@ -10,16 +10,18 @@ editor's least-privilege key), and can call back before forwarding a request, so
 
 Requests are parsed (head, then a body by Content-Length or chunked); responses are pumped back
 as raw bytes, which is enough for HTTP/1.1 clients that do not pipeline (botocore's urllib3).
-Modelled on benchmarks/proxy.py (threads, blocking sockets).
+It is benchmarks/proxy.py's proxy (listener, upstream connections, counts) with its
+client-to-server direction replaced by the request reader below.
 """
 
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from benchmarks.proxy import Connection, Proxy
 
 CONDITIONAL = (
     "if-match",
@@ -42,7 +44,10 @@ Refuse = Callable[[str, str], tuple[int, str] | None]
 Before = Callable[[str, str], None]
 
 
-class HeaderProxy:
+class HeaderProxy(Proxy):
+    """benchmarks/proxy.py's proxy, reading the client's requests instead of pumping raw bytes
+    (responses are pumped back as they come)."""
+
     def __init__(
         self,
         upstream_url: str,
@@ -52,33 +57,11 @@ class HeaderProxy:
         before: Before | None = None,
     ) -> None:
         parts = urlsplit(upstream_url)
-        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        super().__init__((parts.hostname or "127.0.0.1", parts.port or 80))
         self.strip = tuple(h.lower() for h in strip)
         self.refuse = refuse
         self.before = before
         self.seen: list[Seen] = []
-        self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._closed = False
-        self._socks: set[socket.socket] = set()
-        self._thread = threading.Thread(target=self._accept, name="header-proxy", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> HeaderProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._closed = True
-        _close(self._listener)
-        with self._lock:
-            socks = list(self._socks)
-        for s in socks:
-            _close(s)
 
     def requests(self, method: str | None = None, contains: str = "") -> list[Seen]:
         with self._lock:
@@ -89,45 +72,9 @@ class HeaderProxy:
         with self._lock:
             self.seen.clear()
 
-    # ------------------------------------------------------------------ internals
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            try:
-                server = socket.create_connection(self.upstream, timeout=30)
-                server.settimeout(None)
-            except OSError:
-                _close(client)
-                continue
-            with self._lock:
-                self._socks.update((client, server))
-            send_lock = threading.Lock()
-            threading.Thread(
-                target=self._requests, args=(client, server, send_lock), daemon=True
-            ).start()
-            threading.Thread(
-                target=self._responses, args=(server, client, send_lock), daemon=True
-            ).start()
-
-    def _responses(self, server: socket.socket, client: socket.socket, lock: threading.Lock):
-        try:
-            while True:
-                data = server.recv(65536)
-                if not data:
-                    break
-                with lock:
-                    client.sendall(data)
-        except OSError:
-            pass
-        _close(client)
-        _close(server)
-
-    def _requests(self, client: socket.socket, server: socket.socket, lock: threading.Lock):
-        reader = _Reader(client)
+    def forward_requests(self, conn: Connection) -> None:
+        reader = _Reader(conn.client)
+        send = conn.sendall_up
         try:
             while True:
                 head = reader.until(b"\r\n\r\n")
@@ -153,40 +100,38 @@ class HeaderProxy:
                 refused = self.refuse(method, target) if self.refuse else None
                 if refused is not None:
                     # answered here, and the connection closed after it (a body the client may
-                    # still send is never read)
-                    with lock:
-                        client.sendall(_error_response(*refused))
-                    break
+                    # still send is never read); clients do not pipeline, so no response of the
+                    # server is on its way on this connection
+                    conn.client.sendall(_error_response(*refused))
+                    conn.abort()
+                    return
                 if self.before is not None:
                     self.before(method, target)
-                server.sendall(("\r\n".join([request_line, *kept]) + "\r\n\r\n").encode("latin-1"))
+                send(("\r\n".join([request_line, *kept]) + "\r\n\r\n").encode("latin-1"))
                 if chunked:
                     while True:
                         size_line = reader.until(b"\r\n")
                         if size_line is None:
                             return
-                        server.sendall(size_line)
+                        send(size_line)
                         size = int(size_line.split(b";")[0].strip() or b"0", 16)
                         if size == 0:
                             trailer = reader.until(b"\r\n\r\n", after_crlf=True)
-                            server.sendall(trailer or b"\r\n")
+                            send(trailer or b"\r\n")
                             break
-                        server.sendall(reader.exactly(size + 2))
+                        send(reader.exactly(size + 2))
                 else:
                     remaining = length
                     while remaining:
                         piece = reader.some(min(remaining, 65536))
                         if not piece:
                             return
-                        server.sendall(piece)
+                        send(piece)
                         remaining -= len(piece)
         except (OSError, ValueError):
             pass
         finally:
-            try:
-                server.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
+            conn.finish_up()
 
 
 class _Reader:
@@ -243,14 +188,3 @@ def _error_response(status: int, code: str) -> bytes:
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
     return head.encode() + body
-
-
-def _close(s: socket.socket) -> None:
-    try:
-        s.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    try:
-        s.close()
-    except OSError:
-        pass

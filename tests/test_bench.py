@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from benchmarks import data
-from benchmarks.cases import CASES, CaseRecord, metric
+from benchmarks.cases import CASES, CaseRecord, all_cases, metric
 from benchmarks.harness import QUICK, options_for, run_bench, table
 from benchmarks.install import vam_status
 from benchmarks.measure import Invocation, run_measured
-from benchmarks.proxy import CountingProxy
+from benchmarks.proxy import CountingProxy, Link, Proxy
 from benchmarks.runners import KEY_PREFIX, Site, VamRunner, last_json_object, make_site, s3_url
 from benchmarks.stats import GiB, MiB, best_peer, format_bytes, median, ratio, render_table
 from tests.conftest import REPO
@@ -176,6 +176,68 @@ def test_proxy_survives_a_client_that_vanishes_mid_upload(http_server):
         s.close()  # the rest never comes, like a killed tool
         assert proxy.wait_idle(10)
         assert 5000 < proxy.count().sent < 6000
+
+
+def test_the_link_adds_its_latency_and_caps_each_connection(http_server):
+    """Lower bounds only (a slow machine only adds time): the handshake's round trip plus the
+    request's, and 300 KB at 1 MB/s on one connection."""
+    import http.client
+    import time
+
+    link = Link("test", rtt=0.2, per_connection=1_000_000)
+    with Proxy(http_server, link=link) as proxy:
+        conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
+        started = time.perf_counter()
+        conn.request("GET", "/1000")
+        assert len(conn.getresponse().read()) == 1000
+        assert time.perf_counter() - started >= 0.4  # handshake + one round trip
+        started = time.perf_counter()
+        conn.request("PUT", "/upload", body=b"a" * 300_000)
+        assert conn.getresponse().read() == b"300000"
+        assert time.perf_counter() - started >= 0.2 + 0.25  # a round trip + 300 KB at 1 MB/s
+        conn.close()
+        assert proxy.wait_idle(5)
+        assert proxy.count().connections == 1
+
+
+def test_the_link_resets_the_connection_carrying_every_nth_byte(http_server):
+    import http.client
+
+    with Proxy(http_server, link=Link("resets", reset_every=100_000)) as proxy:
+        for _ in range(3):
+            conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10)
+            try:
+                conn.request("GET", "/250000")
+                conn.getresponse().read()
+            except (OSError, http.client.HTTPException):
+                pass  # reset mid-response, as a dropped link does
+            conn.close()
+        assert proxy.wait_idle(5)
+        count = proxy.count()
+        assert count.resets >= 2 and count.connections == 3
+        # the bytes before each reset got through; nothing after it
+        assert count.received < 3 * 250_500
+
+
+def test_link_values_are_time_over_link_time_and_bytes_beyond_the_file():
+    from benchmarks.proxy import PROFILES, WireCount
+    from benchmarks.wan import _link_values, link_metrics
+
+    jan = PROFILES["jan-home"]
+    wire = WireCount(sent=110 * MiB, received=1000, connections=20, peak_connections=16, resets=2)
+    values = _link_values(jan, "up", 50.0, 100 * MiB, wire)
+    assert values["jan-home:vs_link"] == round(50.0 / (100 * MiB / 2.5e6), 4)
+    assert values["jan-home:resent"] == 10 * MiB and values["jan-home:resets"] == 2
+    keys = [m["key"] for m in link_metrics(("baseline", "long-haul", "jan-home"))]
+    assert keys == [
+        "baseline:seconds",
+        "long-haul:seconds",
+        "long-haul:vs_link",
+        "jan-home:seconds",
+        "jan-home:vs_link",
+        "jan-home:resent",
+        "jan-home:resets",
+    ]
 
 
 # --------------------------------------------------------------------------- /proc measurement
@@ -337,7 +399,7 @@ def test_last_json_object_skips_log_lines_and_nested_objects():
 def test_options_quick_preset_and_bad_names():
     quick = options_for(quick=True)
     assert (quick.size, quick.repeat, quick.small_count) == (64 * MiB, 1, 20)
-    assert quick.cases == tuple(CASES)
+    assert quick.cases == tuple(all_cases())
     full = options_for(cases=["upload", "resume"], tools=["rclone", "vam"], repeat=5)
     assert full.size == GiB and full.repeat == 5 and full.cases == ("upload", "resume")
     assert full.tools == ("vam", "rclone")  # always in table order
@@ -353,7 +415,7 @@ def test_bench_task_rejects_an_unknown_case_in_one_line(vam_cli):
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == (
         "vam: unknown case 'nope'; cases: upload, download, download-foreign, project, resync, "
-        "resume, rss, manifest"
+        "resume, rss, manifest, wan-up, wan-down, wan-project"
     )
 
 
@@ -365,12 +427,12 @@ def test_quick_benchmark_runs_with_whatever_tools_are_present(tmp_path):
     """The quick preset end to end (16 MiB files to spare the shared machine). Tools that cannot
     be installed (offline CI) must show up as notes, never as a crash."""
     out = tmp_path / "result.json"
-    options = options_for(quick=True, size=16 * MiB, small_count=10, out=out)
+    options = options_for(quick=True, size=16 * MiB, small_count=10, out=out, wan_size=MiB)
     assert options.repeat == QUICK.repeat
     result, path = run_bench(options, log=lambda line: None)
     assert path == out
     saved = json.loads(out.read_text())
-    assert saved["cases"].keys() == set(CASES)
+    assert saved["cases"].keys() == set(all_cases())
     assert saved["tool_order"] == [t for t in ("vam", "aws", "s5cmd", "rclone")]
     for name, tool in saved["tools"].items():
         assert tool["available"] or tool["note"], name
@@ -541,6 +603,17 @@ def test_the_vam_path_of_the_harness_with_a_stand_in(tmp_path):
         first = case["metrics"][0]["key"]
         assert case["medians"][first]["vam"] > 0
         assert case["ratios"][first] is None  # no peer in this run
+    # the link cases: each link's metrics, per run (1 MiB: no reset on jan-home)
+    bench.wan_size, bench.links, bench.repeat = MiB, ("baseline", "jan-home"), 1
+    for name in ("wan-up", "wan-down"):
+        case = run_case(bench, all_cases()[name]).as_json(["vam"])
+        assert case["skipped"] is None, case
+        run = case["runs"]["vam"][0]
+        assert run["ok"] and not run.get("failed_links"), case["notes"]
+        assert run["baseline:seconds"] > 0 and run["jan-home:vs_link"] > 1
+        assert run["jan-home:resets"] == 0 and run["jan-home:resent"] < 64 * 1024
+        assert any("jan-home: RTT 150 ms" in note for note in case["notes"])
+    bench.repeat = 2
     up = run_case(bench, CASES["upload"]).as_json(["vam"])
     assert up["runs"]["vam"][0]["report"] == {
         "task": "s3.up",
@@ -597,5 +670,5 @@ def test_vam_bench_through_the_console_script_finds_the_benchmarks(tmp_path, whe
         timeout=120,
     )
     assert done.returncode == 2, done.stderr
-    assert done.stderr == f"vam: unknown case 'nosuch'; cases: {', '.join(CASES)}\n"
+    assert done.stderr == f"vam: unknown case 'nosuch'; cases: {', '.join(all_cases())}\n"
     assert not (tmp_path / "bench-results").exists()

@@ -17,7 +17,7 @@ import botocore.exceptions
 import moto.s3.models
 import pytest
 
-from tests.transferkit import FlakyProxy, Interrupted, Recorder, StopAfter, Wire, make_client
+from tests.transferkit import Interrupted, Recorder, StopAfter, Wire, flaky_proxy, make_client
 from vam.core.checksum import file_md5, multipart_etag
 from vam.core.crc import crc32_combine, crc32_of_pieces
 from vam.demo.sample import write_media
@@ -181,13 +181,27 @@ def test_part_size_grows_to_stay_within_ten_thousand_parts(monkeypatch):
 
 
 def test_memory_bound_limits_parallel_parts(monkeypatch):
-    # 32 MiB of part buffers at most: 2 parts of 16 MiB, 1 of 128 MiB, never more than 8 workers.
-    assert multipart.upload_workers(16 * 2**20, 1000) == 2
-    assert multipart.upload_workers(128 * 2**20, 1000) == 1
+    # Parts are streamed from the file: each in flight holds a 1 MiB read buffer, not the part,
+    # so 32 MiB of buffers allow the ceiling of 32 parts at once, whatever the part size.
+    assert multipart.upload_workers(16 * 2**20, 1000) == 32
+    assert multipart.upload_workers(128 * 2**20, 1000) == 32
     assert multipart.upload_workers(16 * 2**20, 1) == 1
-    monkeypatch.setattr(tuning, "PART_MEMORY", 64 * 2**20)
+    monkeypatch.setattr(tuning, "PART_MEMORY", 4 * 2**20)
     assert multipart.upload_workers(16 * 2**20, 1000) == 4
     assert multipart.upload_workers(16 * 2**20, 2) == 2
+    assert multipart.start_workers(32) == tuning.START_UPLOAD_WORKERS
+
+
+def test_parts_are_smaller_on_a_long_link():
+    assert multipart.part_size_for(256 * 2**20) == 16 * 2**20
+    # S3's smallest part (5 MiB) or a little more, so the parts come in whole waves of the
+    # 16 that go at once: the last ones share the line instead of trailing one by one
+    long = multipart.part_size_for(256 * 2**20, long_link=True)
+    assert 5 * 2**20 <= long < 6 * 2**20 and (256 * 2**20 // long + 1) % 16 == 0
+    assert multipart.part_size_for(5 * 2**30, long_link=True) == 5 * 2**20  # 1024 parts
+    # still within S3's 10,000 parts
+    big = multipart.part_size_for(200 * 2**30, long_link=True)
+    assert -(-200 * 2**30 // big) <= 10_000
 
 
 def test_multipart_etag_and_md5_match_what_s3_computes(client, tmp_path, small_parts):
@@ -752,7 +766,7 @@ def flaky(s3, client):
     proxies = []
 
     def make(direction: str, after: int, cuts: int = 1):
-        proxy = FlakyProxy(s3.endpoint_url, direction=direction, after=after, cuts=cuts)
+        proxy = flaky_proxy(s3.endpoint_url, direction=direction, after=after, cuts=cuts)
         proxies.append(proxy)
         return make_client(proxy.endpoint_url)
 

@@ -1,13 +1,17 @@
 """Helpers shared by the transfer tests: an S3 client like vam's, byte counters on the wire, and
-progress hooks that interrupt a transfer the way Ctrl-C or a dropped network would."""
+progress hooks that interrupt a transfer the way Ctrl-C or a dropped network would, and the
+loopback proxy (benchmarks/proxy.py) that drops connections."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config as BotoConfig
+
+from benchmarks.proxy import Cuts, Proxy
 
 
 def make_client(endpoint_url: str | None = None):
@@ -114,75 +118,11 @@ class Recorder:
         self.ended[name] = ok
 
 
-class FlakyProxy:
+def flaky_proxy(endpoint_url: str, *, direction: str, after: int, cuts: int = 1) -> Proxy:
     """A TCP proxy on loopback in front of the S3 server that cuts connections like a home
     network drops them: the first `cuts` connections that carry more than `after` bytes in the
-    chosen direction ("up": request bodies, "down": response bodies) are reset mid-stream."""
-
-    def __init__(self, endpoint_url: str, *, direction: str, after: int, cuts: int = 1) -> None:
-        import socket
-        from urllib.parse import urlparse
-
-        target = urlparse(endpoint_url)
-        self.target = (target.hostname, target.port)
-        self.direction = direction
-        self.after = after
-        self.cuts = cuts
-        self.cut = 0
-        self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.endpoint_url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        import socket
-
-        while not self._closed:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            pair = (client, upstream)
-            threading.Thread(
-                target=self._pump, args=(client, upstream, "up", pair), daemon=True
-            ).start()
-            threading.Thread(
-                target=self._pump, args=(upstream, client, "down", pair), daemon=True
-            ).start()
-
-    def _pump(self, src: Any, dst: Any, direction: str, pair: tuple) -> None:
-        import socket
-        import struct
-
-        moved = 0
-        try:
-            while data := src.recv(65536):
-                moved += len(data)
-                if direction == self.direction and moved > self.after:
-                    with self._lock:
-                        cut = self.cut < self.cuts
-                        self.cut += cut
-                    if cut:  # drop both sides mid-stream, as a dropped Wi-Fi would
-                        dst.sendall(data[: len(data) - (moved - self.after)])
-                        for sock in pair:
-                            linger = struct.pack("ii", 1, 0)  # reset, don't flush
-                            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
-                            # shutdown first: it wakes the other pump blocked in recv()
-                            sock.shutdown(socket.SHUT_RDWR)
-                            sock.close()
-                        return
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in pair:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self._closed = True
-        self._listener.close()
+    chosen direction ("up": request bodies, "down": response bodies) are reset mid-stream.
+    The benchmark's proxy (benchmarks/proxy.py), which also counts what went through."""
+    target = urlsplit(endpoint_url)
+    upstream = (target.hostname or "127.0.0.1", target.port or 80)
+    return Proxy(upstream, cuts=Cuts(direction, after, cuts)).start()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from vam.aws.check import check_bucket, check_conditional_writes
+from vam.aws.check import check_accelerate, check_bucket, check_conditional_writes
 from vam.aws.client import connect_as, explain
 from vam.core.checks import Check
 from vam.core.config import Config
@@ -33,6 +34,7 @@ def settings_lines(config: Config, brand: Brand | None) -> list[str]:
         f"AWS profile    {s.aws_profile or '(default chain)'}",
         f"bucket         {config.storage.bucket} in {config.storage.region}"
         + (f" at {config.storage.endpoint_url}" if config.storage.endpoint_url else ""),
+        _accelerate_line(config),
         _ssd_line(s),
         f"max rate       {_rate(s.max_rate)}",
         f"webhook        {'set' if s.webhook_url else 'none'}",
@@ -41,6 +43,15 @@ def settings_lines(config: Config, brand: Brand | None) -> list[str]:
         staging = config.storage.prefix_for(brand.key)
         lines.append(f"brand          {brand.key} ({brand.name}), staging {staging}")
     return lines
+
+
+def _accelerate_line(config: Config) -> str:
+    """S3 Transfer Acceleration: asked for in brands.toml, and whether transfers use it."""
+    if not config.storage.accelerate:
+        return "acceleration   off (accelerate = true under [storage] turns it on, AWS only)"
+    if os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"):
+        return "acceleration   asked for, not used: $AWS_ENDPOINT_URL points transfers elsewhere"
+    return f"acceleration   on: transfers use {config.storage.bucket}.s3-accelerate.amazonaws.com"
 
 
 def _ssd_line(s: Settings) -> str:
@@ -159,6 +170,8 @@ def aws_checks(config: Config, settings, brand: str | None = None) -> list[Check
     # which a prefix-scoped editor (Jan, a client) does not have
     s3 = aws.client("s3")
     checks.append(check_bucket(s3, storage, aws.profile))
+    if checks[-1].ok and storage.accelerate:
+        checks.append(check_accelerate(s3, storage))
     if checks[-1].ok and brand is not None:
         # whether If-Match / If-None-Match protect anything on this server (and remember it)
         checks.append(check_conditional_writes(s3, storage, brand))

@@ -20,6 +20,7 @@ from vam.aws.bucketsettings import (
     VAM_RULES,
     BucketSettings,
     Rule,
+    describe_accelerate,
     describe_encryption,
     describe_public_access,
     describe_tags,
@@ -28,6 +29,8 @@ from vam.aws.bucketsettings import (
 )
 from vam.core.errors import AwsError
 from vam.core.team import Storage
+
+ACCELERATION = "transfer acceleration"  # S3 Transfer Acceleration (accelerate = true)
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ def _current_lines(have: BucketSettings) -> tuple[tuple[str, str], ...]:
     if not have.rules:
         lines.append(("lifecycle", "no rules"))
     lines.append(("tags", describe_tags(have.tags)))
+    if have.accelerate is not None:
+        lines.append((ACCELERATION, describe_accelerate(have.accelerate)))
     return tuple(lines)
 
 
@@ -126,6 +131,14 @@ def compare(have: BucketSettings | None, want: BucketSettings) -> tuple[Change, 
     for rule in stray:
         changes.append(
             Change(f"lifecycle {rule.id}", rule.describe(), "removed (not vam's any more)")
+        )
+    if want.accelerate is not None and have.accelerate != want.accelerate:
+        changes.append(
+            Change(
+                ACCELERATION,
+                describe_accelerate(have.accelerate),
+                describe_accelerate(want.accelerate),
+            )
         )
     have_tags = dict(have.tags)
     missing = tuple((k, v) for k, v in want.tags if have_tags.get(k) != v)
@@ -238,6 +251,10 @@ def _apply_bucket(s3, plan: BucketPlan) -> tuple[Change, ...]:
         s3.put_bucket_tagging(
             Bucket=bucket,
             Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]},
+        )
+    if ACCELERATION in names:
+        s3.put_bucket_accelerate_configuration(
+            Bucket=bucket, AccelerateConfiguration={"Status": want.accelerate}
         )
     left = compare(read_settings(s3, bucket, plan.region), want)
     if left:

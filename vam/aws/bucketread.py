@@ -43,6 +43,8 @@ S3_ACTIONS = {
     "PutBucketLifecycleConfiguration": "s3:PutLifecycleConfiguration",
     "GetBucketTagging": "s3:GetBucketTagging",
     "PutBucketTagging": "s3:PutBucketTagging",
+    "GetBucketAccelerateConfiguration": "s3:GetAccelerateConfiguration",
+    "PutBucketAccelerateConfiguration": "s3:PutAccelerateConfiguration",
 }
 
 
@@ -131,4 +133,16 @@ def read_settings(s3, bucket: str, region: str) -> BucketSettings:
         versioning=versioning,
         rules=rules,
         tags=tags,
+        accelerate=read_accelerate(s3, bucket),
     )
+
+
+def read_accelerate(s3, bucket: str) -> str | None:
+    """S3 Transfer Acceleration's status ("" when never set); None where the server has no such
+    setting (S3-compatible servers other than AWS answer NotImplemented or the like)."""
+    try:
+        return s3.get_bucket_accelerate_configuration(Bucket=bucket).get("Status", "")
+    except bce.ClientError as exc:
+        if http_status(exc) == 403:
+            raise
+        return None

@@ -166,11 +166,22 @@ class BucketSettings:
     versioning: str  # "Enabled", "Suspended", "" (never enabled)
     rules: tuple[Rule, ...]
     tags: tuple[tuple[str, str], ...]
+    # S3 Transfer Acceleration: "Enabled", "Suspended", "" (never set); None = not vam's concern
+    # (brands.toml does not ask for it) or not readable on this server
+    accelerate: str | None = None
 
     @classmethod
     def unset(cls, region: str) -> BucketSettings:
         """A new bucket's: nothing configured."""
-        return cls(region, public_access=None, encryption=None, versioning="", rules=(), tags=())
+        return cls(
+            region,
+            public_access=None,
+            encryption=None,
+            versioning="",
+            rules=(),
+            tags=(),
+            accelerate="",
+        )
 
 
 def desired_settings(storage: Storage) -> BucketSettings:
@@ -196,6 +207,7 @@ def desired_settings(storage: Storage) -> BucketSettings:
             Rule(RULE_MULTIPART, "", abort_days=storage.abort_multipart_days),
         ),
         tags=tuple(sorted(TAGS.items())),
+        accelerate="Enabled" if storage.accelerate else None,
     )
 
 
@@ -232,3 +244,7 @@ def describe_versioning(status: str) -> str:
 
 def describe_tags(tags: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{k}={v}" for k, v in tags) or "none"
+
+
+def describe_accelerate(status: str | None) -> str:
+    return {"Enabled": "on", "Suspended": "suspended", None: "unknown"}.get(status, "off")

@@ -16,11 +16,12 @@ import botocore.exceptions as bce
 
 from vam.aws.bucket import compare
 from vam.aws.bucketcaps import refresh
-from vam.aws.bucketread import read_settings
+from vam.aws.bucketread import read_accelerate, read_settings
 from vam.aws.bucketsettings import (
     archive_root,
     archive_threats,
     archive_version_days,
+    describe_accelerate,
     desired_settings,
 )
 from vam.aws.client import explain
@@ -270,6 +271,7 @@ def check_bucket_settings(s3, storage: Storage, profile: str | None = None) -> l
         "versioning",
         *(f"lifecycle {r.id}" for r in want.rules),
         "tags",
+        *(["transfer acceleration"] if want.accelerate else []),
     ]
     checks = []
     for name in names:
@@ -289,3 +291,32 @@ def check_bucket_settings(s3, storage: Storage, profile: str | None = None) -> l
         checks.append(Check(False, f"bucket {change.setting}", change.current, SETUP))
     checks.append(check_archive_lifecycle(have.rules, storage))
     return checks
+
+
+def check_accelerate(s3, storage: Storage) -> Check:
+    """brands.toml asks for S3 Transfer Acceleration: is it on for the bucket?"""
+    try:
+        status = read_accelerate(s3, storage.bucket)
+    except Exception as exc:  # noqa: BLE001
+        if _denied(exc):
+            return Check(
+                True,
+                "transfer acceleration",
+                "asked for; the bucket's setting is not readable with these credentials",
+            )
+        raise
+    if status == "Enabled":
+        return Check(True, "transfer acceleration", f"on for {storage.bucket}")
+    if status is None:
+        return Check(
+            False,
+            "transfer acceleration",
+            "this server has no S3 Transfer Acceleration (an AWS feature)",
+            "remove accelerate = true from [storage] in brands.toml",
+        )
+    return Check(
+        False,
+        "transfer acceleration",
+        f"asked for in brands.toml but {describe_accelerate(status)} for {storage.bucket}",
+        SETUP,
+    )

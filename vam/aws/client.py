@@ -44,7 +44,27 @@ class Aws:
             return self.storage.endpoint_url
         return None  # botocore applies AWS_ENDPOINT_URL[_SERVICE] itself
 
-    def client(self, service: str = "s3", *, max_pool: int = 16, **kwargs: Any):
+    @property
+    def accelerated(self) -> bool:
+        """Transfers go through S3 Transfer Acceleration's endpoint: asked for in brands.toml
+        (`accelerate = true`, refused there with a non-AWS endpoint_url) and no endpoint of
+        another server set in the environment ($AWS_ENDPOINT_URL wins, as for every client)."""
+        return self.storage.accelerate and not _env_endpoint()
+
+    def client(
+        self, service: str = "s3", *, max_pool: int = 80, transfers: bool = False, **kwargs: Any
+    ):
+        """A botocore client. `transfers`: the S3 client that moves a project's objects, which
+        uses the accelerate endpoint when `accelerated` (bucket settings never do: AWS answers
+        them only on the bucket's regional endpoint)."""
+        # max_pool: connections kept per host; vam's transfers open up to 64 at once on a long
+        # link (vam/s3sync/transfer/concurrency.py), and a connection the pool cannot keep is
+        # closed after its request, so the next one pays the handshake again
+        endpoint = self.endpoint(service)
+        s3_options: dict[str, Any] | None = {"addressing_style": "path"} if endpoint else None
+        if service == "s3" and transfers and self.accelerated:
+            # <bucket>.s3-accelerate.amazonaws.com, whatever AWS endpoint brands.toml names
+            endpoint, s3_options = None, {"use_accelerate_endpoint": True}
         config = BotoConfig(
             region_name=self.storage.region,
             retries={"max_attempts": 8, "mode": "adaptive"},
@@ -54,13 +74,15 @@ class Aws:
             # never send a checksum S3 didn't ask for on plain requests; we set our own on uploads
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
-            s3={"addressing_style": "path"} if self.endpoint(service) else None,
+            s3=s3_options,
             # SigV4 everywhere: presigned links of up to 7 days work in every region
             signature_version="s3v4" if service == "s3" else None,
         )
-        return self.session.create_client(
-            service, endpoint_url=self.endpoint(service), config=config, **kwargs
-        )
+        return self.session.create_client(service, endpoint_url=endpoint, config=config, **kwargs)
+
+
+def _env_endpoint() -> str:
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or ""
 
 
 def new_session(

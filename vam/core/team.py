@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from vam.core.errors import ConfigError
 from vam.core.files import FileRules
@@ -34,6 +35,7 @@ class Storage:
     staging_days: int = 90
     noncurrent_days: int = 14
     abort_multipart_days: int = 7
+    accelerate: bool = False  # S3 Transfer Acceleration (AWS only): bucket setting + endpoint
     archive_prefix: str = "archive/v-{brand}/"
     archive_class: str = "DEEP_ARCHIVE"
 
@@ -109,6 +111,7 @@ STORAGE_KEYS = {
     "staging_days",
     "noncurrent_days",
     "abort_multipart_days",
+    "accelerate",
     "archive_prefix",
     "archive_class",
 }
@@ -147,8 +150,11 @@ def parse_team(path: Path) -> Team:
         staging_days=st.get("staging_days", int, 90),
         noncurrent_days=st.get("noncurrent_days", int, 14),
         abort_multipart_days=st.get("abort_multipart_days", int, 7),
+        accelerate=st.get("accelerate", bool, False),
         **_archive_keys(path, st, prefix),
     )
+    if storage.accelerate:
+        _check_accelerate(path, storage)
     if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", storage.bucket):
         raise ConfigError(
             f"{located(path, 'storage.bucket')}: {storage.bucket!r} is not a valid S3 bucket name "
@@ -205,6 +211,28 @@ def parse_team(path: Path) -> Team:
             )
         )
     return Team(path=path, storage=storage, brands=tuple(brands), users=tuple(users), files=files)
+
+
+def is_aws_endpoint(url: str) -> bool:
+    """An endpoint of AWS's own S3 (s3.amazonaws.com, s3.<region>.amazonaws.com, …)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn")) or host == "amazonaws.com"
+
+
+def _check_accelerate(path: Path, storage: Storage) -> None:
+    """S3 Transfer Acceleration exists only on AWS, for bucket names without dots."""
+    if storage.endpoint_url and not is_aws_endpoint(storage.endpoint_url):
+        raise ConfigError(
+            f"{located(path, 'storage.accelerate')}: accelerate = true needs AWS's S3, but "
+            f"endpoint_url is {storage.endpoint_url} (S3 Transfer Acceleration is an AWS "
+            "feature); remove accelerate, or endpoint_url to use AWS"
+        )
+    if "." in storage.bucket:
+        raise ConfigError(
+            f"{located(path, 'storage.accelerate')}: S3 Transfer Acceleration does not work "
+            f"with a bucket name containing dots ({storage.bucket}); remove accelerate or use a "
+            "bucket name without dots"
+        )
 
 
 def _archive_keys(path: Path, st: Table, staging_prefix: str) -> dict[str, str]:

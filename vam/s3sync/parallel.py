@@ -1,5 +1,6 @@
-"""Several files at once: small ones up to SMALL_WORKERS at a time within a byte budget, large
-ones LARGE_WORKERS at a time; results come back on the caller's thread."""
+"""Several files at once: small ones pipelined, as many at a time as the link rewards (up to
+SMALL_WORKERS) within a byte budget, large ones LARGE_WORKERS at a time; results come back on the
+caller's thread."""
 
 from __future__ import annotations
 
@@ -10,16 +11,22 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import TypeVar
 
 from vam.s3sync.model import Action
+from vam.s3sync.transfer.concurrency import Parallelism
 
-# Small files go several at once (one request each: on a link with 150 ms of latency, 200 notes
-# and stills one by one take a minute of waiting); large ones two at a time, their parts or
-# ranges already in parallel. SMALL_BUDGET bounds the bytes of small files in flight (a single
-# PUT holds its file in memory).
+# Small files go many at once, pipelined: one request each, and on a link with 150 ms of round
+# trip 200 notes and stills one by one take a minute of waiting, eight at a time still seven
+# seconds. How many is measured (vam/s3sync/transfer/concurrency.py): from SMALL_START, doubled
+# while the files per second grow, up to SMALL_WORKERS. SMALL_BUDGET bounds the bytes of small
+# files in flight (a single PUT holds its file in memory).
 SMALL_FILE = 16 * 1024 * 1024
-SMALL_WORKERS = 8
+SMALL_START = 8
+SMALL_LONG_LINK_START = 32  # on a long link (the engine's roundtrip.py): many from the start
+SMALL_WORKERS = 64
 SMALL_BUDGET = 64 * 1024 * 1024
+REQUEST_COST = 64 * 1024  # what one request is worth, in bytes, when the rate of files is measured
 # Two large files at once: while one finishes (S3 assembles a multipart object, a download is
-# flushed to disk) the other keeps the link busy. Each bounds its own memory (vam/s3sync/transfer/).
+# flushed to disk) the other keeps the link busy. Each bounds its own memory (vam/s3sync/transfer/)
+# and finds its own number of parts or ranges in flight.
 LARGE_WORKERS = 2
 
 T = TypeVar("T")
@@ -48,13 +55,17 @@ class _ByteBudget:
 
 
 def each_transfer(
-    actions: list[Action], move: Callable[[Action], T], cancel: threading.Event | None = None
+    actions: list[Action],
+    move: Callable[[Action], T],
+    cancel: threading.Event | None = None,
+    *,
+    long_link: bool = False,
 ) -> Iterator[tuple[Action, T]]:
     """(action, move(action)) for every action: files below SMALL_FILE up to SMALL_WORKERS at a
     time, then the large ones LARGE_WORKERS at a time. Results come back on the caller's thread,
     so its bookkeeping needs no lock. The first exception (or Ctrl-C) stops what has not
     started, sets `cancel` so the transfers `move` started with it stop within a chunk, and is
-    raised."""
+    raised. `long_link`: the round trip is long, start with many small files at once."""
     small = [a for a in actions if a.size < SMALL_FILE]
     large = [a for a in actions if a.size >= SMALL_FILE]
     budget = _ByteBudget(SMALL_BUDGET)
@@ -63,7 +74,8 @@ def each_transfer(
         with budget.hold(action.size):
             return move(action)
 
-    yield from _pooled(small, held, SMALL_WORKERS, cancel)
+    start = SMALL_LONG_LINK_START if long_link else SMALL_START
+    yield from _pooled(small, held, SMALL_WORKERS, cancel, start=start)
     yield from _pooled(large, move, LARGE_WORKERS, cancel)
 
 
@@ -72,14 +84,30 @@ def _pooled(
     move: Callable[[Action], T],
     workers: int,
     cancel: threading.Event | None,
+    start: int | None = None,
 ) -> Iterator[tuple[Action, T]]:
     if len(actions) < 2 or workers < 2:
         for action in actions:
             yield action, move(action)
         return
+    ceiling = min(workers, len(actions))
+    control = Parallelism(start or ceiling, ceiling)
+    halt = threading.Event()  # the first failure: what waits for a slot does not start
+
+    def stopping() -> bool:
+        return halt.is_set() or (cancel is not None and cancel.is_set())
+
+    def paced(action: Action) -> T:
+        with control.slot(stopping):
+            if halt.is_set():
+                raise _Halted()
+            result = move(action)
+        control.note(action.size + REQUEST_COST)
+        return result
+
     order = {action.rel: i for i, action in enumerate(actions)}
-    with ThreadPoolExecutor(min(workers, len(actions)), thread_name_prefix="vam-files") as pool:
-        futures = {pool.submit(move, action): action for action in actions}
+    with ThreadPoolExecutor(ceiling, thread_name_prefix="vam-files") as pool:
+        futures = {pool.submit(paced, action): action for action in actions}
         pending = set(futures)
         try:
             while pending:
@@ -89,8 +117,13 @@ def _pooled(
                 for future in sorted(done, key=lambda f: order[futures[f].rel]):
                     yield futures[future], future.result()
         except BaseException:
+            halt.set()
             if cancel is not None:
                 cancel.set()
             for future in futures:
                 future.cancel()
             raise
+
+
+class _Halted(Exception):
+    """A file that had not started when another one failed (never seen by the caller)."""

@@ -26,6 +26,7 @@ from vam.s3sync.report import Outcome, SyncReport
 from vam.s3sync.scan import scan_project
 from vam.s3sync.syncrecord import load_record, save_record
 from vam.s3sync.target import Target
+from vam.s3sync.transfer import roundtrip
 from vam.s3sync.transfer.progress import NO_PROGRESS, Progress, make_progress
 
 
@@ -161,7 +162,10 @@ def sync(
     with bars as shown:
         run.progress = shown
         for action, result in each_transfer(
-            transfers, lambda a: direction.move(run, a), run.cancel
+            transfers,
+            lambda a: direction.move(run, a),
+            run.cancel,
+            long_link=roundtrip.long_link(s3),
         ):
             if isinstance(result, Outcome):
                 outcomes.append(result)

@@ -18,6 +18,7 @@ from vam.core.projects import (
 from vam.core.units import parse_rate, slow_rate_warning
 from vam.s3sync.remote import remote_project_ids
 from vam.s3sync.target import Target, target_for
+from vam.s3sync.transfer import roundtrip
 
 
 class Session:
@@ -31,7 +32,9 @@ class Session:
         self.settings = settings_for_brand(self.config, self.root, self.brand)
         self.user = require_user(self.settings, self.config.team)
         self.aws = connect_as(self.config, self.settings)
-        self.s3 = self.aws.client("s3")
+        self.s3 = self.aws.client("s3", transfers=True)
+        # the listing and the index GET tell the engine the link's round trip (part sizes)
+        roundtrip.observe(self.s3)
         # what the person should hear that is not an error (a very low bandwidth cap); the task
         # prints them, the library never does
         self.notes: list[str] = []

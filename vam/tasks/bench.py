@@ -14,7 +14,8 @@ from vam.tasks.base import say, vam_task
 
 @vam_task(
     help={
-        "cases": "comma list of: upload,download,project,resync,resume,rss,manifest (default: all)",
+        "cases": "comma list of: upload,download,download-foreign,project,resync,resume,rss,"
+        "manifest,wan-up,wan-down,wan-project (default: all)",
         "tools": "comma list of tools: vam,aws,s5cmd,rclone (default: all)",
         "repeat": "repetitions per case, tools interleaved within each (default 3; 1 with --quick)",
         "size": "size of the big file, e.g. 1GiB or 64MiB (default 1GiB; 64MiB with --quick)",
@@ -22,6 +23,10 @@ from vam.tasks.base import say, vam_task
         "out": "JSON result path (default bench-results/bench-<timestamp>.json)",
         "quick": "quick preset: 64 MiB files, 1 repetition, 20 small files (a couple of minutes)",
         "no_install": "use only tools already present; do not run npm, pip or apt-get",
+        "links": "comma list of link profiles for wan-up/wan-down: baseline,long-haul,jan-home "
+        "(default: all)",
+        "wan_size": "size of the file of the link cases (default 256MiB; 32MiB with --quick)",
+        "wan_repeat": "runs per tool and link in the link cases (default 1: each takes minutes)",
     }
 )
 def bench(
@@ -34,6 +39,9 @@ def bench(
     out=None,
     quick=False,
     no_install=False,
+    links=None,
+    wan_size=None,
+    wan_repeat=None,
 ):
     """Benchmark vam against aws cli, s5cmd and rclone on a local S3 server."""
     harness = _harness()
@@ -47,6 +55,9 @@ def bench(
             small_count=_count(small, "--small"),
             out=Path(out) if out else None,
             install=not no_install,
+            links=_split(links),
+            wan_size=parse_size(wan_size, where="--wan-size") if wan_size is not None else None,
+            wan_repeat=_count(wan_repeat, "--wan-repeat"),
         )
     except ValueError as exc:
         raise Exit(f"vam: {exc}", code=2) from None

@@ -22,6 +22,7 @@ from vam.s3sync.transfer.ranges import fetch_ranges, moved, ranges_for
 from vam.s3sync.transfer.ratelimit import limiter_for
 from vam.s3sync.transfer.records import drop_record, read_record, write_record
 from vam.s3sync.transfer.remote import head_checksum
+from vam.s3sync.transfer.roundtrip import observe
 from vam.s3sync.transfer.values import (
     Downloaded,
     IntegrityError,
@@ -69,6 +70,7 @@ def download_file(
         "ranges": [list(r) for r in ranges],
     }
     meter = Meter(key, progress, limiter_for(max_rate), cancel)
+    observe(s3)
 
     record = read_record(record_path)
     done: dict[int, int] = {}

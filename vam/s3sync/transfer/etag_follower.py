@@ -8,6 +8,7 @@ the GIL), saves reading the whole file again once it is complete.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import threading
 
@@ -32,6 +33,7 @@ class EtagFollower:
         part_size: int | None,
     ) -> None:
         self.fd, self.size, self.ranges, self.state = fd, size, ranges, state
+        self._starts = [start for start, _ in ranges]
         self.part_size = part_size
         self.position = 0
         self.halt = threading.Event()
@@ -51,8 +53,10 @@ class EtagFollower:
         """How far the bytes on disk reach from the start of the file without a gap."""
         with self.state.lock:
             done = dict(self.state.done)
-        reach = 0
-        for start, end in self.ranges:
+        # from the segment the hashing has reached: the grid can have thousands of segments
+        first = max(0, bisect.bisect_right(self._starts, self.position) - 1)
+        reach = self.ranges[first][0] if self.ranges else 0
+        for start, end in self.ranges[first:]:
             if start > reach:
                 break
             reach = start + min(done.get(start, 0), end - start)

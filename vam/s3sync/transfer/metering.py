@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from vam.s3sync.transfer.progress import Progress
 from vam.s3sync.transfer.ratelimit import RateLimiter
+from vam.s3sync.transfer.retries import Liveness
 
 T = TypeVar("T")
 
@@ -65,17 +67,35 @@ class Meter:
         self.stop = StopFlag(cancel)
         self.sent = 0  # request body bytes handed to the HTTP layer (retries taken back)
         self._sent_changed = threading.Condition()
+        # when the transfer last made progress that a retry cannot take back (a part S3
+        # confirmed, bytes written to the partial file): retries go on while it is recent
+        self.live = Liveness()
+        self.control: Any = None  # the transfer's Parallelism, fed with every byte moved
 
     def note_sent(self, nbytes: int) -> None:
         with self._sent_changed:
             self.sent += nbytes
             self._sent_changed.notify_all()
+        if nbytes > 0:
+            self.moved(nbytes)
 
-    def wait_sent(self, threshold: int, give_up: threading.Event) -> None:
-        """Block until `threshold` bytes went out, the transfer stops, or `give_up` is set."""
+    def moved(self, nbytes: int) -> None:
+        """Bytes that went out or came in: the level learns the rate."""
+        control = self.control
+        if control is not None:
+            control.note(nbytes)
+
+    def wait_sent(
+        self, threshold: int, give_up: threading.Event, timeout: float | None = None
+    ) -> None:
+        """Block until `threshold` bytes went out, the transfer stops, `give_up` is set, or
+        `timeout` seconds passed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._sent_changed:
             while self.sent < threshold and not self.stop.is_set() and not give_up.is_set():
-                self._sent_changed.wait(0.2)
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+                self._sent_changed.wait(0.05)
 
 
 class _Call:
@@ -116,7 +136,10 @@ class _MeteredBody(io.RawIOBase):
         if meter.limiter is not None:
             step = meter.limiter.chunk_size()
             size = step if size is None or size < 0 else min(size, step)
-        data = self._raw.read(size)
+        try:
+            data = self._raw.read(size)  # a part streamed from its file may find it changed
+        except Exception as exc:
+            raise _BodyFailed(exc) from exc
         if data:
             try:
                 if meter.limiter is not None:

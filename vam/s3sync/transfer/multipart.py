@@ -1,6 +1,7 @@
 """The multipart upload of a file from SINGLE_PUT_LIMIT up: recorded before the first part so a
 later run resumes it (the parts already on S3 are re-read locally and kept only if equal), parts
-sent in parallel within PART_MEMORY, and a conditional complete with the FULL_OBJECT CRC32
+streamed from the file, as many at once as the link rewards (concurrency.py), each retried for
+as long as the transfer makes progress, and a conditional complete with the FULL_OBJECT CRC32
 rebuilt from the parts' CRC32s."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from vam.core.crc import crc32_b64, crc32_from_b64, crc32_of_pieces
 from vam.core.files import Stamp
 from vam.core.posio import read_at
 from vam.s3sync.transfer import tuning
+from vam.s3sync.transfer.concurrency import Parallelism, endpoint_key
 from vam.s3sync.transfer.conditions import (
     changed,
     check_precondition,
@@ -30,8 +32,10 @@ from vam.s3sync.transfer.conditions import (
 )
 from vam.s3sync.transfer.etags import MD5_ETAG, etag_of_parts, quoted
 from vam.s3sync.transfer.metering import Meter, Stopped, metered
+from vam.s3sync.transfer.partbody import PartBody, part_crc32
 from vam.s3sync.transfer.records import drop_record, read_record, record_path, write_record
 from vam.s3sync.transfer.retries import error_code, precondition_failed, with_retries
+from vam.s3sync.transfer.roundtrip import long_link
 from vam.s3sync.transfer.values import (
     META_PART_SIZE,
     ChangedDuringUpload,
@@ -40,16 +44,45 @@ from vam.s3sync.transfer.values import (
 )
 
 
-def part_size_for(size: int) -> int:
-    """Smallest power-of-two multiple of MIN_PART_SIZE that keeps the upload within MAX_PARTS."""
+def part_size_for(size: int, long_link: bool = False) -> int:
+    """Smallest power-of-two multiple of the base part size that keeps the upload within
+    MAX_PARTS. The base is MIN_PART_SIZE, or LONG_LINK_PART_SIZE on a long link (roundtrip.py),
+    where a part takes seconds at one connection's rate and a reset costs its bytes again."""
     part = tuning.MIN_PART_SIZE
+    if long_link:
+        part = min(part, max(tuning.LONG_LINK_PART_SIZE, 5 * tuning.MiB))
     while -(-size // part) > tuning.MAX_PARTS:
         part *= 2
+    if long_link:
+        part = _whole_waves(size, part)
     return part
 
 
+def _whole_waves(size: int, part: int) -> int:
+    """A part size near `part` that makes the part count a multiple of LONG_LINK_START: the
+    parts in flight share the link and finish together, so the last wave is a full one rather
+    than a few parts each held to one connection's rate while the rest of the line idles."""
+    wave = tuning.LONG_LINK_START
+    count = -(-size // part)
+    if count <= wave:
+        return part
+    waves = count // wave  # round down: parts grow a little, never below the base size
+    step = 64 * 1024
+    bigger = -(-size // (waves * wave))
+    return max(part, -(-bigger // step) * step)
+
+
 def upload_workers(part_size: int, parts: int) -> int:
-    return max(1, min(tuning.MAX_UPLOAD_WORKERS, tuning.PART_MEMORY // part_size, parts))
+    """The most parts in flight at once: MAX_UPLOAD_WORKERS, within PART_MEMORY of read buffers
+    (a part is streamed, so what it holds is its read buffer, not the part), and no more than
+    there are parts."""
+    buffer = min(part_size, tuning.PART_READ)
+    return max(1, min(tuning.MAX_UPLOAD_WORKERS, tuning.PART_MEMORY // buffer, parts))
+
+
+def start_workers(ceiling: int, long: bool = False) -> int:
+    start = tuning.LONG_LINK_START if long else tuning.START_UPLOAD_WORKERS
+    return max(1, min(ceiling, start))
 
 
 @dataclass(frozen=True)
@@ -184,7 +217,7 @@ def _resume_or_start(
             _abort_quietly(s3, bucket, key, upload_id)
         drop_record(path)
 
-    part_size = part_size_for(size)
+    part_size = part_size_for(size, long_link(s3))
     created = s3.create_multipart_upload(
         Bucket=bucket,
         Key=key,
@@ -258,62 +291,103 @@ def _send_parts(
     todo: list[int],
     meter: Meter,
 ) -> dict[int, _Part]:
+    """Send the parts in `todo`, as many at once as the link rewards (concurrency.py): each
+    part's CRC32 is taken first (its header), then the part is streamed from the file."""
     if not todo:
         return {}
     sent: dict[int, _Part] = {}
-    workers = upload_workers(part_size, len(todo))
-    # At most `workers` part buffers exist at once: a part is read inside its worker.
-    slots = threading.BoundedSemaphore(workers)
-    # Staggered start: worker k begins once k/workers of a part went out, so the parts in flight
-    # are at different stages and an interruption loses about (workers-1)/2 parts, not up to
-    # `workers` whole parts sent in lockstep. Costs less than one part's time, once.
+    ceiling = upload_workers(part_size, len(todo))
+    long = long_link(s3)
+    control = Parallelism(
+        start_workers(ceiling, long),
+        ceiling,
+        key=endpoint_key(s3, "up") if len(todo) > 4 else None,
+        short=not long,
+    )
+    meter.control = control
+    # Staggered start of the first wave: part k of it begins once k/level of a part went out
+    # (or k × 4 × STAGGER / level seconds passed), so the parts in flight are at different
+    # stages and an interruption loses about half of them, not all of them sent in lockstep.
     base = meter.sent
+    first = control.level
     first_done = threading.Event()
-    stagger = {n: base + i * part_size // workers for i, n in enumerate(todo[:workers]) if i}
+    stagger = {n: (base + i * part_size // first, i) for i, n in enumerate(todo[:first]) if i}
+    order = iter(todo)
+    order_lock = threading.Lock()
+
+    def next_part() -> int | None:
+        with order_lock:
+            return next(order, None)
 
     def send(number: int) -> _Part:
-        with slots:
-            if number in stagger:
-                meter.wait_sent(stagger[number], first_done)
-            if meter.stop.is_set():
-                raise Stopped()
-            offset, length = _part_bounds(number, part_size, size)
-            data = read_at(fd, length, offset)
-            if len(data) != length:
-                raise ChangedDuringUpload(
-                    f"{key}: the local file shrank while it was being uploaded; nothing was "
-                    "recorded as uploaded: let the program writing it finish, then run again"
-                )
-            crc = zlib.crc32(data)
-            response = with_retries(
-                lambda: metered(
-                    meter,
-                    s3.upload_part,
-                    Bucket=bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    PartNumber=number,
-                    Body=data,
-                    ChecksumAlgorithm="CRC32",
-                    ChecksumCRC32=crc32_b64(crc),
-                ),
-                meter.stop,
-            )
-            first_done.set()  # a part finished: no reason left to hold anyone back
-            return _Part(number, str(response["ETag"]).strip('"'), crc, length)
+        if number in stagger:
+            threshold, k = stagger[number]
+            meter.wait_sent(threshold, first_done, timeout=k * STAGGER * 4 / first)
+        if meter.stop.is_set():
+            raise Stopped()
+        offset, length = _part_bounds(number, part_size, size)
+        crc = part_crc32(fd, offset, length)
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vam-up") as pool:
-        futures = {pool.submit(send, n): n for n in todo}
+        def attempt() -> dict:
+            body = PartBody(fd, offset, length)
+            response = metered(
+                meter,
+                s3.upload_part,
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=body,
+                ContentLength=length,
+                ChecksumAlgorithm="CRC32",
+                ChecksumCRC32=crc32_b64(crc),
+            )
+            if body.sent_crc() not in (crc, None):
+                raise changed_while_sent(key)
+            return response
+
+        response = with_retries(attempt, meter.stop, meter.live, key)
+        meter.live.touch()  # S3 has the part: progress no retry can take back
+        first_done.set()  # a part finished: no reason left to hold anyone back
+        return _Part(number, str(response["ETag"]).strip('"'), crc, length)
+
+    def worker() -> list[_Part]:
+        done: list[_Part] = []
+        while not meter.stop.is_set():
+            with control.slot(meter.stop.is_set):
+                number = next_part()
+                if number is None:
+                    return done
+                done.append(send(number))
+        raise Stopped()
+
+    with ThreadPoolExecutor(max_workers=ceiling, thread_name_prefix="vam-up") as pool:
+        futures = [pool.submit(worker) for _ in range(ceiling)]
         try:
             for future in as_completed(futures):
-                part = future.result()
-                sent[part.number] = part
+                for part in future.result():
+                    sent[part.number] = part
         except BaseException:
             meter.stop.set()
             for future in futures:
                 future.cancel()
             raise
+        finally:
+            control.finish()
+            meter.control = None
     return sent
+
+
+# The first wave's staggered start takes at most 4 × STAGGER seconds in all (4 parts: 0.1 s
+# apart; 16 on a long link: 0.025 s apart, where the line waits for every one of them)
+STAGGER = 0.1
+
+
+def changed_while_sent(key: str) -> ChangedDuringUpload:
+    return ChangedDuringUpload(
+        f"{key}: the local file changed while it was being uploaded; nothing was recorded as "
+        "uploaded: let the program writing it finish, then run again"
+    )
 
 
 def _complete(

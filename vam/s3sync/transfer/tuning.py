@@ -9,14 +9,36 @@ MiB = 1024 * 1024
 
 SINGLE_PUT_LIMIT = 16 * MiB  # below this: one PUT
 MIN_PART_SIZE = 16 * MiB  # S3's own minimum is 5 MiB; larger parts mean fewer requests
+LONG_LINK_PART_SIZE = 5 * MiB  # S3's minimum, on a long link (roundtrip.py): a reset costs less
+LONG_RTT = 0.030  # seconds: a round trip this long means a long (loss-limited) link
 MAX_PARTS = 10_000  # S3's limit
-PART_MEMORY = 32 * MiB  # part buffers in flight at once, whatever the file size (2 of 16 MiB)
-MAX_UPLOAD_WORKERS = 8
+# Parts are streamed from the file (read once for their CRC32, once as they are sent), so what
+# a part costs in memory is a read buffer, not the part: PART_MEMORY bounds those buffers.
+PART_MEMORY = 32 * MiB
+PART_READ = 1 * MiB  # the buffer a part's CRC32 is taken with
+# Parallel parts and ranges: start with a few, double while the total rate grows
+# (concurrency.py), never above the ceiling.
+START_UPLOAD_WORKERS = 4
+LONG_LINK_START = 16  # parts, ranges at once to start with on a long link
+MAX_UPLOAD_WORKERS = 32
 DOWNLOAD_RANGE = 64 * MiB  # largest ranged GET (few large ranges: cheap on S3 and on moto)
-MIN_DOWNLOAD_RANGE = 8 * MiB
-DOWNLOAD_WORKERS = 4
+MIN_DOWNLOAD_RANGE = 8 * MiB  # smallest ranged GET a worker claims (the last ones split further)
+DOWNLOAD_GRID = 1 * MiB  # segments a download's progress is recorded in, and split at
+START_DOWNLOAD_WORKERS = 4
+DOWNLOAD_WORKERS = 32  # the ceiling for ranged GETs at once
 DOWNLOAD_CHUNK = 1 * MiB
+LONG_LINK_CHUNK = 128 * 1024  # the read size on a long link (a connection brings ~1 MB/s)
+WINDOW_SECONDS = 0.5  # how long the rate is measured at one level
+SETTLE_SECONDS = 0.3  # after a level change, before measuring (new connections start)
+SHORT_LINK_SCALE = 0.4  # those two on a short link (no long round trip seen)
+WINDOW_BYTES = 8 * MiB  # a shortened window that moved less than this runs the full WINDOW
+GROWTH = 1.25  # a doubling of the level must give this much more to double again
 CHECKPOINT_BYTES = 64 * MiB  # a download range asks for a checkpoint this often…
 CHECKPOINT_SECONDS = 2.0  # …and the checkpointer saves at least this often anyway
-ATTEMPTS = 4  # our own tries per part/range on a dropped connection, on top of botocore's
+# Dropped connections: a part or range is tried again with exponential backoff (up to
+# MAX_BACKOFF_SECONDS between tries) for as long as the transfer as a whole moves bytes; after
+# STALL_SECONDS without a byte moved it stops with one line, its resumable state kept.
+ATTEMPTS = 4  # tries of a request that moved nothing before the error is a real one…
 BACKOFF_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 30.0
+STALL_SECONDS = 600.0  # …unless the link is only dropping: then until this long without progress

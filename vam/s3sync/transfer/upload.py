@@ -28,6 +28,7 @@ from vam.s3sync.transfer.multipart import put_multipart
 from vam.s3sync.transfer.progress import NO_PROGRESS, Progress
 from vam.s3sync.transfer.ratelimit import limiter_for
 from vam.s3sync.transfer.retries import precondition_failed, with_retries
+from vam.s3sync.transfer.roundtrip import observe
 from vam.s3sync.transfer.signing import install_unsigned_payload
 from vam.s3sync.transfer.values import META_CRC32, META_PART_SIZE, Uploaded
 
@@ -74,6 +75,7 @@ def upload_file(
         meta[META_CRC32] = crc32_hex(crc32)
     meter = Meter(key, progress, limiter_for(max_rate), cancel)
     install_meter(s3)
+    observe(s3)
     install_unsigned_payload(s3)
     progress.start_file(key, stat.st_size)
     ok = False
@@ -141,7 +143,9 @@ def _put_single(
         **conditional_args(if_match, if_none_match),
     )
     try:
-        response = with_retries(lambda: metered(meter, s3.put_object, **kwargs), meter.stop)
+        response = with_retries(
+            lambda: metered(meter, s3.put_object, **kwargs), meter.stop, meter.live, key
+        )
     except bce.ClientError as exc:
         if not precondition_failed(exc):
             raise

@@ -33,6 +33,10 @@ class NotPublished(VamError):
     its name (the local file changed meanwhile): the transfer is over, its record goes."""
 
 
+class Stalled(VamError):
+    """The link kept failing and nothing moved for tuning.STALL_SECONDS; what arrived is kept."""
+
+
 class DiskFull(VamError):
     """No space left for a download; what arrived is kept as a resumable partial file."""
 

@@ -1,0 +1,249 @@
+"""A long lossy link (issue 15), played by the benchmark's loopback proxy (benchmarks/proxy.py) in
+front of moto's server: what crosses it is counted there, not by vam. No timing asserts: the
+counts are bytes and connections.
+
+- a reset mid-part re-sends only that part (or, downloading, only the bytes in flight);
+- vam opens more connections when each connection's rate is capped;
+- a link that never lets a part through stops the upload after STALL_SECONDS with one line,
+  the resumable state kept.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+import moto.s3.models
+import pytest
+
+from benchmarks.proxy import Cuts, Link, Proxy
+from tests.transferkit import make_client
+from vam.s3sync.transfer import concurrency, download_file, tuning, upload_file
+from vam.s3sync.transfer.concurrency import Parallelism
+from vam.s3sync.transfer.values import Stalled
+from vam.tasks.base import one_line
+
+KiB = 1024
+PART = 64 * KiB
+BUCKET = "vam-link-test"
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    """64 KiB parts and ranges (moto's minimum part lowered too), short measuring windows."""
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", PART)
+    monkeypatch.setattr(tuning, "SINGLE_PUT_LIMIT", 2 * PART)
+    monkeypatch.setattr(tuning, "MIN_PART_SIZE", PART)
+    monkeypatch.setattr(tuning, "MIN_DOWNLOAD_RANGE", PART)
+    monkeypatch.setattr(tuning, "DOWNLOAD_GRID", 16 * KiB)
+    monkeypatch.setattr(tuning, "DOWNLOAD_RANGE", 4 * PART)
+    monkeypatch.setattr(tuning, "BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr(tuning, "WINDOW_SECONDS", 0.1)
+    monkeypatch.setattr(tuning, "SETTLE_SECONDS", 0.05)
+    concurrency.forget()
+    yield PART
+    concurrency.forget()
+
+
+@pytest.fixture
+def upstream(s3):
+    make_client(s3.endpoint_url).create_bucket(Bucket=BUCKET)
+    url = urlsplit(s3.endpoint_url)
+    return (url.hostname, url.port)
+
+
+def through(proxy: Proxy):
+    return make_client(proxy.url)
+
+
+def upload(client, path, key="p/raw.mp4", **kw):
+    return upload_file(client, BUCKET, key, path, crc32=None, metadata={}, **kw)
+
+
+def test_a_reset_mid_part_re_sends_only_that_part(upstream, small_parts, tmp_path):
+    path = tmp_path / "raw.mp4"
+    path.write_bytes(os.urandom(24 * PART))
+    size = path.stat().st_size
+    # the same upload over a clean link: what the requests themselves cost (headers, the list)
+    with Proxy(upstream) as clean:
+        upload(through(clean), path, "p/clean.mp4")
+        clean.wait_idle()
+        overhead = clean.count().sent - size
+    # a link that resets the connection carrying every 5.5 parts' worth of traffic: mid-part
+    link = Link("resets", reset_every=11 * PART // 2)
+    with Proxy(upstream, link=link) as proxy:
+        done = upload(through(proxy), path)
+        proxy.wait_idle()
+        wire = proxy.count()
+    assert wire.resets >= 3
+    resent = wire.sent - size - overhead
+    assert 0 < resent <= wire.resets * PART + wire.resets * 2 * KiB  # (a retried request's head)
+    got = make_client().get_object(Bucket=BUCKET, Key="p/raw.mp4")["Body"].read()
+    assert got == path.read_bytes() and done.size == size
+
+
+def test_a_reset_mid_range_re_fetches_only_what_was_in_flight(upstream, small_parts, tmp_path):
+    data = os.urandom(24 * PART)
+    direct = make_client()
+    etag = direct.put_object(Bucket=BUCKET, Key="p/raw.mp4", Body=data)["ETag"].strip('"')
+    link = Link("resets", reset_every=11 * PART // 2)
+    with Proxy(upstream, link=link) as proxy:
+        dest = tmp_path / "raw.mp4"
+        download_file(through(proxy), BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag)
+        proxy.wait_idle()
+        wire = proxy.count()
+    assert dest.read_bytes() == data
+    assert wire.resets >= 3
+    # a range continues from the bytes on disk: a reset costs what was on the way, not a range
+    assert wire.received - len(data) <= wire.resets * 4 * PART
+
+
+def test_more_connections_when_each_connection_is_capped(
+    upstream, small_parts, tmp_path, monkeypatch
+):
+    part = 1024 * KiB
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", part)
+    monkeypatch.setattr(tuning, "MIN_PART_SIZE", part)
+    monkeypatch.setattr(tuning, "WINDOW_SECONDS", 0.3)
+    path = tmp_path / "raw.mp4"
+    path.write_bytes(os.urandom(48 * part))
+    with Proxy(upstream) as open_link:
+        upload(through(open_link), path, "p/open.mp4")
+        uncapped = open_link.count()
+    concurrency.forget()
+    # each connection carries 2 MiB/s, like one TCP connection on a long lossy path: the total
+    # grows with every connection added, so vam keeps adding them. Parts of 1 MiB, larger than
+    # what the sockets buffer: the rate vam measures is the link's, not a buffer filling (with
+    # 256 KiB parts a whole part sat in the buffers at once and a window saw bursts or nothing)
+    with Proxy(upstream, link=Link("capped", per_connection=2 * part)) as capped_link:
+        upload(through(capped_link), path, "p/capped.mp4")
+        capped = capped_link.count()
+    assert capped.peak_connections >= 16, (uncapped, capped)
+    assert capped.peak_connections > uncapped.peak_connections
+
+
+def test_a_link_that_lets_nothing_through_stops_with_one_line_and_keeps_the_upload(
+    upstream, small_parts, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tuning, "STALL_SECONDS", 1.0)
+    path = tmp_path / "raw.mp4"
+    path.write_bytes(os.urandom(8 * PART))
+    state = tmp_path / ".vam"
+    # every connection that carries more than 2 KiB up is cut: headers pass, no part does
+    dead = Cuts("up", after=2 * KiB, count=10**9)
+    with Proxy(upstream, cuts=dead) as proxy, pytest.raises(Stalled) as stalled:
+        upload(through(proxy), path, state_dir=state)
+    message, code = one_line(stalled.value)
+    assert code != 0 and "\n" not in message
+    assert "p/raw.mp4: no progress for" in message and "run the same command again" in message
+    assert list((state / "uploads").glob("*.json"))  # the upload is recorded: it can resume
+    # the link is back: the same upload completes from its record
+    done = upload(make_client(), path, state_dir=state)
+    got = make_client().get_object(Bucket=BUCKET, Key="p/raw.mp4")["Body"].read()
+    assert got == path.read_bytes() and done.size == path.stat().st_size
+    assert not list((state / "uploads").glob("*.json"))
+
+
+def test_a_part_cut_again_and_again_gets_through_while_the_link_comes_back(
+    upstream, small_parts, tmp_path, monkeypatch
+):
+    """Ten cuts in a row of the same part (one part at a time): more than botocore's and the
+    old four tries together; the upload goes on because nothing says the link is gone for good."""
+    monkeypatch.setattr(tuning, "MAX_UPLOAD_WORKERS", 1)
+    path = tmp_path / "raw.mp4"
+    path.write_bytes(os.urandom(4 * PART))
+    with Proxy(upstream, cuts=Cuts("up", after=PART // 2, count=10)) as proxy:
+        upload(through(proxy), path)
+        assert proxy.count().resets == 10
+    got = make_client().get_object(Bucket=BUCKET, Key="p/raw.mp4")["Body"].read()
+    assert got == path.read_bytes()
+
+
+def test_backoff_doubles_with_jitter_up_to_a_ceiling(monkeypatch):
+    from vam.s3sync.transfer import retries
+
+    slept: list[float] = []
+    monkeypatch.setattr(retries.time, "sleep", slept.append)
+    for attempt in range(12):
+        retries.backoff(attempt)
+    for attempt, delay in enumerate(slept):
+        base = min(tuning.MAX_BACKOFF_SECONDS, tuning.BACKOFF_SECONDS * 2**attempt)
+        assert 0.5 * base <= delay <= 1.5 * base
+    assert max(slept) <= 1.5 * tuning.MAX_BACKOFF_SECONDS
+
+
+# --------------------------------------------------------------------------- the level
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def feed(control: Parallelism, clock: Clock, rate_of_level, seconds: float) -> None:
+    """Bytes at `rate_of_level(level)` bytes/s for `seconds`, in 10 ms steps."""
+    for _ in range(int(seconds * 100)):
+        clock.now += 0.01
+        control.note(int(rate_of_level(control.level) * 0.01))
+
+
+def test_the_level_doubles_while_the_rate_grows_and_stays_where_it_stops():
+    clock = Clock()
+    control = Parallelism(4, 32, clock=clock)
+    link = 12.5e6  # 100 Mb/s of 1 MB/s connections: a dozen fill it
+    feed(control, clock, lambda level: min(link, level * 1e6), 10)
+    assert control.level == 16  # 4 → 8 → 16 grew (16 by 56 %); 32 gave no more: back to 16
+    assert [level for level, _ in control.history] == [4, 8, 16, 32]
+
+
+def test_the_level_stays_low_where_more_connections_give_nothing():
+    clock = Clock()
+    control = Parallelism(4, 32, clock=clock)
+    feed(control, clock, lambda level: 150e6, 10)  # loopback: the server is the limit
+    assert control.level == 4
+
+
+def test_the_level_goes_back_after_a_clear_loss_and_is_remembered():
+    clock = Clock()
+    key = ("http://example", "up")
+    concurrency.forget()
+    control = Parallelism(4, 32, key=key, clock=clock)
+    feed(control, clock, lambda level: 4e6 if level <= 4 else 2e6, 10)  # more made it worse
+    assert control.level == 4
+    control.finish()
+    assert Parallelism(2, 32, key=key).level == 4  # the next file starts where this one ended
+    concurrency.forget()
+
+
+def test_a_level_already_slower_in_its_first_window_is_given_up_at_once():
+    """Filling new connections' buffers only ever flatters a level: one that is slower than the
+    level before even then is a loss, and the transfer does not spend a second window on it."""
+    clock = Clock()
+    control = Parallelism(4, 32, clock=clock)
+    feed(control, clock, lambda level: 300e6 if level <= 4 else 200e6, 10)
+    assert control.level == 4
+    levels = [level for level, _ in control.history]
+    assert levels == [4, 8]
+    # level 4: settle, a warm-up window, a measured one; level 8: settle and one window only
+    clock = Clock()
+    control = Parallelism(4, 32, clock=clock)
+    while len(control.history) < 2:
+        clock.now += 0.01
+        control.note(int((300e6 if control.level <= 4 else 200e6) * 0.01))
+    expected = 2 * tuning.SETTLE_SECONDS + 3 * tuning.WINDOW_SECONDS
+    assert abs(clock.now - expected) < 0.05, (clock.now, expected)
+
+
+def test_on_a_short_link_the_level_is_measured_in_shorter_steps():
+    for short in (False, True):
+        clock = Clock()
+        control = Parallelism(4, 32, clock=clock, short=short)
+        while not control.history:
+            clock.now += 0.01
+            control.note(int(150e6 * 0.01))
+        scale = tuning.SHORT_LINK_SCALE if short else 1.0
+        expected = (tuning.SETTLE_SECONDS + 2 * tuning.WINDOW_SECONDS) * scale
+        assert abs(clock.now - expected) < 0.05, (short, clock.now, expected)
