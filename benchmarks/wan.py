@@ -16,6 +16,7 @@ before, once a week per bucket.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks import data
@@ -31,6 +32,7 @@ from benchmarks.cases import (
     metric,
     outcome,
 )
+from benchmarks.measure import Invocation, Measured
 from benchmarks.proxy import PROFILES, Link, Proxy
 from benchmarks.runners import Runner, Site, make_site
 from benchmarks.server import RunningServer, delete_prefix
@@ -98,6 +100,35 @@ def warm_vam(bench: Bench, site: Site, server: RunningServer, tag: str) -> None:
         shutil.rmtree(site.project_dir(project), ignore_errors=True)
 
 
+def _run_through(
+    bench: Bench,
+    record: CaseRecord,
+    runner: Runner,
+    rep: int,
+    proxy: Proxy,
+    direction: str,
+    command: Invocation,
+    nbytes: int,
+    verify: Callable[[Measured], tuple[bool, str | None]],
+) -> None:
+    """One timed run of `command` through the proxy's link, counted from an idle, zeroed proxy
+    to the last byte drained, verified, merged into the record as the case's link values."""
+    link = proxy.link
+    proxy.wait_idle()
+    proxy.reset()
+    m = bench.run(
+        runner,
+        command,
+        f"wan-{direction}/{link.name}-{runner.name}-r{rep}",
+        nbytes,
+        timeout=_timeout(bench, link, nbytes),
+    )
+    proxy.wait_idle()
+    ok, note = verify(m)
+    values = _link_values(link, direction, m.seconds, nbytes, proxy.count())
+    _merge(record, runner.name, rep, ok, values, note, m.peak_rss)
+
+
 def case_wan_up(bench: Bench, record: CaseRecord, server: RunningServer) -> None:
     dataset = data.single_file(bench.cache, bench.wan_size)
     for name in bench.links:
@@ -110,19 +141,17 @@ def case_wan_up(bench: Bench, record: CaseRecord, server: RunningServer) -> None
                 project = f"wan-up-{link.name}-{runner.name}-r{rep}"
                 data.link_tree(dataset, site.staging(project))
                 try:
-                    proxy.wait_idle()
-                    proxy.reset()
-                    m = bench.run(
+                    _run_through(
+                        bench,
+                        record,
                         runner,
+                        rep,
+                        proxy,
+                        "up",
                         runner.up(site, project),
-                        f"wan-up/{link.name}-{runner.name}-r{rep}",
                         dataset.total,
-                        timeout=_timeout(bench, link, dataset.total),
+                        lambda m: outcome(m, lambda: check_uploaded(server, project, dataset)),
                     )
-                    proxy.wait_idle()
-                    ok, note = outcome(m, lambda: check_uploaded(server, project, dataset))
-                    values = _link_values(link, "up", m.seconds, dataset.total, proxy.count())
-                    _merge(record, runner.name, rep, ok, values, note, m.peak_rss)
                 finally:
                     delete_prefix(server.client(), f"{KEY_PREFIX}{project}/")
                     shutil.rmtree(site.project_dir(project), ignore_errors=True)
@@ -159,22 +188,23 @@ def case_wan_down(bench: Bench, record: CaseRecord, server: RunningServer) -> No
                     _fresh(bench.work / f"wan-down-{link.name}-{runner.name}-r{rep}"), proxy.url
                 )
                 site.project_dir(project).mkdir(parents=True)
-                try:
-                    proxy.wait_idle()
-                    proxy.reset()
-                    m = bench.run(
-                        runner,
-                        runner.down(site, project),
-                        f"wan-down/{link.name}-{runner.name}-r{rep}",
-                        dataset.total,
-                        timeout=_timeout(bench, link, dataset.total),
-                    )
-                    proxy.wait_idle()
+
+                def verify(m: Measured) -> tuple[bool, str | None]:
                     ok, note = outcome(m, lambda: check_downloaded(site.staging(project), dataset))
-                    if ok:
-                        ok, note = _identical(site.staging(project), dataset)
-                    values = _link_values(link, "down", m.seconds, dataset.total, proxy.count())
-                    _merge(record, runner.name, rep, ok, values, note, m.peak_rss)
+                    return _identical(site.staging(project), dataset) if ok else (ok, note)
+
+                try:
+                    _run_through(
+                        bench,
+                        record,
+                        runner,
+                        rep,
+                        proxy,
+                        "down",
+                        runner.down(site, project),
+                        dataset.total,
+                        verify,
+                    )
                 finally:
                     shutil.rmtree(site.root, ignore_errors=True)
 
