@@ -38,6 +38,7 @@ from vam.s3sync.transfer import (
     verify,
 )
 from vam.s3sync.transfer.progress import NO_PROGRESS, make_progress
+from vam.s3sync.transfer.roundtrip import observe
 
 KiB = 1024
 PART = 64 * KiB
@@ -202,6 +203,42 @@ def test_parts_are_smaller_on_a_long_link():
     # still within S3's 10,000 parts
     big = multipart.part_size_for(200 * 2**30, long_link=True)
     assert -(-200 * 2**30 // big) <= 10_000
+
+
+def test_parts_are_larger_for_a_large_file_on_a_local_link():
+    MiB = 2**20
+    # loopback or a LAN: the server's cost per request is the limit; 1 GiB goes as 16 parts
+    assert multipart.part_size_for(1 * 2**30, local_link=True) == 64 * MiB
+    assert multipart.part_size_for(10 * 2**30, local_link=True) == 64 * MiB  # 160 parts
+    assert multipart.part_size_for(512 * MiB, local_link=True) == 32 * MiB
+    # never below the base part size, and a small file keeps it
+    assert multipart.part_size_for(256 * MiB, local_link=True) == 16 * MiB
+    assert multipart.part_size_for(100 * MiB, local_link=True) == 16 * MiB
+    # still within S3's 10,000 parts
+    assert -(-(1000 * 2**30) // multipart.part_size_for(1000 * 2**30, local_link=True)) <= 10_000
+
+
+@pytest.mark.parametrize("local", [True, False])
+def test_the_measured_round_trip_decides_the_part_size(client, tmp_path, monkeypatch, local):
+    """The same 32 MiB file in 16 parts of 2 MiB when the round trip seen before it (a LIST) is
+    under LOCAL_RTT, in parts of the base size (1 MiB) when it is not."""
+    MiB = 2**20
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", MiB)
+    monkeypatch.setattr(tuning, "SINGLE_PUT_LIMIT", MiB)
+    monkeypatch.setattr(tuning, "MIN_PART_SIZE", MiB)
+    # the threshold, not this machine's speed, decides: above any round trip, or below all
+    monkeypatch.setattr(tuning, "LOCAL_RTT", 60.0 if local else 0.0)
+    monkeypatch.setattr(tuning, "LONG_RTT", 120.0)  # nor is it ever a long link here
+    path = media(tmp_path / "render.mov", 32 * MiB + 5)
+    observe(client)
+    client.list_objects_v2(Bucket=BUCKET, Prefix="p/")
+    result = upload(client, path, "p/render.mov")
+    expected = 2 * MiB if local else MiB
+    assert result.part_size == expected
+    assert result.etag == multipart_etag(path, expected)
+    details = head_checksum(client, BUCKET, "p/render.mov")
+    assert (details.part_size, details.parts) == (expected, -(-(32 * MiB + 5) // expected))
+    assert remote_bytes(client, "p/render.mov") == path.read_bytes()
 
 
 def test_multipart_etag_and_md5_match_what_s3_computes(client, tmp_path, small_parts):

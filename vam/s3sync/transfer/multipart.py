@@ -35,7 +35,7 @@ from vam.s3sync.transfer.metering import Meter, Stopped, metered
 from vam.s3sync.transfer.partbody import PartBody, part_crc32
 from vam.s3sync.transfer.records import drop_record, read_record, record_path, write_record
 from vam.s3sync.transfer.retries import error_code, precondition_failed, with_retries
-from vam.s3sync.transfer.roundtrip import long_link
+from vam.s3sync.transfer.roundtrip import local_link, long_link
 from vam.s3sync.transfer.values import (
     META_PART_SIZE,
     ChangedDuringUpload,
@@ -44,13 +44,18 @@ from vam.s3sync.transfer.values import (
 )
 
 
-def part_size_for(size: int, long_link: bool = False) -> int:
+def part_size_for(size: int, long_link: bool = False, local_link: bool = False) -> int:
     """Smallest power-of-two multiple of the base part size that keeps the upload within
     MAX_PARTS. The base is MIN_PART_SIZE, or LONG_LINK_PART_SIZE on a long link (roundtrip.py),
-    where a part takes seconds at one connection's rate and a reset costs its bytes again."""
+    where a part takes seconds at one connection's rate and a reset costs its bytes again. On a
+    local link a large file's base is size / LOCAL_PARTS (in whole MiB), up to LOCAL_PART_SIZE:
+    there the server's cost per request is the limit, and a part takes a fraction of a second."""
     part = tuning.MIN_PART_SIZE
     if long_link:
         part = min(part, max(tuning.LONG_LINK_PART_SIZE, 5 * tuning.MiB))
+    elif local_link:
+        share = size // max(1, tuning.LOCAL_PARTS) // tuning.MiB * tuning.MiB
+        part = max(part, min(tuning.LOCAL_PART_SIZE, share))
     while -(-size // part) > tuning.MAX_PARTS:
         part *= 2
     if long_link:
@@ -217,7 +222,7 @@ def _resume_or_start(
             _abort_quietly(s3, bucket, key, upload_id)
         drop_record(path)
 
-    part_size = part_size_for(size, long_link(s3))
+    part_size = part_size_for(size, long_link(s3), local_link(s3))
     created = s3.create_multipart_upload(
         Bucket=bucket,
         Key=key,

@@ -4,8 +4,9 @@ observed on the wire: what the engine knows of the link before a large file star
 A part takes part_size / (one connection's rate) to send, and a dropped connection costs its
 bytes again; on a long link (LONG_RTT or more) one connection's rate is loss-limited to about
 1 MB/s, so parts are smaller there (tuning.LONG_LINK_PART_SIZE) and a reset or the last part's
-tail costs seconds, not tens of seconds. On loopback and a LAN the larger parts stay (fewer
-requests; the server is the limit).
+tail costs seconds, not tens of seconds. On loopback and a LAN (under LOCAL_RTT) a large file
+goes in larger parts (fewer requests; the server is the limit, and a lost part costs a fraction
+of a second there).
 """
 
 from __future__ import annotations
@@ -62,3 +63,10 @@ def round_trip(s3: Any) -> float | None:
 def long_link(s3: Any) -> bool:
     rtt = round_trip(s3)
     return rtt is not None and rtt >= tuning.LONG_RTT
+
+
+def local_link(s3: Any) -> bool:
+    """Loopback or a LAN: the shortest round trip seen is under LOCAL_RTT (none seen yet: not
+    local)."""
+    rtt = round_trip(s3)
+    return rtt is not None and rtt < tuning.LOCAL_RTT
