@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from vam.core import durable
+from vam.core.errors import NotFoundError
 from vam.core.files import FileRules, Stamp, link_in_path
 from vam.core.units import format_size
 from vam.s3sync import transfer
@@ -41,9 +42,14 @@ def download(
     hasher: Hasher | None = None,
     hold: Hold | None = None,
     progress: Progress | None = None,
+    into_existing: bool = False,
 ) -> SyncReport:
     """`s3.down`: download new and changed S3 files into s3-staging/ (created when needed);
     conflicts only with --force, and then the local file is kept under .vam/backups/ first.
+
+    `into_existing` (vam watch): the project folder must be there, before the run and before
+    each file: one archived or moved away meanwhile is never brought back by the download;
+    ProjectGone is raised instead, and nothing more is written.
 
     A local file is replaced only if, right before the rename, it is still the version the plan
     compared (overwrite.publish_download reads it again); one saved meanwhile stays, and the
@@ -51,7 +57,7 @@ def download(
     return sync(
         s3,
         target,
-        Download(),
+        Download(into_existing=into_existing),
         user=user,
         rules=rules,
         force=force,
@@ -72,10 +78,20 @@ class Download(Direction):
     transfer_kind = ActionKind.DOWNLOAD
     deletion_kind = ActionKind.DELETE_LOCAL
 
+    def __init__(self, *, into_existing: bool = False):
+        self.into_existing = into_existing
+
+    def _still_there(self, target: Target) -> None:
+        if self.into_existing and not target.folder.is_dir():
+            raise ProjectGone(
+                f"{target.folder} is gone (archived or moved?): nothing downloaded into it"
+            )
+
     def actions(self, plan: Plan, *, force: bool, delete: bool) -> tuple[Action, ...]:
         return download_actions(plan, force=force, delete=delete)
 
     def check(self, target: Target, plan: Plan, actions: Iterable[Action]) -> None:
+        self._still_there(target)
         need, free, folder = download_space(target, plan, actions)
         if need > free:
             raise transfer.DiskFull(
@@ -91,6 +107,7 @@ class Download(Direction):
     def move(self, run: Run, action: Action) -> transfer.Downloaded | Outcome:
         """Fetch one file; it replaces the local one only if that is still what the plan saw."""
         target = run.target
+        self._still_there(target)  # (raised: the run stops, the files in flight with it)
         row = run.row(action)
         assert row.remote is not None
         remote = row.remote
@@ -115,6 +132,8 @@ class Download(Direction):
                 f"{action.rel} changed here while planning; nothing replaced. Run "
                 f"`{target.command('down')}` again",
             )
+        if self.into_existing:  # the folders under the project's, never the project's own
+            _make_folders_below(durable.native(target.folder), dest.parent)
         backup = target.state_dir / BACKUPS / self.stamp / action.rel if action.backup else None
         who = remote.uploaded_by or "S3"
 
@@ -145,6 +164,7 @@ class Download(Direction):
                 state_dir=target.state_dir,
                 cancel=run.cancel,
                 publish=publish,
+                make_folder=not self.into_existing,
             )
         except transfer.RemoteChanged:
             return Outcome.failed(
@@ -164,6 +184,7 @@ class Download(Direction):
         except durable.FileBusy as exc:
             return Outcome.failed(action, str(exc))
         except OSError as exc:
+            self._still_there(target)  # moved away while the file came down: say that instead
             if exc.errno == errno.ENOSPC:  # the others would fail the same way: stop
                 have = transfer.resumable_download(
                     target.state_dir, target.bucket, remote.key, dest, remote.etag, remote.size
@@ -173,6 +194,7 @@ class Download(Direction):
 
     def book(self, run: Run, action: Action, moved: transfer.Downloaded) -> Outcome:
         """The file is here: its checksum and its sync record entry."""
+        self._still_there(run.target)  # its records are not written into a folder made again
         done = moved
         row = run.row(action)
         assert row.remote is not None
@@ -213,6 +235,28 @@ class Download(Direction):
         dest.parent.mkdir(parents=True, exist_ok=True)
         durable.replace(path, dest)
         return Outcome.done(action, message=f"moved to {dest}")
+
+
+def _make_folders_below(root: Path, folder: Path) -> None:
+    """Make `folder` and the folders between it and `root`, one at a time, never `root`: one
+    moved away meanwhile is not made again (ProjectGone)."""
+    missing = []
+    while folder != root and not folder.is_dir():
+        if folder == folder.parent or root not in folder.parents:
+            break  # (not under root: nothing is made)
+        missing.append(folder)
+        folder = folder.parent
+    for each in reversed(missing):
+        try:
+            each.mkdir(exist_ok=True)
+        except FileNotFoundError:
+            raise ProjectGone(
+                f"{root} is gone (archived or moved?): nothing downloaded into it"
+            ) from None
+
+
+class ProjectGone(NotFoundError):
+    """The project folder a download had to go into is no longer there (into_existing)."""
 
 
 def _local_path(target: Target, row: FileRow) -> Path:

@@ -25,7 +25,7 @@ from typing import Any
 from vam.aws.client import explain
 from vam.core.errors import VamError
 from vam.core.files import FileRules, LocalFile, Stamp, walk
-from vam.s3sync.down import download
+from vam.s3sync.down import ProjectGone, download
 from vam.s3sync.fingerprint import CACHE_FILE, ChecksumCache
 from vam.s3sync.keys import nfc
 from vam.s3sync.model import FileState
@@ -266,6 +266,9 @@ class ProjectWatch:
                     self.need_up = False  # nothing here to upload
             if self.need_down:
                 self._run("down")
+        except ProjectGone:  # moved away during the cycle: the download stopped short of it
+            self._went_away()
+            return
         except Exception as exc:
             self._failed(exc)
             return
@@ -285,10 +288,7 @@ class ProjectWatch:
         self.held = set()
         self.transfers.direction = direction
         o, t = self.options, self.target
-        run = upload if direction == "up" else download
-        report = run(
-            self.client(),
-            t,
+        kwargs: dict[str, Any] = dict(
             user=o.user,
             rules=o.rules,
             dry_run=o.dry_run,
@@ -297,7 +297,13 @@ class ProjectWatch:
             hold=self._hold,
             progress=self.transfers,
         )
+        if direction == "up":
+            report = upload(self.client(), t, **kwargs)
+        else:  # a folder that was here must still be: an archived project is not brought back
+            report = download(self.client(), t, into_existing=self.folder_was_there, **kwargs)
         self.reports.append(report)
+        if not self.folder_was_there and t.folder.is_dir():
+            self.folder_was_there = True  # a project only in S3 came down: from now it must stay
         self.findings.saw(report, held=self._held_names())
         after = report.after or report.plan
         self.synced = len(after.with_state(FileState.SYNCED))

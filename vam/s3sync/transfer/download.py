@@ -47,6 +47,7 @@ def download_file(
     state_dir: Path | None = None,
     cancel: threading.Event | None = None,
     publish: Callable[[Path, Path], Any] | None = None,
+    make_folder: bool = True,
 ) -> Downloaded:
     """Download the version `etag` of `key` to `dest`, verified, via `<dest>.vam-part`.
     `cancel`, once set, stops the transfer within a chunk; the bytes on disk are kept.
@@ -54,10 +55,13 @@ def download_file(
     `publish(temp, dest)` gives the verified, durable file its name (default: a rename that
     waits while another program holds `dest`, vam.core.durable.replace); its return value is
     Downloaded.published. The sync core passes one that first checks the local file is still
-    the version it planned to replace. A full disk raises DiskFull naming the partial file."""
+    the version it planned to replace. A full disk raises DiskFull naming the partial file.
+    `make_folder=False`: dest's folder must be there already (the caller made it, and a folder
+    moved away since is not made again: the partial file cannot be opened, OSError)."""
     dest = Path(dest)
     etag = etag.strip('"')
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    if make_folder:
+        dest.parent.mkdir(parents=True, exist_ok=True)
     temp = dest.with_name(dest.name + PARTIAL_SUFFIX)
     record_path = download_record(state_dir, bucket, key, dest)
     ranges = ranges_for(size)
