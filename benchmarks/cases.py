@@ -67,6 +67,7 @@ class Bench:
     wan_size: int = 256 * 1024 * 1024
     links: tuple[str, ...] = ("baseline", "long-haul", "jan-home")
     wan_repeat: int = 1  # runs per tool and link (each takes up to minutes)
+    manifest_projects: int = 120  # per brand, in the manifest case
 
     def timeout(self, nbytes: int) -> float:
         return 120 + nbytes / MIN_RATE
@@ -524,7 +525,8 @@ def case_manifest(bench: Bench, record: CaseRecord) -> None:
         bench.log(f"  [manifest {rep}/{bench.repeat}] vam")
 
         def one(rep: int = rep) -> None:
-            result = module.bench_manifest(_fresh(bench.work / f"manifest-r{rep}"))
+            work = _fresh(bench.work / f"manifest-r{rep}")
+            result = module.bench_manifest(work, projects=bench.manifest_projects)
             seconds = result.get("seconds")
             extra = {k: v for k, v in result.items() if k not in ("seconds",)}
             record.add(SUBJECT, rep, seconds is not None, {"seconds": seconds}, None, result=extra)

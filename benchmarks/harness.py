@@ -44,10 +44,11 @@ class Options:
     wan_size: int = 256 * MiB
     links: tuple[str, ...] = WAN_LINKS
     wan_repeat: int = 1
+    manifest_projects: int = 120  # per brand, in the manifest case (6 brands x 40 files each)
 
 
 FULL = Options()
-QUICK = Options(repeat=1, size=64 * MiB, small_count=20, wan_size=32 * MiB)
+QUICK = Options(repeat=1, size=64 * MiB, small_count=20, wan_size=32 * MiB, manifest_projects=20)
 
 
 def options_for(
@@ -196,6 +197,7 @@ def run_bench(options: Options, log: Callable[[str], None] = print) -> tuple[dic
         wan_size=options.wan_size,
         links=options.links,
         wan_repeat=options.wan_repeat,
+        manifest_projects=options.manifest_projects,
     )
     tools = list(statuses)
     cases: dict[str, Any] = {}

@@ -1,4 +1,5 @@
-"""Benchmark case: `manifest.generate --all` on 6 brands x 120 projects x 40 files (issue 7).
+"""Benchmark case: `manifest.generate --all` on 6 brands x 120 projects x 40 files (issue 7;
+the quick preset: 20 projects a brand).
 
 Files are tiny (the manifest reads metadata only, so their size does not matter); names include
 heavy extensions in subfolders, a quarter of the projects also have a full copy on the SSD, and
@@ -58,7 +59,7 @@ def _fill(folder: Path, seed: int) -> int:
     return len(_NAMES)
 
 
-def build(workdir: Path) -> tuple[dict[str, str], int, int]:
+def build(workdir: Path, projects_per_brand: int = PROJECTS) -> tuple[dict[str, str], int, int]:
     """The projects root, SSD and settings under workdir; returns (env, projects, files)."""
     root = workdir / "video-projects"
     brands_file = root / "vam" / "brands.toml"
@@ -78,7 +79,7 @@ def build(workdir: Path) -> tuple[dict[str, str], int, int]:
     for brand in config.team.brands[:BRANDS]:
         repo = root / brand.repo
         base = repo / brand.projects_dir if brand.projects_dir else repo
-        for i, pid in enumerate(_ids(brand.workflow)):
+        for i, pid in enumerate(_ids(brand.workflow)[:projects_per_brand]):
             files += _fill(base / pid, i)
             projects += 1
             if i % 4 == 0:  # a quarter also archived on the SSD
@@ -88,8 +89,8 @@ def build(workdir: Path) -> tuple[dict[str, str], int, int]:
     return env, projects, files
 
 
-def bench_manifest(workdir: Path) -> dict:
-    env, projects, files = build(workdir)
+def bench_manifest(workdir: Path, projects: int = PROJECTS) -> dict:
+    env, projects, files = build(workdir, projects)
     config = load_config(cwd=workdir, env=env)
     root = projects_root(config)
     started = time.perf_counter()
@@ -98,7 +99,7 @@ def bench_manifest(workdir: Path) -> dict:
     found = sum(w.manifest["totals"]["projects"] for w in written)
     assert found == projects, (found, projects)
     return {
-        "case": "manifest.generate --all (6×120×40)",
+        "case": f"manifest.generate --all ({BRANDS}×{projects // BRANDS}×{FILES})",
         "seconds": round(seconds, 3),
         "projects": projects,
         "files": files,
