@@ -221,8 +221,24 @@ def test_parts_are_larger_for_a_large_file_on_a_local_link():
 @pytest.mark.parametrize("local", [True, False])
 def test_the_measured_round_trip_decides_the_part_size(client, tmp_path, monkeypatch, local):
     """The same 32 MiB file in 16 parts of 2 MiB when the round trip seen before it (a LIST) is
-    under LOCAL_RTT, in parts of the base size (1 MiB) when it is not."""
+    under LOCAL_RTT, and those larger parts at most LOCAL_PARTS_AT_ONCE at a time (a kill loses
+    the progress of the parts in flight); in parts of the base size (1 MiB) when it is not."""
+    import threading
+
     MiB = 2**20
+    lock, flight = threading.Lock(), {"now": 0, "most": 0}
+
+    def started(**kwargs):
+        with lock:
+            flight["now"] += 1
+            flight["most"] = max(flight["most"], flight["now"])
+
+    def ended(**kwargs):
+        with lock:
+            flight["now"] -= 1
+
+    client.meta.events.register("before-call.s3.UploadPart", started)
+    client.meta.events.register("after-call.s3.UploadPart", ended)
     monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", MiB)
     monkeypatch.setattr(tuning, "SINGLE_PUT_LIMIT", MiB)
     monkeypatch.setattr(tuning, "MIN_PART_SIZE", MiB)
@@ -236,6 +252,8 @@ def test_the_measured_round_trip_decides_the_part_size(client, tmp_path, monkeyp
     expected = 2 * MiB if local else MiB
     assert result.part_size == expected
     assert result.etag == multipart_etag(path, expected)
+    if local:
+        assert 1 <= flight["most"] <= tuning.LOCAL_PARTS_AT_ONCE == 2
     details = head_checksum(client, BUCKET, "p/render.mov")
     assert (details.part_size, details.parts) == (expected, -(-(32 * MiB + 5) // expected))
     assert remote_bytes(client, "p/render.mov") == path.read_bytes()
@@ -915,3 +933,21 @@ def test_parallel_parts_start_staggered_so_an_interruption_loses_little(
     for k in (2, 3, 4):
         assert progress_at_start[k] >= (k - 1) * PART // 4
     assert remote_bytes(client, "p/big.mov") == path.read_bytes()
+
+
+def test_a_listed_part_is_checked_a_piece_at_a_time(tmp_path, monkeypatch):
+    """Resuming, each part already on S3 is read again to compare: in PART_READ pieces, never a
+    whole 64 MiB part in memory, with the CRC32 and MD5 of the whole part."""
+    monkeypatch.setattr(tuning, "PART_READ", 1000)
+    data = os.urandom(10_500)
+    path = tmp_path / "render.mov"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        crc, md5 = multipart._sums_of(fd, 1234, 8000, with_md5=True)
+        assert crc == zlib.crc32(data[1234:9234])
+        assert md5 == hashlib.md5(data[1234:9234]).hexdigest()
+        assert multipart._sums_of(fd, 0, 10_500, with_md5=False) == (zlib.crc32(data), None)
+        assert multipart._sums_of(fd, 10_000, 1000, with_md5=False)[0] == -1  # the file is shorter
+    finally:
+        os.close(fd)

@@ -267,19 +267,37 @@ def _verify_listed(
         offset, length = _part_bounds(number, part_size, size)
         if int(item.get("Size", -1)) != length:
             continue
-        data = read_at(fd, length, offset)
-        crc = zlib.crc32(data)
         etag = str(item.get("ETag", "")).strip('"')
+        with_md5 = not item.get("ChecksumCRC32") and MD5_ETAG.match(etag)
+        crc, md5 = _sums_of(fd, offset, length, with_md5=bool(with_md5))
         if item.get("ChecksumCRC32"):
             same = crc32_from_b64(item["ChecksumCRC32"]) == crc
-        elif MD5_ETAG.match(etag):
-            same = hashlib.md5(data).hexdigest() == etag
+        elif md5 is not None:
+            same = md5 == etag
         else:
             same = False  # cannot tell (e.g. SSE-KMS ETag without checksum): send it again
         if same:
             good[number] = _Part(number, etag, crc, length)
             meter.progress.advance(meter.name, length)
     return good
+
+
+def _sums_of(fd: int, offset: int, length: int, *, with_md5: bool) -> tuple[int, str | None]:
+    """CRC32 (and MD5 hex, if asked) of the file's bytes [offset, offset + length), read in
+    PART_READ pieces: a 64 MiB part is never held whole (what a part costs is its buffer). A
+    file shorter than that gives sums that match nothing."""
+    crc = 0
+    md5 = hashlib.md5() if with_md5 else None
+    while length > 0:
+        data = read_at(fd, min(length, tuning.PART_READ), offset)
+        if not data:
+            return -1, None if md5 is None else ""
+        crc = zlib.crc32(data, crc)
+        if md5 is not None:
+            md5.update(data)
+        offset += len(data)
+        length -= len(data)
+    return crc, None if md5 is None else md5.hexdigest()
 
 
 # --------------------------------------------------------------------------- parts and complete
@@ -303,6 +321,8 @@ def _send_parts(
     sent: dict[int, _Part] = {}
     ceiling = upload_workers(part_size, len(todo))
     long = long_link(s3)
+    if part_size > tuning.MIN_PART_SIZE and not long and local_link(s3):
+        ceiling = min(ceiling, tuning.LOCAL_PARTS_AT_ONCE)
     control = Parallelism(
         start_workers(ceiling, long),
         ceiling,

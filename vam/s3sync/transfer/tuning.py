@@ -19,6 +19,7 @@ LONG_RTT = 0.030  # seconds: a round trip this long means a long (loss-limited) 
 LOCAL_RTT = 0.020
 LOCAL_PART_SIZE = 64 * MiB
 LOCAL_PARTS = 16
+LOCAL_PARTS_AT_ONCE = 2  # such larger parts in flight at most: a kill loses their progress
 MAX_PARTS = 10_000  # S3's limit
 # Parts are streamed from the file (read once for their CRC32, once as they are sent), so what
 # a part costs in memory is a read buffer, not the part: PART_MEMORY bounds those buffers.
