@@ -98,6 +98,30 @@ def test_a_reset_mid_range_re_fetches_only_what_was_in_flight(upstream, small_pa
     assert wire.received - len(data) <= wire.resets * 4 * PART
 
 
+def test_a_range_cut_while_it_carried_bytes_is_asked_again_at_once(
+    upstream, small_parts, tmp_path, monkeypatch
+):
+    """A reset that cut a range mid-body is a dropped connection, not a busy server: the rest
+    is asked for at once (each pause would leave that connection's share of the line idle); only
+    a try that brought nothing backs off."""
+    from vam.s3sync.transfer import ranges
+
+    pauses = []
+    monkeypatch.setattr(ranges, "backoff", lambda attempt: pauses.append(attempt))
+    data = os.urandom(24 * PART)
+    direct = make_client()
+    etag = direct.put_object(Bucket=BUCKET, Key="p/raw.mp4", Body=data)["ETag"].strip('"')
+    link = Link("resets", reset_every=11 * PART // 2)
+    with Proxy(upstream, link=link) as proxy:
+        dest = tmp_path / "raw.mp4"
+        download_file(through(proxy), BUCKET, "p/raw.mp4", dest, size=len(data), etag=etag)
+        proxy.wait_idle()
+        wire = proxy.count()
+    assert dest.read_bytes() == data
+    assert wire.resets >= 3
+    assert pauses == []
+
+
 def test_more_connections_when_each_connection_is_capped(
     upstream, small_parts, tmp_path, monkeypatch
 ):

@@ -176,6 +176,7 @@ def fetch_ranges(
                 end = ranges[last - 1][1]
                 if position >= end:
                     return
+                carried = False  # whether this try brought bytes before it failed
                 try:
                     response = s3.get_object(
                         Bucket=bucket,
@@ -215,6 +216,7 @@ def fetch_ranges(
                             meter.live.touch()  # on disk: a retry continues from here
                             state.advance(seg_start, position - seg_start)
                             attempt = 0  # the connection carried bytes: back off from scratch
+                            carried = True
                             if position - saved >= tuning.CHECKPOINT_BYTES:
                                 state.wake.set()  # the checkpointer saves it, off this thread
                                 saved = position
@@ -231,8 +233,9 @@ def fetch_ranges(
                     if meter.stop.is_set():
                         raise
                     keep_trying(exc, meter.live, key)
-                backoff(attempt)
-                attempt += 1
+                if not carried:  # a connection reset while it carried bytes: again at once
+                    backoff(attempt)
+                    attempt += 1
         except BaseException:
             if index < len(ranges) and position > ranges[index][0]:
                 state.advance(ranges[index][0], position - ranges[index][0])  # written already
