@@ -16,6 +16,7 @@ import boto3
 import pytest
 from boto3.s3.transfer import TransferConfig
 from storykit import B65, BUCKET, PREFIX, Person, states
+from transferkit import StopAfter
 
 from vam.aws.client import connect
 from vam.core.config import load_config
@@ -461,29 +462,6 @@ def test_a_re_sync_with_nothing_changed_is_one_listing_and_one_index_read(david,
     assert again.after is again.plan and again.after.counts() == {"synced": 3}
 
 
-class _MovesTheFolderAway:
-    """A progress sink that, at the first bytes of a download, moves the project folder away,
-    as ssd.archive or a person does while a watch is running."""
-
-    def __init__(self, folder: Path, to: Path) -> None:
-        self.folder, self.to, self.moved = folder, to, False
-
-    def start_file(self, name, total):
-        pass
-
-    def resumed(self, name, done_bytes):
-        pass
-
-    def advance(self, name, nbytes):
-        if not self.moved:
-            self.moved = True
-            self.to.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(self.folder, self.to)
-
-    def end_file(self, name, ok):
-        pass
-
-
 def test_a_download_into_an_existing_folder_never_makes_a_moved_project_again(david, jan, tmp_path):
     """vam watch downloads with into_existing: a project folder archived or moved away, before
     the run or during it, is not made again by what is still coming down."""
@@ -498,10 +476,12 @@ def test_a_download_into_an_existing_folder_never_makes_a_moved_project_again(da
     assert jan.up().ok
     folder = david.staging().parent
     away = tmp_path / "archived" / folder.name
-    mover = _MovesTheFolderAway(folder, away)
+    away.parent.mkdir()
+    # at the first bytes of the download, as ssd.archive or a person does while a watch runs
+    mover = StopAfter(1, action=lambda: os.rename(folder, away))
     with pytest.raises(ProjectGone, match="is gone"):
         david.down(into_existing=True, progress=mover)
-    assert mover.moved
+    assert mover.fired
     assert not folder.exists()  # nothing made it again: not s3-staging/, not .vam/
     assert (away / "s3-staging").is_dir()
     with pytest.raises(ProjectGone, match="nothing downloaded"):  # gone before the run

@@ -936,18 +936,22 @@ def test_parallel_parts_start_staggered_so_an_interruption_loses_little(
 
 
 def test_a_listed_part_is_checked_a_piece_at_a_time(tmp_path, monkeypatch):
-    """Resuming, each part already on S3 is read again to compare: in PART_READ pieces, never a
-    whole 64 MiB part in memory, with the CRC32 and MD5 of the whole part."""
-    monkeypatch.setattr(tuning, "PART_READ", 1000)
+    """Resuming, each part already on S3 is read again to compare (range_pieces): one reused
+    buffer of at most CHUNK, never a whole 64 MiB part in memory; a file now shorter than the
+    range is an OSError, not a short read taken for the part."""
+    from vam.core import checksum
+
+    monkeypatch.setattr(checksum, "CHUNK", 1000)
     data = os.urandom(10_500)
     path = tmp_path / "render.mov"
     path.write_bytes(data)
     fd = os.open(path, os.O_RDONLY)
     try:
-        crc, md5 = multipart._sums_of(fd, 1234, 8000, with_md5=True)
-        assert crc == zlib.crc32(data[1234:9234])
-        assert md5 == hashlib.md5(data[1234:9234]).hexdigest()
-        assert multipart._sums_of(fd, 0, 10_500, with_md5=False) == (zlib.crc32(data), None)
-        assert multipart._sums_of(fd, 10_000, 1000, with_md5=False)[0] == -1  # the file is shorter
+        pieces = [bytes(p) for p in checksum.range_pieces(fd, 1234, 8000)]
+        assert b"".join(pieces) == data[1234:9234]
+        assert max(len(p) for p in pieces) == 1000 and len(pieces) == 8
+        assert checksum.crc32_of_range(fd, 1234, 8000) == zlib.crc32(data[1234:9234])
+        with pytest.raises(OSError, match="shrank"):
+            list(checksum.range_pieces(fd, 10_000, 1000))
     finally:
         os.close(fd)

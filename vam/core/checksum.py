@@ -6,7 +6,7 @@ import hashlib
 import os
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -62,17 +62,25 @@ def crc32_of_range(
     """CRC32 of `length` bytes of an open file from `start`, read at its offset (so several
     threads can share the descriptor) through one reused buffer."""
     crc = 0
+    for piece in range_pieces(fd, start, length):
+        crc = zlib.crc32(piece, crc)
+        if on_bytes:
+            on_bytes(len(piece))
+    return crc
+
+
+def range_pieces(fd: int, start: int, length: int) -> Iterator[memoryview]:
+    """`length` bytes of an open file from `start`, in pieces of at most CHUNK read at their
+    offset into one reused buffer (each piece is valid until the next is asked for), so a range
+    of any size costs one buffer. OSError if the file ends before the range does."""
     buffer = memoryview(bytearray(max(1, min(CHUNK, length))))
     position, end = start, start + length
     while position < end:
         got = read_into(fd, buffer[: min(len(buffer), end - position)], position)
         if not got:
             raise OSError(f"the file shrank while its checksum was taken (at byte {position})")
-        crc = zlib.crc32(buffer[:got], crc)
-        if on_bytes:
-            on_bytes(got)
+        yield buffer[:got]
         position += got
-    return crc
 
 
 def file_sha256(path: Path) -> str:

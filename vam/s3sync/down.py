@@ -83,9 +83,7 @@ class Download(Direction):
 
     def _still_there(self, target: Target) -> None:
         if self.into_existing and not target.folder.is_dir():
-            raise ProjectGone(
-                f"{target.folder} is gone (archived or moved?): nothing downloaded into it"
-            )
+            raise ProjectGone(target.folder)
 
     def actions(self, plan: Plan, *, force: bool, delete: bool) -> tuple[Action, ...]:
         return download_actions(plan, force=force, delete=delete)
@@ -238,25 +236,25 @@ class Download(Direction):
 
 
 def _make_folders_below(root: Path, folder: Path) -> None:
-    """Make `folder` and the folders between it and `root`, one at a time, never `root`: one
-    moved away meanwhile is not made again (ProjectGone)."""
-    missing = []
-    while folder != root and not folder.is_dir():
-        if folder == folder.parent or root not in folder.parents:
-            break  # (not under root: nothing is made)
-        missing.append(folder)
-        folder = folder.parent
-    for each in reversed(missing):
+    """Make `folder` and the folders between it and `root`, one at a time, never `root` itself:
+    one moved away meanwhile is not made again (ProjectGone). A folder not under `root`: nothing
+    is made."""
+    try:
+        below = folder.relative_to(root).parts
+    except ValueError:
+        return
+    for depth in range(1, len(below) + 1):
         try:
-            each.mkdir(exist_ok=True)
+            root.joinpath(*below[:depth]).mkdir(exist_ok=True)
         except FileNotFoundError:
-            raise ProjectGone(
-                f"{root} is gone (archived or moved?): nothing downloaded into it"
-            ) from None
+            raise ProjectGone(root) from None
 
 
 class ProjectGone(NotFoundError):
     """The project folder a download had to go into is no longer there (into_existing)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(f"{folder} is gone (archived or moved?): nothing downloaded into it")
 
 
 def _local_path(target: Target, row: FileRow) -> Path:

@@ -18,9 +18,9 @@ from typing import Any
 
 import botocore.exceptions as bce
 
+from vam.core.checksum import range_pieces
 from vam.core.crc import crc32_b64, crc32_from_b64, crc32_of_pieces
 from vam.core.files import Stamp
-from vam.core.posio import read_at
 from vam.s3sync.transfer import tuning
 from vam.s3sync.transfer.concurrency import Parallelism, endpoint_key
 from vam.s3sync.transfer.conditions import (
@@ -268,36 +268,26 @@ def _verify_listed(
         if int(item.get("Size", -1)) != length:
             continue
         etag = str(item.get("ETag", "")).strip('"')
-        with_md5 = not item.get("ChecksumCRC32") and MD5_ETAG.match(etag)
-        crc, md5 = _sums_of(fd, offset, length, with_md5=bool(with_md5))
+        md5 = hashlib.md5()
+        by_md5 = not item.get("ChecksumCRC32") and MD5_ETAG.match(etag)
+        crc = 0
+        try:  # a piece at a time: a 64 MiB part is never held whole
+            for piece in range_pieces(fd, offset, length):
+                crc = zlib.crc32(piece, crc)
+                if by_md5:
+                    md5.update(piece)
+        except OSError:
+            continue  # the file is shorter than that part now: it is sent again
         if item.get("ChecksumCRC32"):
             same = crc32_from_b64(item["ChecksumCRC32"]) == crc
-        elif md5 is not None:
-            same = md5 == etag
+        elif by_md5:
+            same = md5.hexdigest() == etag
         else:
             same = False  # cannot tell (e.g. SSE-KMS ETag without checksum): send it again
         if same:
             good[number] = _Part(number, etag, crc, length)
             meter.progress.advance(meter.name, length)
     return good
-
-
-def _sums_of(fd: int, offset: int, length: int, *, with_md5: bool) -> tuple[int, str | None]:
-    """CRC32 (and MD5 hex, if asked) of the file's bytes [offset, offset + length), read in
-    PART_READ pieces: a 64 MiB part is never held whole (what a part costs is its buffer). A
-    file shorter than that gives sums that match nothing."""
-    crc = 0
-    md5 = hashlib.md5() if with_md5 else None
-    while length > 0:
-        data = read_at(fd, min(length, tuning.PART_READ), offset)
-        if not data:
-            return -1, None if md5 is None else ""
-        crc = zlib.crc32(data, crc)
-        if md5 is not None:
-            md5.update(data)
-        offset += len(data)
-        length -= len(data)
-    return crc, None if md5 is None else md5.hexdigest()
 
 
 # --------------------------------------------------------------------------- parts and complete
@@ -321,7 +311,7 @@ def _send_parts(
     sent: dict[int, _Part] = {}
     ceiling = upload_workers(part_size, len(todo))
     long = long_link(s3)
-    if part_size > tuning.MIN_PART_SIZE and not long and local_link(s3):
+    if part_size > tuning.MIN_PART_SIZE and local_link(s3):  # (never a long link too)
         ceiling = min(ceiling, tuning.LOCAL_PARTS_AT_ONCE)
     control = Parallelism(
         start_workers(ceiling, long),
