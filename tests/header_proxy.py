@@ -36,6 +36,7 @@ class Seen:
     method: str
     target: str  # path and query, as sent
     conditions: tuple[str, ...]  # the conditional headers the client sent (lower case)
+    expect: bool = False  # it asked for "100 Continue" before sending its body
 
 
 # (method, target) -> (status, S3 error code) to answer instead of forwarding, or None
@@ -82,7 +83,7 @@ class HeaderProxy(Proxy):
                     break
                 request_line, *header_lines = head.decode("latin-1").split("\r\n")[:-2]
                 method, target, _version = request_line.split(" ", 2)
-                kept, conditions, length, chunked = [], [], 0, False
+                kept, conditions, length, chunked, expect = [], [], 0, False, False
                 for line in header_lines:
                     name, _, value = line.partition(":")
                     low = name.strip().lower()
@@ -94,9 +95,11 @@ class HeaderProxy(Proxy):
                         length = int(value.strip())
                     if low == "transfer-encoding" and "chunked" in value.lower():
                         chunked = True
+                    if low == "expect" and "100-continue" in value.lower():
+                        expect = True
                     kept.append(line)
                 with self._lock:
-                    self.seen.append(Seen(method, target, tuple(conditions)))
+                    self.seen.append(Seen(method, target, tuple(conditions), expect))
                 refused = self.refuse(method, target) if self.refuse else None
                 if refused is not None:
                     # answered here, and the connection closed after it (a body the client may
