@@ -225,3 +225,32 @@ def test_a_run_probes_the_server_once_and_remembers_it_per_endpoint(
         vam(plain.david, capsys, "aws.check", "--brand", "ad", expect=1)
         assert probes(proxy)  # aws.check asks the server again and refreshes what is known
     assert no_probe_left(client)
+
+
+def test_an_uploads_re_check_lists_s3_again_but_does_not_read_back_the_index_it_wrote(
+    plain, capsys, client, monkeypatch, s3
+):
+    """The re-check after a run is a fresh listing (the truth); the index only spares HEADs, and
+    the run has just written it: reading it back was one more round trip (150 ms on Jan's link)
+    at the end of every upload."""
+    with HeaderProxy(s3.endpoint_url, strip=()) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        vam(plain.david, capsys, "s3.up", *AD)
+        first = proxy.requests()
+        proxy.clear()
+        append_line(staging(plain.david) / "brief.md", "David: keep the intro")
+        out = vam(plain.david, capsys, "s3.up", *AD)
+        second = proxy.requests()
+
+    def index_gets(seen):
+        return [s for s in seen if s.method == "GET" and "/.vam/index.json" in s.target]
+
+    def listings(seen):
+        return [s for s in seen if s.method == "GET" and "list-type=2" in s.target]
+
+    # a new project: the write reads the index first (there is none yet), the re-check does not
+    assert len(index_gets(first)) == 1 and len(listings(first)) == 2, first
+    # a changed file: the scan's read and the write's read; again none by the re-check
+    assert len(index_gets(second)) == 2 and len(listings(second)) == 2, second
+    assert "brief.md" in out and "after the transfer" not in out, out  # the re-check agreed
+    assert body(client, PREFIX + "brief.md") == (staging(plain.david) / "brief.md").read_bytes()

@@ -22,6 +22,7 @@ from vam.s3sync.describe import row_message
 from vam.s3sync.fingerprint import ChecksumCache, Hasher, Hold
 from vam.s3sync.model import Action, ActionKind, BaseEntry, FileRow, FileState, Plan
 from vam.s3sync.parallel import each_transfer
+from vam.s3sync.remoteindex import RemoteIndex
 from vam.s3sync.report import Outcome, SyncReport
 from vam.s3sync.scan import scan_project
 from vam.s3sync.syncrecord import load_record, save_record
@@ -87,8 +88,10 @@ class Direction(ABC):
     def delete(self, run: Run, action: Action) -> Outcome:
         """Carry out one deletion, only of the exact version the plan showed."""
 
-    def finish(self, run: Run, actions: Iterable[Action], deleted: set[str]) -> None:  # noqa: B027 - an optional hook
-        """Every transfer and deletion is done (`deleted`: the files deleted)."""
+    def finish(self, run: Run, actions: Iterable[Action], deleted: set[str]) -> RemoteIndex | None:
+        """Every transfer and deletion is done (`deleted`: the files deleted). Returns the index
+        in S3 if it wrote one (the re-check then need not read it back)."""
+        return None
 
 
 def sync(
@@ -182,9 +185,18 @@ def sync(
             deleted.add(action.rel)
             run.base.pop(action.rel, None)
             run.save_record()
-    direction.finish(run, actions, deleted)
+    written = direction.finish(run, actions, deleted)
     after, unsettled = _recheck(
-        s3, target, user, rules, hasher, outcomes, _idle(plan, actions), run.cache, hold
+        s3,
+        target,
+        user,
+        rules,
+        hasher,
+        outcomes,
+        _idle(plan, actions),
+        run.cache,
+        hold,
+        written or scan.index,
     )
     return SyncReport(
         direction=direction.name,
@@ -256,14 +268,19 @@ def _recheck(
     plan: Plan | None = None,
     cache: ChecksumCache | None = None,
     hold: Hold | None = None,
+    index: RemoteIndex | None = None,
 ) -> tuple[Plan, tuple[str, ...]]:
+    """The project listed again after the run: each transfer must have left its file SYNCED,
+    each deletion its file GONE. The listing is the truth; `index` (the one this run wrote or
+    read) only spares HEADs where it knows an object's ETag, like any index, so it is not read
+    back from S3: one round trip less at the end of every run."""
     done = list(done)
     if not done and plan is not None:
         # nothing was done: nothing to confirm, and the scan just made is the state (a re-sync
         # with nothing changed stays one listing and one index GET)
         return plan, ()
     after = scan_project(
-        s3, target, user=user, rules=rules, hasher=hasher, cache=cache, hold=hold
+        s3, target, user=user, rules=rules, hasher=hasher, cache=cache, hold=hold, index=index
     ).plan
     unsettled = []
     for outcome in done:

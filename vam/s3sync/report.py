@@ -10,6 +10,7 @@ from vam.core.files import Skipped
 from vam.s3sync import transfer
 from vam.s3sync.fingerprint import ChecksumCache
 from vam.s3sync.model import Action, ActionKind, FileRow, FileState, Plan
+from vam.s3sync.remoteindex import RemoteIndex
 from vam.s3sync.target import Target
 
 
@@ -21,6 +22,7 @@ class Scan:
     heads: int = 0  # HEAD requests made (objects the index and the record did not know)
     objects: int = 0  # objects listed (vam's own keys excluded)
     cache: ChecksumCache | None = None  # the checksum cache the scan used (and may have filled)
+    index: RemoteIndex | None = None  # vam's index in S3 as the scan read it (None: not read)
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ def scan_project(
     if save_cache and (local or target.state_dir.is_dir()):
         cache.save()
     plan = make_plan(local, remote, base, left_out)
-    return Scan(target, plan, tuple(skipped), heads, len(objects), cache)
+    return Scan(target, plan, tuple(skipped), heads, len(objects), cache, index)
 
 
 CONFLICT_COPY_REASON = (

@@ -18,7 +18,7 @@ from vam.s3sync.fingerprint import Hasher, Hold
 from vam.s3sync.model import Action, ActionKind, BaseEntry, FileState, Plan, RemoteEntry
 from vam.s3sync.pipeline import Direction, Run, now_iso, sync, unreadable
 from vam.s3sync.plan import upload_actions
-from vam.s3sync.remoteindex import IndexEntry, update_index
+from vam.s3sync.remoteindex import IndexEntry, RemoteIndex, update_index
 from vam.s3sync.report import Outcome, SyncReport
 from vam.s3sync.s3guard import CHANGED, WEAKER, Changed, Kept, RemoteGuard
 from vam.s3sync.target import Target
@@ -187,12 +187,14 @@ class Upload(Direction):
         weaker = "" if self.guard.conditions().deletes else f"; {WEAKER}"
         return Outcome.done(action, message=f"deleted in S3; {kept_as}{weaker}")
 
-    def finish(self, run: Run, actions: tuple[Action, ...], deleted: set[str]) -> None:
+    def finish(
+        self, run: Run, actions: tuple[Action, ...], deleted: set[str]
+    ) -> RemoteIndex | None:
         """The S3 index learns what was uploaded, and what the scan learnt by HEAD or by
         recomputing a foreign ETag, and forgets what was deleted."""
         changes = self.index_changes
         if not (changes or deleted or any(a.kind is ActionKind.RECORD for a in actions)):
-            return
+            return None
         plan = run.plan
         present = {r.rel for r in plan.rows if r.remote is not None} - deleted
         for row in plan.with_state(FileState.SYNCED):
@@ -209,7 +211,7 @@ class Upload(Direction):
                     mtime_ns=remote.mtime_ns,
                 )
         t = run.target
-        update_index(run.s3, t.bucket, t.prefix, changes, present=present, user=run.user)
+        return update_index(run.s3, t.bucket, t.prefix, changes, present=present, user=run.user)
 
     def _keep_before_replacing(
         self, target: Target, action: Action, remote: RemoteEntry
