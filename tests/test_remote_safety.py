@@ -10,6 +10,7 @@ namespace, against moto's server on loopback (or through tests/header_proxy.py i
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -227,12 +228,13 @@ def test_a_run_probes_the_server_once_and_remembers_it_per_endpoint(
     assert no_probe_left(client)
 
 
-def test_an_uploads_re_check_lists_s3_again_but_does_not_read_back_the_index_it_wrote(
+def test_an_upload_reads_the_index_once_and_its_re_check_never(
     plain, capsys, client, monkeypatch, s3
 ):
     """The re-check after a run is a fresh listing (the truth); the index only spares HEADs, and
     the run has just written it: reading it back was one more round trip (150 ms on Jan's link)
-    at the end of every upload."""
+    at the end of every upload. On a server that honours If-Match the write goes on the index
+    the scan read (the next test: when someone wrote it since)."""
     with HeaderProxy(s3.endpoint_url, strip=()) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
         vam(plain.david, capsys, "s3.up", *AD)
@@ -248,9 +250,43 @@ def test_an_uploads_re_check_lists_s3_again_but_does_not_read_back_the_index_it_
     def listings(seen):
         return [s for s in seen if s.method == "GET" and "list-type=2" in s.target]
 
-    # a new project: the write reads the index first (there is none yet), the re-check does not
-    assert len(index_gets(first)) == 1 and len(listings(first)) == 2, first
-    # a changed file: the scan's read and the write's read; again none by the re-check
-    assert len(index_gets(second)) == 2 and len(listings(second)) == 2, second
+    # a new project: nothing to read (no objects), written with If-None-Match: *
+    assert len(index_gets(first)) == 0 and len(listings(first)) == 2, first
+    # a changed file: the scan's read, and the write goes on it with If-Match
+    assert len(index_gets(second)) == 1 and len(listings(second)) == 2, second
+    [write] = [s for s in second if s.method == "PUT" and "/.vam/index.json" in s.target]
+    assert write.conditions == ("if-match",)
     assert "brief.md" in out and "after the transfer" not in out, out  # the re-check agreed
     assert body(client, PREFIX + "brief.md") == (staging(plain.david) / "brief.md").read_bytes()
+
+
+def test_an_index_written_by_jan_during_davids_upload_is_merged_not_replaced(
+    plain, capsys, client, monkeypatch, s3
+):
+    """David's run writes the index on the version his scan read, with If-Match: Jan's upload
+    wrote it meanwhile, so that write is refused; his run reads hers, merges, and writes again.
+    Nobody's entries are lost."""
+    vam(plain.david, capsys, "s3.up", *AD)
+    (staging(plain.david) / "notes.md").write_text("David's notes\n")
+    key = PREFIX + ".vam/index.json"
+    jans_entry = None
+
+    def jan_uploads(method: str, target: str) -> None:
+        nonlocal jans_entry
+        if jans_entry is None and method == "PUT" and target.split("?")[0].endswith("/notes.md"):
+            # Jan's vam, finishing her own upload: her file, then the index with her entry
+            client.put_object(Bucket=BUCKET, Key=PREFIX + "jan.md", Body=b"Jan's cut list\n")
+            index = json.loads(body(client, key))
+            jans_entry = dict(index["files"]["brief.md"], uploaded_by="jan")
+            index["files"]["jan.md"] = jans_entry
+            client.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(index).encode())
+
+    with HeaderProxy(s3.endpoint_url, strip=(), before=jan_uploads) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        vam(plain.david, capsys, "s3.up", *AD)
+    assert jans_entry is not None
+    writes = [s for s in proxy.requests("PUT") if s.target.split("?")[0].endswith("index.json")]
+    assert len(writes) == 2  # refused on the stale version, then written on Jan's
+    files = json.loads(body(client, key))["files"]
+    assert files["jan.md"] == jans_entry
+    assert files["notes.md"]["uploaded_by"] == "david"

@@ -46,6 +46,7 @@ class Run:
     progress: Progress = NO_PROGRESS
     cancel: threading.Event = field(default_factory=threading.Event)  # Ctrl-C or a failure:
     # the other files in flight stop too
+    index: RemoteIndex | None = None  # vam's index in S3 as the scan read it (None: not read)
 
     def row(self, action: Action) -> FileRow:
         row = self.plan.row(action.rel)
@@ -150,6 +151,7 @@ def sync(
         cache=scan.cache or ChecksumCache(target.state_dir),
         hasher=hasher,
         max_rate=max_rate,
+        index=scan.index,
     )
     if _apply_bookkeeping(actions, plan, run.base):
         run.save_record()

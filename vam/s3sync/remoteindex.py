@@ -135,14 +135,27 @@ def update_index(
     present: set[str] | None = None,
     user: str | None = None,
     attempts: int = 5,
+    current: RemoteIndex | None = None,
 ) -> RemoteIndex:
     """Merge `changes` into the index with a conditional write; re-read and merge again when
-    someone else wrote it meanwhile. `present`: rels still in S3 (others are dropped)."""
-    for _ in range(attempts):
-        current = read_index(s3, bucket, project_prefix)
+    someone else wrote it meanwhile. `present`: the rels the caller saw in S3; the entries of
+    the others are dropped (deleted files), except those someone else added since the version the
+    caller began from (Jan's upload that landed meanwhile: not the caller's to judge).
+    `current`: the index as the caller read it earlier, written on without reading it again
+    (only where the server honours the condition: a stale one is then refused, and re-read)."""
+    began: set[str] | None = set(current.entries) if current is not None else None
+    for attempt in range(attempts):
+        if attempt or current is None:
+            current = read_index(s3, bucket, project_prefix)
+        if began is None:
+            began = set(current.entries)
         entries = dict(current.entries)
         if present is not None:
-            entries = {rel: e for rel, e in entries.items() if rel in present or rel in changes}
+            entries = {
+                rel: e
+                for rel, e in entries.items()
+                if rel in present or rel in changes or rel not in began
+            }
         entries.update(changes)
         body = json.dumps(
             {

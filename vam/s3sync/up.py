@@ -211,7 +211,13 @@ class Upload(Direction):
                     mtime_ns=remote.mtime_ns,
                 )
         t = run.target
-        return update_index(run.s3, t.bucket, t.prefix, changes, present=present, user=run.user)
+        # where the server honours If-Match / If-None-Match, the write goes on the index the scan
+        # read (one round trip less); if anyone wrote it since, the condition refuses it and
+        # update_index reads and merges again. Elsewhere it is read right before the write.
+        current = run.index if self.guard.conditions().writes else None
+        return update_index(
+            run.s3, t.bucket, t.prefix, changes, present=present, user=run.user, current=current
+        )
 
     def _keep_before_replacing(
         self, target: Target, action: Action, remote: RemoteEntry
