@@ -286,9 +286,73 @@ def test_a_download_that_does_not_fit_is_refused_with_what_it_needs(
     assert jan_on_small_disk.down().ok
 
 
-def test_a_disk_that_fills_during_a_download_leaves_a_partial_that_resumes(
+def test_a_download_reserves_its_space_so_a_program_filling_the_disk_cannot_break_it(
     david, jan_on_small_disk, small_disk
 ):
+    """On Linux a download's blocks are allocated before its first byte (fallocate): another
+    program that fills the disk meanwhile gets the disk-full error, not Jan's download."""
+    jan = jan_on_small_disk
+    write_media(david.staging() / "raw.mp4", 6_000_000, seed="big")
+    david.up()
+    filled: list[Path] = []
+    once = threading.Lock()
+
+    def another_program_fills_the_disk(params, **_):
+        with once:
+            if params.get("Key", "").endswith("/raw.mp4") and "Range" in params and not filled:
+                filled.append(_fill(small_disk, 200_000))
+
+    event = "provide-client-params.s3.GetObject"
+    jan.s3.meta.events.register(event, another_program_fills_the_disk)
+    try:
+        report = jan.down()
+    finally:
+        jan.s3.meta.events.unregister(event, another_program_fills_the_disk)
+    assert filled and report.ok
+    assert (
+        shutil.disk_usage(small_disk).free < 1_000_000
+    )  # the disk is full (but for vam's records)…
+    raw = jan.staging() / "raw.mp4"  # …and Jan's file is whole
+    assert raw.read_bytes() == (david.staging() / "raw.mp4").read_bytes()
+    assert not any(small_disk.rglob("*.vam-part"))
+
+
+def test_a_download_the_disk_cannot_reserve_leaves_nothing_taking_its_space(david, small_disk, s3c):
+    """Past the planner's free-space check (the disk filled in between): the allocation fails
+    before a byte is fetched, gives back what it took, and keeps no partial file."""
+    from vam.s3sync.transfer import download_file
+    from vam.s3sync.transfer.values import DiskFull
+
+    write_media(david.staging() / "raw.mp4", 6_000_000, seed="big")
+    david.up()
+    head = s3c.head_object(Bucket=BUCKET, Key=PREFIX + "raw.mp4")
+    _fill(small_disk, 3_000_000)
+    free = shutil.disk_usage(small_disk).free
+    dest = small_disk / "raw.mp4"
+    with pytest.raises(DiskFull) as caught:
+        download_file(
+            s3c,
+            BUCKET,
+            PREFIX + "raw.mp4",
+            dest,
+            size=head["ContentLength"],
+            etag=head["ETag"].strip('"'),
+            state_dir=small_disk / "state",
+        )
+    message = str(caught.value)
+    assert "disk full while downloading raw.mp4: nothing kept" in message, message
+    assert not dest.exists() and not any(small_disk.rglob("*.vam-part"))
+    assert shutil.disk_usage(small_disk).free >= free - 64 * 1024  # (the state folder)
+
+
+def test_a_disk_that_fills_during_a_download_leaves_a_partial_that_resumes(
+    david, jan_on_small_disk, small_disk, monkeypatch
+):
+    """Where the space cannot be reserved first (macOS, Windows, FAT, some network mounts:
+    played here by turning the Linux call off), the disk can fill mid-download."""
+    from vam.core import posio
+
+    monkeypatch.setattr(posio, "_fallocate", None)
     jan = jan_on_small_disk
     david.up()
     jan.down()

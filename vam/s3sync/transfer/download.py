@@ -3,6 +3,7 @@ from its record after an interruption, verified, fsynced and only then given its
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import threading
@@ -13,6 +14,7 @@ from typing import Any
 from vam.core import durable
 from vam.core.errors import NotFoundError
 from vam.core.layout import PARTIAL_SUFFIX
+from vam.core.posio import reserve
 from vam.s3sync.transfer.download_state import DownloadState
 from vam.s3sync.transfer.etag_follower import follower_for
 from vam.s3sync.transfer.metering import Meter
@@ -103,8 +105,18 @@ def download_file(
                 raise moved(bucket, key)
         fd = os.open(temp, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
         try:
-            if os.fstat(fd).st_size != size:
-                os.ftruncate(fd, size)
+            had = os.fstat(fd).st_size
+            if had != size:
+                try:
+                    reserve(fd, size)  # its blocks allocated now, where the filesystem can
+                except OSError as exc:
+                    if exc.errno == errno.ENOSPC:
+                        os.ftruncate(fd, had)  # give back what a failed allocation took
+                        if not resumed:  # nothing in it worth keeping
+                            keep_partial = False
+                            with contextlib.suppress(OSError):  # (Windows: unlinked below)
+                                temp.unlink()
+                    raise
             state = DownloadState(record_path, base, done, fd)
             if ranges:  # written before the first byte arrives, so even kill -9 can resume
                 state.advance(ranges[0][0], done.get(ranges[0][0], 0))
