@@ -6,7 +6,9 @@ The fixtures `s3c`, `david` and `jan` (tests/conftest.py) hand out a bucket and 
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,3 +77,15 @@ class Person:
 
 def states(plan) -> dict[str, str]:
     return {r.rel: r.state.value for r in plan.rows}
+
+
+@contextlib.contextmanager
+def before_each(s3, operation: str, hook: Callable[..., None]) -> Iterator[None]:
+    """Run `hook(params=…)` before each `operation` request of this client (botocore's
+    provide-client-params event), for the length of the `with`."""
+    event = f"provide-client-params.s3.{operation}"
+    s3.meta.events.register(event, hook)
+    try:
+        yield
+    finally:
+        s3.meta.events.unregister(event, hook)

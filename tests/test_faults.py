@@ -6,16 +6,18 @@ small tmpfs), never by patching the OS calls vam makes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from storykit import BUCKET, PREFIX, Person
+from storykit import BUCKET, PREFIX, Person, before_each
 
 from vam.core import durable
 from vam.demo.sample import build_sample_root, write_media
@@ -269,6 +271,22 @@ def _fill(disk: Path, leave: int) -> Path:
     return filler
 
 
+@contextlib.contextmanager
+def _fills_at_first_range(person: Person, disk: Path, leave: int) -> Iterator[list[Path]]:
+    """Another program fills the disk (to `leave` bytes free) as the first ranged GET of
+    raw.mp4 starts; yields the filler, once made."""
+    filled: list[Path] = []
+    once = threading.Lock()  # ranged GETs start on several threads at once
+
+    def another_program_fills_the_disk(params, **_):
+        with once:
+            if params.get("Key", "").endswith("/raw.mp4") and "Range" in params and not filled:
+                filled.append(_fill(disk, leave))
+
+    with before_each(person.s3, "GetObject", another_program_fills_the_disk):
+        yield filled
+
+
 def test_a_download_that_does_not_fit_is_refused_with_what_it_needs(
     david, jan_on_small_disk, small_disk, vam_cli
 ):
@@ -294,24 +312,11 @@ def test_a_download_reserves_its_space_so_a_program_filling_the_disk_cannot_brea
     jan = jan_on_small_disk
     write_media(david.staging() / "raw.mp4", 6_000_000, seed="big")
     david.up()
-    filled: list[Path] = []
-    once = threading.Lock()
-
-    def another_program_fills_the_disk(params, **_):
-        with once:
-            if params.get("Key", "").endswith("/raw.mp4") and "Range" in params and not filled:
-                filled.append(_fill(small_disk, 200_000))
-
-    event = "provide-client-params.s3.GetObject"
-    jan.s3.meta.events.register(event, another_program_fills_the_disk)
-    try:
+    with _fills_at_first_range(jan, small_disk, leave=200_000) as filled:
         report = jan.down()
-    finally:
-        jan.s3.meta.events.unregister(event, another_program_fills_the_disk)
     assert filled and report.ok
-    assert (
-        shutil.disk_usage(small_disk).free < 1_000_000
-    )  # the disk is full (but for vam's records)…
+    # the disk is full (but for room for vam's records)…
+    assert shutil.disk_usage(small_disk).free < 1_000_000
     raw = jan.staging() / "raw.mp4"  # …and Jan's file is whole
     assert raw.read_bytes() == (david.staging() / "raw.mp4").read_bytes()
     assert not any(small_disk.rglob("*.vam-part"))
@@ -358,21 +363,11 @@ def test_a_disk_that_fills_during_a_download_leaves_a_partial_that_resumes(
     jan.down()
     write_media(david.staging() / "raw.mp4", 6_000_000, seed="big")  # the new cut: 6 MB
     david.up()
-    filled: list[Path] = []
-    once = threading.Lock()  # ranged GETs start on several threads at once
-
-    def another_program_fills_the_disk(params, **_):
-        with once:
-            if params.get("Key", "").endswith("/raw.mp4") and "Range" in params and not filled:
-                filled.append(_fill(small_disk, 3_000_000))
-
-    event = "provide-client-params.s3.GetObject"
-    jan.s3.meta.events.register(event, another_program_fills_the_disk)
-    try:
-        with pytest.raises(Exception) as caught:
-            jan.down()
-    finally:
-        jan.s3.meta.events.unregister(event, another_program_fills_the_disk)
+    with (
+        _fills_at_first_range(jan, small_disk, leave=3_000_000) as filled,
+        pytest.raises(Exception) as caught,
+    ):
+        jan.down()
     message = str(caught.value)
     assert type(caught.value).__name__ == "DiskFull"
     assert "disk full while downloading raw.mp4" in message and "raw.mp4.vam-part" in message
@@ -407,13 +402,8 @@ def test_local_cleanup_removes_a_partial_download_and_its_record(
         if params.get("Key", "").endswith("/raw.mp4") and "Range" in params:
             raise KeyboardInterrupt
 
-    event = "provide-client-params.s3.GetObject"
-    jan.s3.meta.events.register(event, cut_off)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            jan.down()
-    finally:
-        jan.s3.meta.events.unregister(event, cut_off)
+    with before_each(jan.s3, "GetObject", cut_off), pytest.raises(KeyboardInterrupt):
+        jan.down()
     part = jan.staging() / "raw.mp4.vam-part"
     assert part.exists() and list((jan.state_dir() / "downloads").glob("*.json"))
     as_jan = {"VAM_SETTINGS": str(jan.settings)}

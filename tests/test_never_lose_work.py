@@ -12,7 +12,7 @@ import unicodedata
 
 import pytest
 from edits import flip_byte, replace_keeping_mtime, rewrite_keeping_mtime
-from storykit import BUCKET, PREFIX, states
+from storykit import BUCKET, PREFIX, before_each, states
 
 from vam.demo.sample import write_media
 from vam.s3sync.syncview import report_lines, status_lines
@@ -105,12 +105,8 @@ def test_an_edit_made_during_the_download_is_kept_and_the_download_waits_beside_
             saved.append(True)
             flip_byte(raw, offset=5)
 
-    event = "provide-client-params.s3.GetObject"
-    jan.s3.meta.events.register(event, jan_saves_her_cut)
-    try:
+    with before_each(jan.s3, "GetObject", jan_saves_her_cut):
         report = jan.down()
-    finally:
-        jan.s3.meta.events.unregister(event, jan_saves_her_cut)
     assert saved
     hers = raw.read_bytes()
     assert hers != davids and len(hers) == len(davids) - 10  # her file, untouched by vam

@@ -5,7 +5,6 @@ serialised by one lock (correct, not parallel)."""
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import sys
@@ -68,6 +67,8 @@ def _linux_fallocate():
     writing into every block, i.e. writes the whole file once before the download does."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # here, not at import: posio is loaded by every command, few download
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         call = libc.fallocate64 if hasattr(libc, "fallocate64") else libc.fallocate
@@ -78,7 +79,8 @@ def _linux_fallocate():
     return call
 
 
-_fallocate = _linux_fallocate()
+_UNKNOWN = object()
+_fallocate: object = _UNKNOWN  # libc's call, looked up on the first reserve (None: there is none)
 _CANNOT_RESERVE = {errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL, errno.EPERM}
 
 
@@ -90,9 +92,14 @@ def reserve(fd: int, size: int) -> bool:
     file's writes from 8 threads cost 2-5 x the kernel time: 1.4 s instead of 0.5 s per GiB
     downloaded, measured on ext4). Elsewhere the file is only extended (sparse). Returns
     whether the blocks were reserved."""
-    if _fallocate is not None and size > 0:
+    global _fallocate
+    if _fallocate is _UNKNOWN:
+        _fallocate = _linux_fallocate()
+    if callable(_fallocate) and size > 0:
         if _fallocate(fd, 0, 0, size) == 0:
             return True
+        import ctypes
+
         err = ctypes.get_errno()
         if err not in _CANNOT_RESERVE:
             raise OSError(err, os.strerror(err))

@@ -112,7 +112,9 @@ def download_file(
                 except OSError as exc:
                     if exc.errno == errno.ENOSPC:
                         os.ftruncate(fd, had)  # give back what a failed allocation took
-                        if not resumed:  # nothing in it worth keeping
+                        # nothing in it worth keeping: only ever the empty file this call made
+                        # (a partial without its record was removed above), checked again here
+                        if not resumed and had == 0 and os.fstat(fd).st_size == 0:
                             keep_partial = False
                             with contextlib.suppress(OSError):  # (Windows: unlinked below)
                                 temp.unlink()
