@@ -11,14 +11,23 @@ counts are bytes and connections.
 from __future__ import annotations
 
 import os
+import threading
 from urllib.parse import urlsplit
 
 import moto.s3.models
 import pytest
 
 from benchmarks.proxy import Cuts, Link, Proxy
+from tests.header_proxy import HeaderProxy
 from tests.transferkit import make_client
-from vam.s3sync.transfer import concurrency, download_file, tuning, upload_file
+from vam.s3sync.transfer import (
+    RemoteChanged,
+    concurrency,
+    download_file,
+    roundtrip,
+    tuning,
+    upload_file,
+)
 from vam.s3sync.transfer.concurrency import Parallelism
 from vam.s3sync.transfer.values import Stalled
 from vam.tasks.base import one_line
@@ -122,7 +131,6 @@ def test_a_small_body_is_sent_without_waiting_for_100_continue(upstream, tmp_pat
     """botocore asks "Expect: 100-continue" on every PUT with a body and waits a round trip for
     the answer: 150 ms per note on Jan's link. vam's clients send a body of up to 2 MiB at
     once (the files' PUTs and the project index's); larger ones still ask first."""
-    from tests.header_proxy import HeaderProxy
     from vam.aws.client import SMALL_BODY, Aws, new_session
     from vam.core.team import Storage
     from vam.s3sync.remoteindex import IndexEntry, update_index
@@ -156,6 +164,71 @@ def test_a_small_body_is_sent_without_waiting_for_100_continue(upstream, tmp_pat
     }, puts
     got = make_client(f"http://{host}:{port}").get_object(Bucket=BUCKET, Key="p/brief.md")
     assert got["Body"].read() == note.read_bytes()
+
+
+def _long_link_client(proxy, monkeypatch, small_parts):
+    """A client whose round trips count as a long link's (LONG_RTT 0), having listed once (what
+    the scan does before any upload), for files of a few long-link parts."""
+    monkeypatch.setattr(tuning, "LONG_RTT", 0.0)
+    monkeypatch.setattr(tuning, "LONG_LINK_PART_SIZE", small_parts)
+    monkeypatch.setattr(tuning, "LONG_LINK_START", 2)
+    s3 = through(proxy)
+    roundtrip.observe(s3)
+    s3.list_objects_v2(Bucket=BUCKET, Prefix="p/")
+    assert roundtrip.long_link(s3)
+    return s3
+
+
+def test_on_a_long_link_the_upload_is_created_while_its_precondition_is_checked(
+    upstream, small_parts, tmp_path, monkeypatch
+):
+    """Before its first part an upload HEADs the key (is it still absent, or the version
+    compared?) and creates the multipart upload: on a long link the two go at once, one round
+    trip (150 ms) less. The proxy holds the HEAD until the creation arrives, which only a
+    creation sent beside it can do."""
+    monkeypatch.setattr(tuning, "MIN_PART_SIZE", 5 * 1024 * KiB)  # the floor of a long-link part
+    path = tmp_path / "raw.mp4"
+    path.write_bytes(os.urandom(6 * 1024 * KiB))
+    created = threading.Event()
+    held: list[bool] = []
+
+    def hold_the_head(method: str, target: str) -> None:
+        if method == "POST" and target.endswith("?uploads"):
+            created.set()
+        if method == "HEAD" and target == f"/{BUCKET}/p/raw.mp4" and not held:
+            held.append(created.wait(30))
+
+    host, port = upstream
+    with HeaderProxy(f"http://{host}:{port}", strip=(), before=hold_the_head) as proxy:
+        s3 = _long_link_client(proxy, monkeypatch, 5 * 1024 * KiB)
+        done = upload(s3, path, if_none_match=True, state_dir=tmp_path / "state")
+    assert held == [True], proxy.requests()
+    got = make_client(f"http://{host}:{port}").get_object(Bucket=BUCKET, Key="p/raw.mp4")
+    assert got["Body"].read() == path.read_bytes() and done.size == path.stat().st_size
+
+
+def test_an_upload_created_beside_a_refused_precondition_is_aborted(
+    upstream, small_parts, tmp_path, monkeypatch
+):
+    """Jan's file is already at the key: David's upload, which expected none, is refused with
+    one line before a part is sent, and the multipart upload created beside the check is
+    aborted, its resume record gone (nothing left to resume or to pay for)."""
+    monkeypatch.setattr(tuning, "MIN_PART_SIZE", 5 * 1024 * KiB)
+    path = tmp_path / "raw.mp4"
+    path.write_bytes(os.urandom(6 * 1024 * KiB))
+    host, port = upstream
+    plain = make_client(f"http://{host}:{port}")
+    plain.put_object(Bucket=BUCKET, Key="p/raw.mp4", Body=b"Jan's render")
+    state = tmp_path / "state"
+    with HeaderProxy(f"http://{host}:{port}", strip=()) as proxy:
+        s3 = _long_link_client(proxy, monkeypatch, 5 * 1024 * KiB)
+        with pytest.raises(RemoteChanged) as refused:
+            upload(s3, path, if_none_match=True, state_dir=state)
+    assert "appeared while uploading" in one_line(refused.value)[0]
+    assert not proxy.requests("PUT")  # no part sent
+    assert plain.get_object(Bucket=BUCKET, Key="p/raw.mp4")["Body"].read() == b"Jan's render"
+    assert plain.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    assert not [p for p in state.rglob("*") if p.is_file()]
 
 
 def test_more_connections_when_each_connection_is_capped(

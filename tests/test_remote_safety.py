@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 
 import pytest
 from cliworld import AD, BACKUPS, BUCKET, PREFIX, body, staging, vam
@@ -258,6 +259,38 @@ def test_an_upload_reads_the_index_once_and_its_re_check_never(
     assert write.conditions == ("if-match",)
     assert "brief.md" in out and "after the transfer" not in out, out  # the re-check agreed
     assert body(client, PREFIX + "brief.md") == (staging(plain.david) / "brief.md").read_bytes()
+
+
+def test_the_index_is_written_while_the_re_check_lists_the_project(
+    plain, capsys, client, monkeypatch, s3
+):
+    """The end of an upload: the index write and the re-check's listing do not wait for each
+    other (one round trip less, 150 ms on Jan's link). The proxy holds the index write until a
+    listing arrives, which only a listing sent beside it can do; and the re-check knows the new
+    object's checksum from what the run uploaded, so it HEADs nothing."""
+    vam(plain.david, capsys, "s3.up", *AD)
+    append_line(staging(plain.david) / "brief.md", "David: keep the intro")
+    listed = threading.Event()
+    listings: list[str] = []
+    held: list[bool] = []  # per index write: had the re-check's listing come, or did it come
+
+    def hold_the_index_write(method: str, target: str) -> None:
+        if method == "GET" and "list-type=2" in target:
+            listings.append(target)
+            if len(listings) == 2:  # the first is the scan's, before anything was uploaded
+                listed.set()
+        if method == "PUT" and target.split("?")[0].endswith("/.vam/index.json"):
+            held.append(listed.wait(30))
+
+    with HeaderProxy(s3.endpoint_url, strip=(), before=hold_the_index_write) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        out = vam(plain.david, capsys, "s3.up", *AD)
+    assert held == [True] and len(listings) == 2, proxy.requests()
+    assert "brief.md" in out and "after the transfer" not in out, out  # the re-check agreed
+    brief = [s.method for s in proxy.requests() if s.target.split("?")[0].endswith("/brief.md")]
+    assert brief == ["PUT"], brief  # no HEAD, before or after
+    files = json.loads(body(client, PREFIX + ".vam/index.json"))["files"]
+    assert files["brief.md"]["size"] == (staging(plain.david) / "brief.md").stat().st_size
 
 
 def test_an_index_written_by_jan_during_davids_upload_is_merged_not_replaced(

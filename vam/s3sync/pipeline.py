@@ -13,6 +13,7 @@ import contextlib
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -89,9 +90,15 @@ class Direction(ABC):
     def delete(self, run: Run, action: Action) -> Outcome:
         """Carry out one deletion, only of the exact version the plan showed."""
 
-    def finish(self, run: Run, actions: Iterable[Action], deleted: set[str]) -> RemoteIndex | None:
-        """Every transfer and deletion is done (`deleted`: the files deleted). Returns the index
-        in S3 if it wrote one (the re-check then need not read it back)."""
+    def finish(self, run: Run, actions: Iterable[Action], deleted: set[str]) -> None:  # noqa: B027 - an optional hook
+        """Every transfer and deletion is done (`deleted`: the files deleted). It runs beside
+        the re-check's listing (one round trip less at the end of a run), so it writes only
+        under the project's `.vam/`, which the listing leaves out, and does not change what
+        `index_hint` returned."""
+
+    def index_hint(self, run: Run) -> RemoteIndex | None:
+        """What the index will know once `finish` has written it, for the re-check to spare HEADs
+        with (taken before `finish` starts); None: the one the scan read serves."""
         return None
 
 
@@ -187,19 +194,14 @@ def sync(
             deleted.add(action.rel)
             run.base.pop(action.rel, None)
             run.save_record()
-    written = direction.finish(run, actions, deleted)
-    after, unsettled = _recheck(
-        s3,
-        target,
-        user,
-        rules,
-        hasher,
-        outcomes,
-        _idle(plan, actions),
-        run.cache,
-        hold,
-        written or scan.index,
-    )
+    hint = direction.index_hint(run) or scan.index
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vam-index") as pool:
+        # the index is written while the project is listed again: neither waits for the other
+        writing = pool.submit(direction.finish, run, actions, deleted)
+        after, unsettled = _recheck(
+            s3, target, user, rules, hasher, outcomes, _idle(plan, actions), run.cache, hold, hint
+        )
+        writing.result()
     return SyncReport(
         direction=direction.name,
         target=target,
@@ -273,8 +275,8 @@ def _recheck(
     index: RemoteIndex | None = None,
 ) -> tuple[Plan, tuple[str, ...]]:
     """The project listed again after the run: each transfer must have left its file SYNCED,
-    each deletion its file GONE. The listing is the truth; `index` (the one this run wrote or
-    read) only spares HEADs where it knows an object's ETag, like any index, so it is not read
+    each deletion its file GONE. The listing is the truth; `index` (what this run read and
+    wrote) only spares HEADs where it knows an object's ETag, like any index, so it is not read
     back from S3: one round trip less at the end of every run."""
     done = list(done)
     if not done and plan is not None:

@@ -187,20 +187,40 @@ class Upload(Direction):
         weaker = "" if self.guard.conditions().deletes else f"; {WEAKER}"
         return Outcome.done(action, message=f"deleted in S3; {kept_as}{weaker}")
 
-    def finish(
-        self, run: Run, actions: tuple[Action, ...], deleted: set[str]
-    ) -> RemoteIndex | None:
+    def index_hint(self, run: Run) -> RemoteIndex | None:
+        """The index the scan read with what this run learnt in it (see `_learnt`): their ETags
+        spare the re-check a HEAD each, as the written index would."""
+        known = run.index.entries if run.index is not None else {}
+        return RemoteIndex({**known, **self._learnt(run)}, None)
+
+    def finish(self, run: Run, actions: tuple[Action, ...], deleted: set[str]) -> None:
         """The S3 index learns what was uploaded, and what the scan learnt by HEAD or by
         recomputing a foreign ETag, and forgets what was deleted."""
-        changes = self.index_changes
-        if not (changes or deleted or any(a.kind is ActionKind.RECORD for a in actions)):
-            return None
-        plan = run.plan
-        present = {r.rel for r in plan.rows if r.remote is not None} - deleted
-        for row in plan.with_state(FileState.SYNCED):
+        if not (self.index_changes or deleted or any(a.kind is ActionKind.RECORD for a in actions)):
+            return
+        present = {r.rel for r in run.plan.rows if r.remote is not None} - deleted
+        t = run.target
+        # where the server honours If-Match / If-None-Match, the write goes on the index the scan
+        # read (one round trip less); if anyone wrote it since, the condition refuses it and
+        # update_index reads and merges again. Elsewhere it is read right before the write.
+        current = run.index if self.guard.conditions().writes else None
+        update_index(
+            run.s3,
+            t.bucket,
+            t.prefix,
+            self._learnt(run),
+            present=present,
+            user=run.user,
+            current=current,
+        )
+
+    def _learnt(self, run: Run) -> dict[str, IndexEntry]:
+        """The entries this run's index write brings: each upload's, and each file in sync whose
+        checksum the scan knows (spare the next status the work)."""
+        changes = dict(self.index_changes)
+        for row in run.plan.with_state(FileState.SYNCED):
             remote = row.remote
             if remote and remote.crc32 is not None and row.rel not in changes:
-                # spare the next status the work
                 changes[row.rel] = IndexEntry(
                     size=remote.size,
                     crc32=remote.crc32,
@@ -210,14 +230,7 @@ class Upload(Direction):
                     uploaded_at=remote.last_modified.isoformat(),
                     mtime_ns=remote.mtime_ns,
                 )
-        t = run.target
-        # where the server honours If-Match / If-None-Match, the write goes on the index the scan
-        # read (one round trip less); if anyone wrote it since, the condition refuses it and
-        # update_index reads and merges again. Elsewhere it is read right before the write.
-        current = run.index if self.guard.conditions().writes else None
-        return update_index(
-            run.s3, t.bucket, t.prefix, changes, present=present, user=run.user, current=current
-        )
+        return changes
 
     def _keep_before_replacing(
         self, target: Target, action: Action, remote: RemoteEntry
