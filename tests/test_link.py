@@ -118,13 +118,15 @@ def test_a_range_cut_while_it_carried_bytes_is_asked_again_at_once(
 ):
     """A reset that cut a range mid-body is a dropped connection, not a busy server: the rest
     is asked for at once (each pause would leave that connection's share of the line idle); only
-    a try that brought nothing backs off."""
+    a try that brought nothing backs off. A reset can land on one of those (on a response's
+    head, or on body bytes the client had not read yet: a reset discards them), so at most one
+    pause in the run is allowed; pausing after every reset (the old way) is not."""
     from vam.s3sync.transfer import ranges
 
     pauses = []
     monkeypatch.setattr(ranges, "backoff", lambda attempt: pauses.append(attempt))
-    _download_through_resets(upstream, tmp_path / "raw.mp4")
-    assert pauses == []
+    wire = _download_through_resets(upstream, tmp_path / "raw.mp4")
+    assert len(pauses) <= 1 < wire.resets, (pauses, wire.resets)
 
 
 def test_a_small_body_is_sent_without_waiting_for_100_continue(upstream, tmp_path, monkeypatch):
