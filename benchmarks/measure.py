@@ -96,6 +96,10 @@ def run_measured(
     """Run `inv` to completion (or until `kill_when()` turns true, or `timeout`) and measure it."""
     log_dir.mkdir(parents=True, exist_ok=True)
     out_path, err_path = log_dir / "stdout.txt", log_dir / "stderr.txt"
+    # the previous run's writes reach the disk first, outside the clock: a tool that does not
+    # fsync leaves a gigabyte of dirty pages, which the next tool's run would otherwise pay for
+    # (vam's fsync before the rename waits behind them)
+    os.sync()
     exited = threading.Event()
     exit_time: list[float] = []
     with out_path.open("wb") as out, err_path.open("wb") as err:
