@@ -11,6 +11,7 @@ import os
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,15 +137,11 @@ def put_multipart(
             s3,
             bucket,
             key,
-            fd,
-            size,
-            identity,
-            meta,
             record,
-            meter,
-            placement,
-            if_match,
-            if_none_match,
+            lambda: check_precondition(s3, bucket, key, if_match, if_none_match),
+            lambda: _resume_or_start(
+                s3, bucket, key, fd, size, identity, meta, record, meter, placement
+            ),
         )
         resumed = sum(p.size for p in done.values())
         if resumed:
@@ -196,30 +193,22 @@ def _checked_start(
     s3: Any,
     bucket: str,
     key: str,
-    fd: int,
-    size: int,
-    identity: dict,
-    meta: dict[str, str],
     record: Path | None,
-    meter: Meter,
-    placement: dict[str, str],
-    if_match: str | None,
-    if_none_match: bool,
+    check: Callable[[], None],
+    start: Callable[[], tuple[str, int, dict[int, _Part], bool]],
 ) -> tuple[str, int, dict[int, _Part]]:
-    """The precondition checked (don't send gigabytes that the complete step would refuse
-    anyway), then the upload resumed or created (_resume_or_start). On a long link, where a round
-    trip is 150 ms, the two go at once: an upload created beside a refused check is aborted."""
+    """`check` the precondition (don't send gigabytes that the complete step would refuse
+    anyway), then `start`: the upload resumed or created (_resume_or_start). On a long link,
+    where a round trip is 150 ms, the two go at once: an upload created beside a refused check is
+    aborted and its `record` dropped."""
     if not long_link(s3):
-        check_precondition(s3, bucket, key, if_match, if_none_match)
-        return _resume_or_start(
-            s3, bucket, key, fd, size, identity, meta, record, meter, placement
-        )[:3]
+        check()
+        upload_id, part_size, done, _ = start()
+        return upload_id, part_size, done
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vam-check") as pool:
-        checked = pool.submit(check_precondition, s3, bucket, key, if_match, if_none_match)
+        checked = pool.submit(check)
         try:
-            upload_id, part_size, done, created = _resume_or_start(
-                s3, bucket, key, fd, size, identity, meta, record, meter, placement
-            )
+            upload_id, part_size, done, created = start()
         except BaseException:
             checked.result()  # a refused precondition is the clearer reason
             raise
