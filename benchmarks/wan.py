@@ -85,8 +85,8 @@ def _link_values(
 def warm_vam(bench: Bench, site: Site, server: RunningServer, tag: str) -> None:
     """One untimed `vam s3.up` of a small project through this link first, as on a machine
     where vam has worked with this bucket before: vam probes once whether a server honours
-    conditional writes (six requests, a second on a long link) and keeps the answer a week per
-    endpoint (vam/aws/bucketcaps.py); every proxy here is a new endpoint."""
+    conditional writes (a dozen requests, two seconds on a long link) and keeps the answer a
+    week per endpoint (vam/aws/bucketcaps.py); every proxy here is a new endpoint."""
     vam = next((r for r in bench.runners if r.name == "vam"), None)
     if vam is None:
         return

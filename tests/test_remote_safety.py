@@ -11,14 +11,19 @@ namespace, against moto's server on loopback (or through tests/header_proxy.py i
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 
+import moto.s3.models
 import pytest
 from cliworld import AD, BACKUPS, BUCKET, PREFIX, body, staging, vam
 
 from tests.header_proxy import HeaderProxy
+from tests.transferkit import make_client
+from vam.aws.bucketcaps import probe_conditions
 from vam.demo.story import B65, append_line, build_world
+from vam.s3sync.transfer import tuning
 from vam.tasks.inprocess import run_vam
 
 pytestmark = pytest.mark.integration
@@ -227,6 +232,58 @@ def test_a_run_probes_the_server_once_and_remembers_it_per_endpoint(
         vam(plain.david, capsys, "aws.check", "--brand", "ad", expect=1)
         assert probes(proxy)  # aws.check asks the server again and refreshes what is known
     assert no_probe_left(client)
+
+
+def test_the_probe_learns_which_conditions_a_multipart_complete_honours(
+    plain, capsys, client, monkeypatch, s3
+):
+    """moto refuses a complete with If-None-Match: * over an existing key and ignores a stale
+    If-Match there (../shared/moto-facts.md): the probe tells the two apart, aws.check says what
+    it means, and no multipart upload of the probe is left open."""
+    out = vam(plain.david, capsys, "aws.check", "--brand", "ad", expect=(0, 1))
+    assert (
+        "If-Match on a multipart upload's complete step ignored, so vam HEADs right before "
+        "completing a large file" in out
+    ), out
+    found = probe_conditions(client, BUCKET, "staging/v-appydave/")
+    assert (found.complete_if_none_match, found.complete_if_match) == (True, False)
+    assert found.completes(if_match=False) and not found.completes(if_match=True)
+    with HeaderProxy(s3.endpoint_url) as proxy:  # a server that ignores every condition
+        ignoring = probe_conditions(make_client(proxy.url), BUCKET, "staging/v-appydave/")
+    assert (ignoring.complete_if_none_match, ignoring.complete_if_match) == (False, False)
+    assert "If-None-Match on a multipart complete" in ignoring.ignored()
+    assert client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    assert no_probe_left(client)
+
+
+def test_s3_up_completes_a_new_large_file_without_a_head_where_the_server_checks(
+    plain, capsys, client, monkeypatch, s3
+):
+    """A new large file: If-None-Match: * on its complete, which moto refuses when the key
+    exists, so no HEAD goes between its last part and the complete. Replacing it: If-Match,
+    which moto ignores on a complete, so the HEAD right before it stays."""
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 64 * 1024)
+    monkeypatch.setattr(tuning, "SINGLE_PUT_LIMIT", 64 * 1024)
+    monkeypatch.setattr(tuning, "MIN_PART_SIZE", 64 * 1024)
+    cut = staging(plain.david) / "cut.mp4"
+    cut.write_bytes(os.urandom(256 * 1024))
+
+    def before_complete(seen) -> list[str]:
+        mine = [s for s in seen if s.target.split("?")[0].endswith("/cut.mp4")]
+        [complete] = [
+            i for i, s in enumerate(mine) if s.method == "POST" and "uploadId" in s.target
+        ]
+        return [s.method for s in mine[:complete] if s.method == "HEAD"]
+
+    with HeaderProxy(s3.endpoint_url, strip=()) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        vam(plain.david, capsys, "s3.up", *AD)
+        assert before_complete(proxy.requests()) == ["HEAD"]  # at the start only
+        proxy.clear()
+        cut.write_bytes(os.urandom(256 * 1024))
+        vam(plain.david, capsys, "s3.up", *AD)
+        assert before_complete(proxy.requests()) == ["HEAD", "HEAD"]  # and right before
+    assert body(client, PREFIX + "cut.mp4") == cut.read_bytes()
 
 
 def test_an_upload_reads_the_index_once_and_its_re_check_never(

@@ -539,6 +539,52 @@ def test_someone_uploading_during_a_multipart_upload_wins(
     assert open_uploads(client) == []
 
 
+@pytest.mark.parametrize("checked", [False, True])
+def test_a_complete_the_server_checks_needs_no_head_before_it(
+    client, tmp_path, small_parts, wire, checked
+):
+    """Where the server refuses a complete whose condition fails (moto does for If-None-Match:
+    *; bucketcaps probes it), a large file's upload sends no HEAD after its parts: one round trip
+    less at the end of each (150 ms on Jan's link). Elsewhere the HEAD right before it stays."""
+    path = media(tmp_path / "raw.mp4", 4 * PART)
+    calls: list[str] = []
+    client.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    upload(client, path, "p/new.mp4", if_none_match=True, complete_checked=checked)
+    assert remote_bytes(client, "p/new.mp4") == path.read_bytes()
+    before_complete = calls[calls.index("CompleteMultipartUpload") - 1]
+    assert before_complete == ("UploadPart" if checked else "HeadObject"), calls
+    assert wire.requests["HeadObject"] == (1 if checked else 2), calls  # and the one at the start
+
+
+def test_jans_upload_during_a_checked_complete_is_refused_by_the_server(
+    client, tmp_path, small_parts, one_worker
+):
+    """No HEAD before the complete: Jan's version, landed while David's parts went out, is kept
+    by the server's refusal (If-None-Match: *), and David's upload is aborted, its record gone."""
+    mine = media(tmp_path / "david" / "raw.mp4", 4 * PART, seed=3)
+    state = tmp_path / ".vam"
+
+    def jan_uploads():
+        client.put_object(Bucket=BUCKET, Key="p/raw.mp4", Body=b"jan's cut")
+
+    calls: list[str] = []
+    client.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    with pytest.raises(RemoteChanged, match="nothing was overwritten"):
+        upload(
+            client,
+            mine,
+            "p/raw.mp4",
+            if_none_match=True,
+            complete_checked=True,
+            state_dir=state,
+            progress=StopAfter(PART, action=jan_uploads),
+        )
+    # the server refused it: the only HEAD before the complete was the one at the start
+    assert calls[: calls.index("CompleteMultipartUpload")].count("HeadObject") == 1, calls
+    assert remote_bytes(client, "p/raw.mp4") == b"jan's cut"
+    assert open_uploads(client) == [] and records(state, "uploads") == []
+
+
 # --------------------------------------------------------------------------- downloads
 
 

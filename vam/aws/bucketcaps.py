@@ -12,8 +12,11 @@ Conditional requests. Some S3-compatible servers accept If-Match / If-None-Match
 (moto itself ignores the copy-source conditions). What this server does is probed with a
 throwaway key directly under the brand's staging prefix (no project folder, so sync never sees it):
 a PUT with a stale If-Match and a PUT with If-None-Match: * over the key must fail, and so must a
-copy with a stale copy-source If-Match and a DELETE with a stale If-Match. Six or seven requests:
-about a second on a 150 ms link, so the answer is kept per endpoint and bucket in vam's cache
+copy with a stale copy-source If-Match and a DELETE with a stale If-Match, and the complete step
+of a one-part multipart upload with either condition (where it is refused, a large file's upload
+needs no HEAD right before completing: the server itself refuses to replace what changed; moto
+refuses If-None-Match there and ignores If-Match). A dozen requests: about two seconds on a
+150 ms link, so the answer is kept per endpoint and bucket in vam's cache
 folder for a week (`aws.check` and `doctor` ask again and refresh it). A run that needs it and
 finds no fresh answer probes once itself; a probe that cannot run (access denied) leaves it
 unknown, and unknown counts as "not honoured": vam then HEADs right before each write and delete.
@@ -26,7 +29,7 @@ import json
 import os
 import secrets
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -86,6 +89,8 @@ class Conditions:
     put_if_none_match: bool | None = None
     copy_if_match: bool | None = None
     delete_if_match: bool | None = None
+    complete_if_match: bool | None = None  # on CompleteMultipartUpload
+    complete_if_none_match: bool | None = None
     checked_at: str = ""  # ISO 8601 UTC
     why: str = ""  # when the probe could not run
 
@@ -93,6 +98,12 @@ class Conditions:
     def writes(self) -> bool:
         """A PUT with If-Match / If-None-Match is refused when the condition fails."""
         return self.put_if_match is True and self.put_if_none_match is True
+
+    def completes(self, *, if_match: bool) -> bool:
+        """A multipart upload's complete step with this condition (If-Match when `if_match`, else
+        If-None-Match: *) is refused when the condition fails."""
+        honoured = self.complete_if_match if if_match else self.complete_if_none_match
+        return honoured is True
 
     @property
     def copies(self) -> bool:
@@ -105,7 +116,12 @@ class Conditions:
     @property
     def known(self) -> bool:
         answers = (self.put_if_match, self.put_if_none_match, self.copy_if_match)
-        return None not in (*answers, self.delete_if_match)
+        return None not in (
+            *answers,
+            self.delete_if_match,
+            self.complete_if_match,
+            self.complete_if_none_match,
+        )
 
     def ignored(self) -> list[str]:
         """The requests whose condition this bucket is not known to honour, in words."""
@@ -114,6 +130,8 @@ class Conditions:
             "If-None-Match on PUT": self.put_if_none_match,
             "If-Match on DELETE": self.delete_if_match,
             "copy-source If-Match": self.copy_if_match,
+            "If-Match on a multipart complete": self.complete_if_match,
+            "If-None-Match on a multipart complete": self.complete_if_none_match,
         }
         return [name for name, honoured in names.items() if honoured is not True]
 
@@ -143,6 +161,25 @@ def _refused(call) -> bool | None:
     return False
 
 
+def _refused_complete(s3, bucket: str, key: str, **condition: str) -> bool | None:
+    """Complete a one-part multipart upload over `key` (which exists) with a condition that must
+    fail; the upload is aborted whatever happens (a refused complete leaves it open)."""
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    try:
+        part = s3.upload_part(
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=b"vam complete probe\n"
+        )
+        parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
+        return _refused(
+            lambda: s3.complete_multipart_upload(
+                Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload=parts, **condition
+            )
+        )
+    finally:
+        with contextlib.suppress(bce.ClientError, bce.BotoCoreError):
+            s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+
+
 def probe_conditions(s3, bucket: str, prefix: str) -> Conditions:
     """Ask the server, with two throwaway keys under `prefix` (a brand's staging prefix), which
     conditional requests it honours. Raises what the first plain PUT raises (no access, no
@@ -165,6 +202,8 @@ def probe_conditions(s3, bucket: str, prefix: str) -> Conditions:
                 CopySourceIfMatch=_STALE_ETAG,
             )
         )
+        complete_if_none_match = _refused_complete(s3, bucket, key, IfNoneMatch="*")
+        complete_if_match = _refused_complete(s3, bucket, key, IfMatch=_STALE_ETAG)
         delete_if_match = _refused(
             lambda: s3.delete_object(Bucket=bucket, Key=key, IfMatch=_STALE_ETAG)
         )
@@ -177,6 +216,8 @@ def probe_conditions(s3, bucket: str, prefix: str) -> Conditions:
         put_if_none_match=put_if_none_match,
         copy_if_match=copy_if_match,
         delete_if_match=delete_if_match,
+        complete_if_match=complete_if_match,
+        complete_if_none_match=complete_if_none_match,
         checked_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
 
@@ -207,12 +248,10 @@ def _read_cache() -> dict:
 def remembered(s3, bucket: str) -> Conditions | None:
     """The last probe's answer for this endpoint and bucket, whatever its age."""
     entry = _read_cache().get(_cache_key(s3, bucket))
-    if not isinstance(entry, dict):
+    # written by another version of vam (a field more or less): probe again
+    if not isinstance(entry, dict) or set(entry) != {f.name for f in fields(Conditions)}:
         return None
-    try:
-        return Conditions(**entry)
-    except TypeError:
-        return None  # written by another version of vam
+    return Conditions(**entry)
 
 
 def remember(s3, bucket: str, conditions: Conditions) -> None:

@@ -112,6 +112,7 @@ class Upload(Direction):
                 planned=local.stamp,
                 cancel=run.cancel,
                 head_first=not self.guard.conditions().writes,
+                complete_checked=self.guard.conditions().completes(if_match=bool(action.if_match)),
             )
         except transfer.RemoteChanged:
             return Outcome.failed(

@@ -117,8 +117,11 @@ def put_multipart(
     meter: Meter,
     state_dir: Path | None,
     placement: dict[str, str] | None = None,
+    complete_checked: bool = False,
 ) -> Uploaded:
-    """`placement`: extra arguments of the upload's creation (its StorageClass)."""
+    """`placement`: extra arguments of the upload's creation (its StorageClass).
+    `complete_checked`: the server refuses the complete step when its condition fails, so the
+    key is not HEADed right before it (the refusal comes back as RemoteChanged all the same)."""
     placement = placement or {}
     size = stat.st_size
     record = record_path(state_dir, "uploads", bucket, key)
@@ -159,7 +162,8 @@ def put_multipart(
                 crc32 = sent_crc  # what the parts carried; S3 checks them against it on completion
             elif sent_crc != crc32:
                 raise changed(path, "the bytes sent do not match the checksum taken before")
-            check_precondition(s3, bucket, key, if_match, if_none_match)
+            if not complete_checked:
+                check_precondition(s3, bucket, key, if_match, if_none_match)
             response = _complete(
                 s3, bucket, key, upload_id, parts, crc32, if_match, if_none_match, meter
             )

@@ -49,6 +49,7 @@ def upload_file(
     planned: Stamp | None = None,
     cancel: threading.Event | None = None,
     head_first: bool = False,
+    complete_checked: bool = False,
     storage_class: str | None = None,
 ) -> Uploaded:
     """Upload `path` to `key`, verified against `crc32`, resumably when `state_dir` is given.
@@ -63,6 +64,8 @@ def upload_file(
     `cancel`, once set, stops the transfer within a chunk (the caller re-raises its reason).
     `head_first`: the server ignores If-Match / If-None-Match, so a single PUT HEADs the key just
     before (the multipart path HEADs before completing anyway).
+    `complete_checked`: the server refuses a multipart upload's complete step when the caller's
+    condition fails (probed: bucketcaps.py), so the multipart path does not HEAD right before it.
     `storage_class`: the object's S3 storage class (the off-site archive's DEEP_ARCHIVE, …);
     None leaves it to the bucket (STANDARD)."""
     path = Path(path)
@@ -100,6 +103,7 @@ def upload_file(
                 meter,
                 state_dir,
                 placement,
+                complete_checked,
             )
         ok = True
         return result
