@@ -257,6 +257,49 @@ def test_more_connections_when_each_connection_is_capped(
     assert capped.peak_connections > uncapped.peak_connections
 
 
+def test_on_a_thin_uplink_fewer_parts_are_in_flight_after_the_first_wave(
+    upstream, small_parts, tmp_path, monkeypatch
+):
+    """A long link whose line, not its connections, is the limit (8 MiB/s of 2 MiB/s
+    connections): after the first wave of 8 parts (each sharing the line) no more than 4 are
+    in flight, what the line carries in IN_FLIGHT_SECONDS (here 2.5 s of 5 MiB parts), so a
+    drop of the link loses seconds of it, not the minute 8 or 16 parts a fifth of a line each
+    would. The parts in flight are counted as the client sends and finishes them."""
+    part = 5 * 1024 * KiB  # a long link's part: S3's minimum
+    monkeypatch.setattr(tuning, "MIN_PART_SIZE", part)
+    monkeypatch.setattr(tuning, "WINDOW_SECONDS", 0.3)
+    monkeypatch.setattr(tuning, "IN_FLIGHT_SECONDS", 2.5)
+    monkeypatch.setattr(tuning, "RECHECK_SECONDS", 1.0)
+    path = tmp_path / "render.mp4"
+    path.write_bytes(os.urandom(16 * part))
+    in_flight, peaks, lock = [0], [], threading.Lock()
+
+    def sending(**_):
+        with lock:
+            in_flight[0] += 1
+            peaks.append(in_flight[0])
+
+    def sent(**_):
+        with lock:
+            in_flight[0] -= 1
+            peaks.append(-1)  # a part done
+
+    link = Link("thin", up_rate=8 * 1024 * KiB, per_connection=2 * 1024 * KiB)
+    with Proxy(upstream, link=link) as proxy:
+        s3 = _long_link_client(proxy, monkeypatch, part)
+        monkeypatch.setattr(tuning, "LONG_LINK_START", 8)
+        s3.meta.events.register("before-call.s3.UploadPart", sending)
+        s3.meta.events.register("after-call.s3.UploadPart", sent)
+        upload(s3, path, "p/render.mp4", state_dir=tmp_path / "state")
+    done = [i for i, p in enumerate(peaks) if p == -1]
+    assert len(done) == 16 and max(peaks[: done[0]]) == 8, peaks  # the first wave: 8 at once
+    assert max(p for p in peaks[done[7] :] if p > 0) <= 4, peaks  # once it is done, 4
+    got = make_client(f"http://{upstream[0]}:{upstream[1]}").get_object(
+        Bucket=BUCKET, Key="p/render.mp4"
+    )
+    assert got["Body"].read() == path.read_bytes()
+
+
 def test_a_link_that_lets_nothing_through_stops_with_one_line_and_keeps_the_upload(
     upstream, small_parts, tmp_path, monkeypatch
 ):
@@ -370,6 +413,115 @@ def test_a_level_already_slower_in_its_first_window_is_given_up_at_once():
         control.note(int((300e6 if control.level <= 4 else 200e6) * 0.01))
     expected = 2 * tuning.SETTLE_SECONDS + 3 * tuning.WINDOW_SECONDS
     assert abs(clock.now - expected) < 0.05, (clock.now, expected)
+
+
+JAN_PART = 5_592_405  # a long link's part of a 256 MiB file (5.33 MiB: 48 parts, whole waves)
+JAN = ("http://jan-home", "up")
+
+
+def bounded(clock: Clock, key: tuple[str, str] = JAN) -> Parallelism:
+    """A large upload's level on a long link: its parts in flight bounded by the line."""
+    concurrency.forget()
+    return Parallelism(16, 32, key=key, clock=clock, unit=JAN_PART)
+
+
+def test_on_a_thin_uplink_the_parts_in_flight_come_down_to_what_it_carries_in_seconds():
+    """Jan's uplink, 20 Mb/s of 1 MB/s connections: 16 parts share 2.5 MB/s, each for half a
+    minute, and a drop loses them all. At 4 in flight the line is as full (4 × 1 MB/s > 2.5):
+    no doubling to 32, the level comes down to 4, and stays there once measured as full."""
+    clock = Clock()
+    control = bounded(clock)
+    feed(control, clock, lambda level: min(2.5e6, level * 1e6), 10)
+    assert control.level == 4
+    assert [level for level, _ in control.history] == [16, 4]
+    # no bound (a short link, or downloads, which keep every byte they wrote): as before
+    clock = Clock()
+    control = Parallelism(16, 32, clock=clock)
+    feed(control, clock, lambda level: min(2.5e6, level * 1e6), 10)
+    assert control.level == 16 and [level for level, _ in control.history] == [16, 32]
+
+
+def test_a_first_window_flattered_by_filling_buffers_is_measured_again_over_seconds():
+    """The first windows at 16 moved 8 MB/s: the bytes filled socket buffers, the line carries
+    2.5. Within the bound at 8 MB/s (21 parts) the level settles at 16; the rate over the next
+    RECHECK_SECONDS says 2.5 MB/s, and the level comes down to 4 after all."""
+    clock = Clock()
+    control = bounded(clock)
+    slots = [control.slot() for _ in range(16)]
+    for slot in slots:
+        slot.__enter__()
+
+    def line(level: int) -> float:
+        return 8e6 if clock.now < 2.5 else min(2.5e6, level * 1e6)
+
+    feed(control, clock, line, 30)  # the first wave: 16 parts at 2.5 MB/s, half a minute
+    assert [level for level, _ in control.history] == [16, 16], control.history
+    assert control.level == 8  # on trial, by the 5 s rate (3.8 MB/s: the buffers still in it)
+    for slot in slots[:10]:  # 6 left: within the trial's 8, but the rate they drained at
+        slot.__exit__(None, None, None)  # (2.5 MB/s) says 4, so they drain on to 4
+    feed(control, clock, line, 5)
+    assert [level for level, _ in control.history] == [16, 16] and control.level == 4
+    for slot in slots[10:12]:
+        slot.__exit__(None, None, None)
+    feed(control, clock, line, 10)
+    assert [level for level, _ in control.history] == [16, 16, 4], control.history
+    assert control.level == 4
+
+
+def test_a_lowered_level_is_measured_only_once_the_parts_before_it_are_done():
+    clock = Clock()
+    control = bounded(clock)
+    slots = [control.slot() for _ in range(16)]
+    for slot in slots:  # the first wave: 16 parts in flight
+        slot.__enter__()
+    feed(control, clock, lambda level: 2.5e6, 10)
+    assert control.level == 4 and [level for level, _ in control.history] == [16]
+    for slot in slots[:12]:  # all but 4 of them done: the trial's rate can be measured
+        slot.__exit__(None, None, None)
+    feed(control, clock, lambda level: 2.5e6, 10)
+    assert [level for level, _ in control.history] == [16, 4] and control.level == 4
+
+
+def test_two_large_uploads_at_once_are_not_bounded_by_what_each_measures():
+    """Two large files at once each measure half the line; when one ends the other needs all of
+    it: the bound holds only while a transfer is the one large upload on the line."""
+    clock = Clock()
+    first = bounded(clock)
+    second = Parallelism(16, 32, key=JAN, clock=clock, unit=JAN_PART)
+    for control in (first, second):
+        feed(control, clock, lambda level: min(1.25e6, level * 1e6), 10)
+        assert control.level == 16 and [level for level, _ in control.history] == [16, 32]
+    second.finish()
+    third = Parallelism(16, 32, key=JAN, clock=clock, unit=JAN_PART)  # first ended too: alone
+    first.finish()
+    feed(third, clock, lambda level: min(2.5e6, level * 1e6), 10)
+    assert third.level == 4
+    concurrency.forget()
+
+
+def test_a_long_haul_line_keeps_its_sixteen_parts():
+    """100 Mb/s of 1 MB/s connections: 15 s of the line is 33 parts, so the bound holds back
+    nothing and the level is found as before (32 brings no more: back to 16)."""
+    clock = Clock()
+    control = bounded(clock)
+    feed(control, clock, lambda level: min(12.5e6, level * 1e6), 10)
+    # (the third: 16's rate over RECHECK_SECONDS, still within the bound)
+    assert control.level == 16 and [level for level, _ in control.history] == [16, 32, 16]
+
+
+def test_where_fewer_parts_carry_less_the_connections_were_the_limit_and_the_level_goes_up():
+    """A very lossy path (0.1 MB/s a connection, 2.5 MB/s line): 16 parts carry 1.6 MB/s and
+    the bound would allow 4, which carry 0.4: the trial fails, the bound is dropped, and the
+    doubling it held back is made (32 carry 2.5 MB/s)."""
+    clock = Clock()
+    key = ("http://lossy", "up")
+    control = bounded(clock, key)
+    feed(control, clock, lambda level: min(2.5e6, level * 0.1e6), 15)
+    assert [level for level, _ in control.history] == [16, 4, 32]
+    assert control.level == 32
+    control.finish()
+    assert Parallelism(16, 32, key=key).level == 32
+    concurrency.forget()
 
 
 def test_on_a_short_link_the_level_is_measured_in_shorter_steps():
