@@ -12,16 +12,6 @@ more, it doubles again; once it does not, the level goes back to the one before,
 On a long link (roundtrip.py) the start is higher: one connection there brings ~1 MB/s, so a few
 are never enough, and the first seconds are the ones a ramp from 4 would lose.
 
-An upload's parts on a long link are all or nothing (S3 keeps a part only once all of it
-arrived), so a drop of the link, a kill or Ctrl-C loses every part in flight. There the level is
-also bounded by the line: no more parts in flight than the line carries in IN_FLIGHT_SECONDS at
-the best rate measured (`unit`: the part size), a power of two so whole waves stay whole. On Jan's
-uplink (20 Mb/s) that is 4 parts rather than 16 or 32, each done in seconds rather than a minute.
-A level lowered to that bound is on trial: once only its parts are in flight it must carry
-TRIAL_KEEP of the best rate, or the connections, not the line, were the limit (a very lossy
-path): then the level goes back up and the bound no longer applies. The bound is the line's: it
-holds a transfer only while it is the one large upload on that endpoint.
-
 The level a transfer ends at is remembered for the process (per endpoint and direction), so the
 next large file of the same run starts where the last one ended.
 """
@@ -36,10 +26,6 @@ from vam.s3sync.transfer import tuning
 
 _remembered: dict[tuple[str, str], int] = {}
 _remembered_lock = threading.Lock()
-# bounded transfers under way, per endpoint and direction: the bound is the line's, so it holds
-# a transfer only while it is the one large upload on the line (two at once each measure half
-# the line; when one ends the other needs all of it)
-_bounded_now: dict[tuple[str, str], int] = {}
 
 
 class Parallelism:
@@ -53,7 +39,6 @@ class Parallelism:
         key: tuple[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
         short: bool = False,
-        unit: int | None = None,
     ) -> None:
         self.ceiling = max(1, ceiling)
         # on loopback or a LAN (short=True) a connection is up in a millisecond and a window
@@ -79,25 +64,6 @@ class Parallelism:
         self._best_rate = 0.0
         self._best_level = self._level
         self._warm = False  # the current level's first window is over
-        self._unit = unit  # bytes a worker loses when the link drops (a part), or None: no bound
-        # until a trial shows the connections are the limit
-        self._bounded = unit is not None and key is not None
-        self._counted = self._bounded  # in _bounded_now until finish()
-        if self._bounded and key is not None:
-            with _remembered_lock:
-                _bounded_now[key] = _bounded_now.get(key, 0) + 1
-        self._trial_from: int | None = None  # a level lowered to the bound: the one before
-        # while the parts from before a trial drain: their rate, long after their first bytes
-        # filled socket buffers, is the line's (the first windows' can flatter it); the trial
-        # is measured against it
-        self._drain_start: float | None = None
-        self._drain_bytes = 0
-        self._reference: float | None = None
-        # once settled within the bound, the rate over one RECHECK_SECONDS window (the first
-        # windows' may be flattered by filling socket buffers): a bound below the level → trial
-        self._rechecked = False
-        self._long_start: float | None = None
-        self._long_bytes = 0
         self.history: list[tuple[int, float]] = []  # (level, measured rate), for tests and docs
 
     @property
@@ -111,13 +77,8 @@ class Parallelism:
             return
         with self._lock:
             if self._settled:
-                if self._bounded and not self._rechecked and self._alone():
-                    self._recheck(nbytes)
                 return
             now = self._clock()
-            if self._trial_from is not None and self._reference is None:
-                if self._drained(now, nbytes):
-                    return
             if self._window_start is None:
                 self._window_start = now + self._settle
                 return
@@ -143,103 +104,18 @@ class Parallelism:
                 return
             self._warm = False
             self.history.append((self._level, rate))
-            if self._trial_from is not None:
-                self._end_trial(rate)
-            elif rate >= self._best_rate * tuning.GROWTH and self._level < self.ceiling:
+            if rate >= self._best_rate * tuning.GROWTH and self._level < self.ceiling:
                 self._best_rate, self._best_level = rate, self._level
-                if not (self._bounded and self._alone()) or self._level * 2 <= self._bound(rate):
-                    self._level = min(self.ceiling, self._level * 2)
-                elif not self._try_bound():
-                    self._settled = True
+                self._level = min(self.ceiling, self._level * 2)
             else:
                 # no real gain: the connections added bring nothing; back to the level before
                 # (at the ceiling and still growing: stay), for good
                 if rate < self._best_rate * tuning.GROWTH:
                     self._level = self._best_level
-                if not self._try_bound():
-                    self._settled = True
+                self._settled = True
             self._window_start = None
             self._window_bytes = 0
             self._changed.notify_all()
-
-    def _bound(self, rate: float) -> int:
-        """The most units in flight the line carries in IN_FLIGHT_SECONDS at `rate`: a power of
-        two, at least MIN_IN_FLIGHT."""
-        fit = rate * tuning.IN_FLIGHT_SECONDS / (self._unit or 1)
-        level = tuning.MIN_IN_FLIGHT
-        while level * 2 <= fit:
-            level *= 2
-        return level
-
-    def _try_bound(self) -> bool:
-        """Lower the level to the bound at the best rate, on trial; False: already within it."""
-        if not (self._bounded and self._alone()):
-            return False
-        bound = self._bound(self._best_rate)
-        if bound >= self._level:
-            return False
-        self._trial_from, self._level = self._level, bound
-        return True
-
-    def _alone(self) -> bool:
-        with _remembered_lock:
-            return _bounded_now.get(self.key, 0) <= 1 if self.key else False
-
-    def _recheck(self, nbytes: int) -> None:
-        now = self._clock()
-        if self._long_start is None:
-            self._long_start = now
-            return
-        self._long_bytes += nbytes
-        elapsed = now - self._long_start
-        if elapsed < tuning.RECHECK_SECONDS:
-            return
-        self._rechecked = True
-        rate = self._long_bytes / elapsed
-        self.history.append((self._level, rate))
-        bound = self._bound(rate)
-        if bound < self._level:
-            self._best_rate, self._best_level = rate, self._level
-            self._trial_from, self._level = self._level, bound
-            self._settled = self._warm = False
-            self._window_start = None
-            self._window_bytes = 0
-            self._changed.notify_all()
-
-    def _drained(self, now: float, nbytes: int) -> bool:
-        """On trial, before the parts from before it are done: measure their rate and return
-        True (nothing to measure at the trial's level yet). Once they are, the trial's level
-        is set by the rate measured meanwhile, and measured from then on (False)."""
-        if self._drain_start is None:
-            self._drain_start = now
-        else:
-            self._drain_bytes += nbytes
-        elapsed = now - self._drain_start
-        if self._active <= self._level and elapsed >= self._full_window:
-            # the line's rate, measured while they drained, may say fewer: then drain to that
-            self._level = min(self._level, self._bound(self._drain_bytes / elapsed))
-        if self._active > self._level:
-            self._window_start = None
-            return True
-        self._reference = self._drain_bytes / elapsed if elapsed >= self._full_window else None
-        self._reference = self._reference or self._best_rate
-        return False
-
-    def _end_trial(self, rate: float) -> None:
-        came_from, self._trial_from = self._trial_from or self._level, None
-        if rate >= (self._reference or self._best_rate) * tuning.TRIAL_KEEP:
-            # the line is as full with fewer parts in flight: keep it, for good
-            self._settled = self._rechecked = True
-            return
-        # fewer connections carried less: each one is the limit, not the line. Back up, with
-        # no bound from now on, and on to the doubling the bound held back if it was not tried
-        self._bounded = False
-        above = min(self.ceiling, came_from * 2)
-        if above > came_from and above not in (level for level, _ in self.history):
-            self._best_level, self._level = came_from, above
-        else:
-            self._level = came_from
-            self._settled = True
 
     def slot(self, stop: Callable[[], bool] | None = None) -> _Slot:
         """`with control.slot():` waits until fewer than `level` workers are inside (or `stop()`
@@ -251,12 +127,9 @@ class Parallelism:
         if self.key is None:
             return
         with self._lock:
-            level = self._trial_from or self._level  # a trial not yet decided: the level before
-            counted, self._counted = self._counted, False
+            level = self._level
         with _remembered_lock:
             _remembered[self.key] = level
-            if counted:
-                _bounded_now[self.key] = max(0, _bounded_now.get(self.key, 0) - 1)
 
     def _enter(self, stop: Callable[[], bool] | None) -> None:
         with self._changed:
@@ -292,4 +165,3 @@ def forget() -> None:
     """Drop every remembered level (tests that compare two transfers start from scratch)."""
     with _remembered_lock:
         _remembered.clear()
-        _bounded_now.clear()

@@ -361,7 +361,6 @@ def _send_parts(
         ceiling,
         key=endpoint_key(s3, "up") if len(todo) > 4 else None,
         short=not long,
-        unit=part_size if long else None,  # on a long link a drop loses the parts in flight
     )
     meter.control = control
     # Staggered start of the first wave: part k of it begins once k/level of a part went out
