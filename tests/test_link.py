@@ -257,6 +257,49 @@ def test_more_connections_when_each_connection_is_capped(
     assert capped.peak_connections > uncapped.peak_connections
 
 
+@pytest.mark.slow
+def test_on_a_thin_uplink_fewer_parts_are_in_flight_once_s3_confirms_some(
+    upstream, small_parts, tmp_path, monkeypatch
+):
+    """A long link whose line, not its connections, is the limit (16 MiB/s of 4 MiB/s
+    connections): once S3 has confirmed the first parts, which say what the line carries, no
+    more than 4 are in flight (what it carries in IN_FLIGHT_SECONDS, here 1.5 s of 5 MiB parts),
+    so a drop of the link loses seconds of it, not the 8 or 16 parts of the first wave. Parts
+    in flight are counted as the client sends and finishes them."""
+    part = 5 * 1024 * KiB  # a long link's part: S3's minimum
+    monkeypatch.setattr(tuning, "MIN_PART_SIZE", part)
+    monkeypatch.setattr(tuning, "WINDOW_SECONDS", 0.3)
+    monkeypatch.setattr(tuning, "IN_FLIGHT_SECONDS", 1.5)
+    path = tmp_path / "render.mp4"
+    path.write_bytes(os.urandom(24 * part))
+    in_flight, seen, lock = [0], [], threading.Lock()
+
+    def sending(**_):
+        with lock:
+            in_flight[0] += 1
+            seen.append(in_flight[0])
+
+    def sent(**_):
+        with lock:
+            in_flight[0] -= 1
+            seen.append(-1)  # a part done
+
+    link = Link("thin", up_rate=16 * 1024 * KiB, per_connection=4 * 1024 * KiB)
+    with Proxy(upstream, link=link) as proxy:
+        s3 = _long_link_client(proxy, monkeypatch, part)
+        monkeypatch.setattr(tuning, "LONG_LINK_START", 8)
+        s3.meta.events.register("before-call.s3.UploadPart", sending)
+        s3.meta.events.register("after-call.s3.UploadPart", sent)
+        upload(s3, path, "p/render.mp4", state_dir=tmp_path / "state")
+    done = [i for i, n in enumerate(seen) if n == -1]
+    assert len(done) == 24 and max(seen[: done[0]]) >= 8, seen  # the first wave: 8 or more
+    assert max(n for n in seen[done[3] :] if n > 0) <= 4, seen  # once 4 are confirmed: 4
+    got = make_client(f"http://{upstream[0]}:{upstream[1]}").get_object(
+        Bucket=BUCKET, Key="p/render.mp4"
+    )
+    assert got["Body"].read() == path.read_bytes()
+
+
 def test_a_link_that_lets_nothing_through_stops_with_one_line_and_keeps_the_upload(
     upstream, small_parts, tmp_path, monkeypatch
 ):
@@ -370,6 +413,99 @@ def test_a_level_already_slower_in_its_first_window_is_given_up_at_once():
         control.note(int((300e6 if control.level <= 4 else 200e6) * 0.01))
     expected = 2 * tuning.SETTLE_SECONDS + 3 * tuning.WINDOW_SECONDS
     assert abs(clock.now - expected) < 0.05, (clock.now, expected)
+
+
+JAN_PART = 5_592_405  # a long link's part of a 256 MiB file (5.33 MiB: 48 parts, whole waves)
+
+
+def settled_upload(clock: Clock, key=("http://jan-home", "up")) -> Parallelism:
+    """A large upload's level on a long link, its parts bounded by the line, once the doubling
+    has settled at 16 (32 gave nothing)."""
+    concurrency.forget()
+    control = Parallelism(16, 32, key=key, clock=clock, unit=JAN_PART)
+    feed(control, clock, lambda level: 2.5e6, 5)
+    assert control.level == 16 and [level for level, _ in control.history] == [16, 32]
+    return control
+
+
+def wave(control: Parallelism, clock: Clock, parts: int, seconds: float) -> list:
+    """`parts` parts begun together and confirmed together `seconds` later (they share the
+    line); returns the slots, left, and each part's confirmation in turn."""
+    slots = [control.slot() for _ in range(parts)]
+    tokens = []
+    for slot in slots:
+        slot.__enter__()
+        tokens.append(control.part_started())
+    clock.now += seconds
+    for slot, token in zip(slots, tokens, strict=True):
+        control.part_confirmed(token, JAN_PART)
+        slot.__exit__(None, None, None)
+    return tokens
+
+
+def test_on_a_thin_uplink_the_parts_in_flight_come_down_once_s3_confirms_parts():
+    """Jan's uplink: 16 parts of 5.33 MiB share 2.5 MB/s, each done after ~36 s, and a drop
+    loses all of them. What they imply (16 × 5.59 MB / 36 s = 2.5 MB/s) carries 6.7 parts in
+    15 s: the level comes down to 4, and stays, since 4 parts alone keep the line as full."""
+    clock = Clock()
+    control = settled_upload(clock)
+    wave(control, clock, 16, 16 * JAN_PART / 2.5e6)
+    assert control.level == 4
+    wave(control, clock, 4, 4 * JAN_PART / 2.5e6)  # 4 alone: 2.5 MB/s still
+    assert control.level == 4
+    assert [level for level, _ in control.bound_history] == [4, 4]
+    # the bytes handed to the HTTP layer say nothing: no part confirmed, no bound
+    clock = Clock()
+    control = settled_upload(clock)
+    feed(control, clock, lambda level: 0.3e6, 30)
+    assert control.level == 16
+
+
+def test_a_long_haul_line_keeps_its_sixteen_parts():
+    """100 Mb/s of 1 MB/s connections: 16 parts done after ~7 s say 12.5 MB/s, 33 parts in
+    15 s: nothing changes."""
+    clock = Clock()
+    control = settled_upload(clock, ("http://long-haul", "up"))
+    wave(control, clock, 16, 16 * JAN_PART / 12.5e6)
+    assert control.level == 16 and [level for level, _ in control.bound_history] == [16]
+
+
+def test_where_fewer_parts_carry_less_the_connections_were_the_limit_and_the_level_goes_back():
+    """A very lossy path, 0.1 MB/s a connection: 16 parts take 56 s each (1.6 MB/s in all),
+    which says 4; 4 parts alone still take 56 s each (0.4 MB/s): the connections were the
+    limit, the level goes back to 16 and is no longer bounded."""
+    clock = Clock()
+    control = settled_upload(clock, ("http://lossy", "up"))
+    wave(control, clock, 16, JAN_PART / 0.1e6)
+    assert control.level == 4
+    wave(control, clock, 4, JAN_PART / 0.1e6)
+    assert control.level == 16
+    wave(control, clock, 16, JAN_PART / 0.1e6)
+    assert control.level == 16
+
+
+def test_two_large_uploads_at_once_are_not_bounded_by_what_each_sees():
+    """Two large files at once each see half the line; when one ends the other needs all of it:
+    the bound holds a transfer only while it is the one large upload on its endpoint."""
+    clock = Clock()
+    first = settled_upload(clock)
+    second = Parallelism(16, 32, key=("http://jan-home", "up"), clock=clock, unit=JAN_PART)
+    wave(first, clock, 16, 32 * JAN_PART / 2.5e6)
+    assert first.level == 16
+    shared = [first.slot() for _ in range(4)]  # 4 parts begun while the second still runs…
+    tokens = []
+    for slot in shared:
+        slot.__enter__()
+        tokens.append(first.part_started())
+    second.finish()
+    clock.now += 8 * JAN_PART / 2.5e6
+    for slot, token in zip(shared, tokens, strict=True):  # …say nothing once it has ended
+        first.part_confirmed(token, JAN_PART)
+        slot.__exit__(None, None, None)
+    assert first.level == 16 and first.bound_history == []
+    wave(first, clock, 16, 16 * JAN_PART / 2.5e6)  # alone now
+    assert first.level == 4
+    concurrency.forget()
 
 
 def test_on_a_short_link_the_level_is_measured_in_shorter_steps():

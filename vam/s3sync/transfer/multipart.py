@@ -361,6 +361,7 @@ def _send_parts(
         ceiling,
         key=endpoint_key(s3, "up") if len(todo) > 4 else None,
         short=not long,
+        unit=part_size if long else None,  # on a long link a drop loses the parts in flight
     )
     meter.control = control
     # Staggered start of the first wave: part k of it begins once k/level of a part went out
@@ -404,7 +405,9 @@ def _send_parts(
                 raise changed_while_sent(key)
             return response
 
+        began = control.part_started()
         response = with_retries(attempt, meter.stop, meter.live, key)
+        control.part_confirmed(began, length)
         meter.live.touch()  # S3 has the part: progress no retry can take back
         first_done.set()  # a part finished: no reason left to hold anyone back
         return _Part(number, str(response["ETag"]).strip('"'), crc, length)

@@ -37,6 +37,13 @@ START_DOWNLOAD_WORKERS = 4
 DOWNLOAD_WORKERS = 32  # the ceiling for ranged GETs at once
 DOWNLOAD_CHUNK = 1 * MiB
 LONG_LINK_CHUNK = 128 * 1024  # the read size on a long link (a connection brings ~1 MB/s)
+# On a long link an upload's parts in flight are lost together when the link drops: no more
+# than the line carries in IN_FLIGHT_SECONDS (at least MIN_IN_FLIGHT), by the rate confirmed
+# parts imply over CONFIRM_SECONDS; a lowered level must keep TRIAL_KEEP of it (concurrency.py):
+IN_FLIGHT_SECONDS = 15.0
+MIN_IN_FLIGHT = 4
+CONFIRM_SECONDS = 2.0
+TRIAL_KEEP = 0.75  # (a connection-limited path loses far more: 4 of 16 parts carry 1/4)
 WINDOW_SECONDS = 0.5  # how long the rate is measured at one level
 SETTLE_SECONDS = 0.3  # after a level change, before measuring (new connections start)
 SHORT_LINK_SCALE = 0.4  # those two on a short link (no long round trip seen)
