@@ -22,11 +22,11 @@ part in a fraction of a second) but what confirmed parts imply: a part of n byte
 seconds while on average a parts were in flight says the line carries a·n/d (a part begun
 early in a staggered wave says a little more, one sent twice after a reset less). The median of
 those in CONFIRM_SECONDS after the first confirmation (at least MIN_IN_FLIGHT of them) decides,
-once. A level lowered by it is
-checked on the first part sent entirely after it: if that part implies less than TRIAL_KEEP of
-the rate, the connections, not the line, were the limit (a very lossy path), and the level goes
-back. The bound holds a transfer only while it is the one large upload on its endpoint (two at
-once each see half the line; when one ends the other needs all of it).
+once. A level lowered by it is checked on the first part sent entirely after it: if that part
+implies less than TRIAL_KEEP of the rate, the connections, not the line, were the limit (a very
+lossy path), and the level goes back. The bound holds a transfer only while it is the one large
+upload on its endpoint (two at once each see half the line; when one ends the other needs all
+of it).
 
 The level a transfer ends at is remembered for the process (per endpoint and direction), so the
 next large file of the same run starts where the last one ended.
@@ -224,7 +224,7 @@ class Parallelism:
             return _bounded_now.get(self.key, 0) <= 1 if self.key else False
 
     def _integrate(self, now: float) -> None:
-        self._area += self._active * (now - self._area_at)
+        self._area += self._active * max(0.0, now - self._area_at)
         self._area_at = max(self._area_at, now)
 
     def slot(self, stop: Callable[[], bool] | None = None) -> _Slot:
