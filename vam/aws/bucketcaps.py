@@ -113,15 +113,10 @@ class Conditions:
     def deletes(self) -> bool:
         return self.delete_if_match is True
 
-    @property
-    def known(self) -> bool:
-        answers = (self.put_if_match, self.put_if_none_match, self.copy_if_match)
-        return None not in (
-            *answers,
-            self.delete_if_match,
-            self.complete_if_match,
-            self.complete_if_none_match,
-        )
+    def complete_ignored(self) -> list[str]:
+        """The conditions a multipart upload's complete step is not known to honour."""
+        names = {"If-Match": self.complete_if_match, "If-None-Match": self.complete_if_none_match}
+        return [name for name, honoured in names.items() if honoured is not True]
 
     def ignored(self) -> list[str]:
         """The requests whose condition this bucket is not known to honour, in words."""
@@ -130,10 +125,9 @@ class Conditions:
             "If-None-Match on PUT": self.put_if_none_match,
             "If-Match on DELETE": self.delete_if_match,
             "copy-source If-Match": self.copy_if_match,
-            "If-Match on a multipart complete": self.complete_if_match,
-            "If-None-Match on a multipart complete": self.complete_if_none_match,
         }
-        return [name for name, honoured in names.items() if honoured is not True]
+        ignored = [name for name, honoured in names.items() if honoured is not True]
+        return ignored + [f"{name} on a multipart complete" for name in self.complete_ignored()]
 
     def fresh(self, now: datetime | None = None) -> bool:
         try:
@@ -176,6 +170,7 @@ def _refused_complete(s3, bucket: str, key: str, **condition: str) -> bool | Non
             )
         )
     finally:
+        # only this probe's own upload, by the id it was just given: no one's object or parts
         with contextlib.suppress(bce.ClientError, bce.BotoCoreError):
             s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
 

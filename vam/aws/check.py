@@ -215,14 +215,7 @@ def check_conditional_writes(s3, storage: Storage, brand: str) -> Check:
             detail += (
                 "; copy-source If-Match ignored, so vam HEADs before and after each backup copy"
             )
-        ignored = [
-            name
-            for name, honoured in (
-                ("If-Match", found.complete_if_match),
-                ("If-None-Match", found.complete_if_none_match),
-            )
-            if honoured is not True
-        ]
+        ignored = found.complete_ignored()
         if ignored:
             detail += (
                 f"; {' / '.join(ignored)} on a multipart upload's complete step ignored, so vam "

@@ -177,7 +177,7 @@ class Parallelism:
             company = (self._area - area) / took  # parts in flight on average, itself included
             rate = company * nbytes / took
             if self._lowered is not None:
-                self._check_lowered(began, company, rate)
+                self._check_lowered(self._lowered, began, company, rate)
                 return
             if self._bound_decided:
                 return
@@ -196,8 +196,10 @@ class Parallelism:
                 self._level = bound
                 self._changed.notify_all()
 
-    def _check_lowered(self, began: float, company: float, rate: float) -> None:
-        when, before, line = self._lowered or (0.0, self._level, 0.0)
+    def _check_lowered(
+        self, lowered: tuple[float, int, float], began: float, company: float, rate: float
+    ) -> None:
+        when, before, line = lowered
         if began < when or company > self._level + 0.5:
             return  # begun before the lowering, or shared the line with its parts: no measure
         self._lowered = None  # decided, either way
