@@ -256,6 +256,25 @@ def test_the_probe_learns_which_conditions_a_multipart_complete_honours(
     assert no_probe_left(client)
 
 
+def test_a_key_that_may_not_make_multipart_uploads_still_learns_the_put_conditions(
+    plain, client, s3
+):
+    """The complete step cannot be probed without a multipart upload: where creating one is
+    refused, those two answers are unknown (so vam HEADs before completing) and the PUT and
+    DELETE answers are kept, not lost with them."""
+
+    def no_multipart(method: str, target: str):
+        return (403, "AccessDenied") if method == "POST" and target.endswith("?uploads") else None
+
+    with HeaderProxy(s3.endpoint_url, strip=(), refuse=no_multipart) as proxy:
+        found = probe_conditions(make_client(proxy.url), BUCKET, "staging/v-appydave/")
+        assert proxy.requests("POST", "?uploads")
+    assert found.writes and found.deletes
+    assert (found.complete_if_none_match, found.complete_if_match) == (None, None)
+    assert found.complete_ignored() == ["If-Match", "If-None-Match"]
+    assert no_probe_left(client)
+
+
 def test_s3_up_completes_a_new_large_file_without_a_head_where_the_server_checks(
     plain, capsys, client, monkeypatch, s3
 ):

@@ -157,12 +157,23 @@ def _refused(call) -> bool | None:
 
 def _refused_complete(s3, bucket: str, key: str, **condition: str) -> bool | None:
     """Complete a one-part multipart upload over `key` (which exists) with a condition that must
-    fail; the upload is aborted whatever happens (a refused complete leaves it open)."""
-    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    fail; the upload is aborted whatever happens (a refused complete leaves it open). None when
+    the upload cannot even be made (a key without multipart rights): the PUT answers still count."""
     try:
-        part = s3.upload_part(
-            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=b"vam complete probe\n"
-        )
+        upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+    except bce.ClientError:
+        return None
+    try:
+        try:
+            part = s3.upload_part(
+                Bucket=bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=1,
+                Body=b"vam complete probe\n",
+            )
+        except bce.ClientError:
+            return None
         parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
         return _refused(
             lambda: s3.complete_multipart_upload(
